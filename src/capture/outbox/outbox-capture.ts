@@ -1,0 +1,113 @@
+import type { CollectionDefinition } from '../../config/collection-definition.js';
+import { versionExpression } from '../../config/collection-definition.js';
+import type { SqlExecutor } from '../../db/database.js';
+import { quoteIdent, quoteLiteral } from '../../db/sql-identifier.js';
+
+/**
+ * Capture for the outbox mode: statement-level AFTER triggers with transition tables write
+ * one outbox row per changed source row in the same transaction as the change, so an event
+ * exists if and only if the write committed, whether it came from the API, the application
+ * or psql. Statement-level keeps bulk writes (COPY, INSERT … SELECT) to one INSERT.
+ */
+export function captureFunctionName(collection: string): string {
+  return `vectorsync.${quoteIdent(`capture_${collection}`)}`;
+}
+
+function triggerName(collection: string, suffix: string): string {
+  return quoteIdent(`vectorsync_${collection}_${suffix}`);
+}
+
+export function captureSql(definition: CollectionDefinition): string[] {
+  const c = quoteLiteral(definition.name);
+  const pk = quoteIdent(definition.primaryKey.name);
+  const tenant = quoteIdent(definition.tenantColumn.name);
+  const enqueue = (alias: string, rows: string, op: string, where = '') =>
+    `INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version)
+       SELECT ${c}, coalesce(${alias}.${tenant}::text, ''), ${alias}.${pk}::text, '${op}', ${versionExpression(definition, alias)}
+         FROM ${rows} ${alias} ${where};`;
+  const fn = captureFunctionName(definition.name);
+  const body = `
+CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $capture$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    ${enqueue('n', 'new_rows', 'upsert')}
+    IF NOT FOUND THEN RETURN NULL; END IF;
+  ELSIF TG_OP = 'UPDATE' THEN
+    -- A row whose key or tenant changed leaves its old canonical key behind: delete it.
+    ${enqueue('o', 'old_rows', 'delete', `WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.${pk} = o.${pk} AND n.${tenant} IS NOT DISTINCT FROM o.${tenant})`)}
+    ${enqueue('n', 'new_rows', 'upsert')}
+    IF NOT FOUND THEN RETURN NULL; END IF;
+  ELSIF TG_OP = 'DELETE' THEN
+    ${enqueue('o', 'old_rows', 'delete')}
+    IF NOT FOUND THEN RETURN NULL; END IF;
+  ELSIF TG_OP = 'TRUNCATE' THEN
+    INSERT INTO vectorsync.outbox (collection, tenant, source_id, op) VALUES (${c}, '', '', 'truncate');
+  END IF;
+  PERFORM pg_notify('vectorsync_outbox', ${c});
+  RETURN NULL;
+END
+$capture$;`;
+  const table = definition.tableSql;
+  const statements = [body];
+  const triggers: Array<[string, string]> = [
+    ['ins', `AFTER INSERT ON ${table} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT`],
+    [
+      'upd',
+      `AFTER UPDATE ON ${table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT`,
+    ],
+    ['del', `AFTER DELETE ON ${table} REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT`],
+    ['trunc', `AFTER TRUNCATE ON ${table} FOR EACH STATEMENT`],
+  ];
+  for (const [suffix, when] of triggers) {
+    statements.push(`DROP TRIGGER IF EXISTS ${triggerName(definition.name, suffix)} ON ${table}`);
+    statements.push(
+      `CREATE TRIGGER ${triggerName(definition.name, suffix)} ${when} EXECUTE FUNCTION ${fn}()`,
+    );
+  }
+  if (definition.config.manageVersion) {
+    const versionFn = `vectorsync.${quoteIdent(`version_${definition.name}`)}`;
+    statements.push(`
+CREATE OR REPLACE FUNCTION ${versionFn}() RETURNS trigger LANGUAGE plpgsql AS $version$
+BEGIN
+  NEW.${quoteIdent(definition.versionColumn.name)} := nextval('vectorsync.row_version');
+  RETURN NEW;
+END
+$version$;`);
+    statements.push(`DROP TRIGGER IF EXISTS ${triggerName(definition.name, 'version')} ON ${table}`);
+    statements.push(
+      `CREATE TRIGGER ${triggerName(definition.name, 'version')} BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${versionFn}()`,
+    );
+  }
+  return statements;
+}
+
+/** Installs (or re-installs, idempotently) capture for a collection. Run inside a transaction. */
+export async function installOutboxCapture(tx: SqlExecutor, definition: CollectionDefinition): Promise<void> {
+  for (const statement of captureSql(definition)) await tx.query(statement);
+}
+
+export async function removeOutboxCapture(tx: SqlExecutor, definition: CollectionDefinition): Promise<void> {
+  for (const suffix of ['ins', 'upd', 'del', 'trunc', 'version']) {
+    await tx.query(
+      `DROP TRIGGER IF EXISTS ${triggerName(definition.name, suffix)} ON ${definition.tableSql}`,
+    );
+  }
+  await tx.query(`DROP FUNCTION IF EXISTS ${captureFunctionName(definition.name)}()`);
+  await tx.query(`DROP FUNCTION IF EXISTS vectorsync.${quoteIdent(`version_${definition.name}`)}()`);
+}
+
+/** True when all four capture triggers exist on the source table. */
+export async function isOutboxCaptureInstalled(
+  db: SqlExecutor,
+  definition: CollectionDefinition,
+): Promise<boolean> {
+  const result = await db.query<{ count: number }>(
+    `SELECT count(*)::int AS count FROM pg_trigger t
+      WHERE t.tgrelid = $1::regclass AND t.tgname = ANY($2::text[]) AND NOT t.tgisinternal`,
+    [
+      definition.tableSql,
+      ['ins', 'upd', 'del', 'trunc'].map((suffix) => `vectorsync_${definition.name}_${suffix}`),
+    ],
+  );
+  return result.rows[0]?.count === 4;
+}

@@ -1,0 +1,126 @@
+import { z } from 'zod';
+
+/**
+ * The shape of vectorsync.config.json. Every object is strict: an unknown key is an error
+ * that names it, because a misspelt option silently ignored is a production incident.
+ */
+const name = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9_]{0,39}$/,
+    'must be lowercase letters, digits and _, starting with a letter (max 40)',
+  );
+
+const hashEmbedder = z.strictObject({
+  provider: z.literal('hash'),
+  dimensions: z.number().int().min(8).max(4096).default(256),
+  /** Hashing is cheaper than a cache lookup in Postgres, so only memory by default. */
+  cache: z.enum(['postgres', 'memory', 'none']).default('memory'),
+});
+
+const openAiEmbedder = z.strictObject({
+  provider: z.literal('openai'),
+  model: z.string().min(1),
+  dimensions: z.number().int().min(1).max(16000),
+  baseUrl: z.string().url().default('https://api.openai.com/v1'),
+  /** Environment variable holding the API key; unset or empty means no Authorization header (Ollama, TEI). */
+  apiKeyEnv: z.string().default('OPENAI_API_KEY'),
+  /** Send `dimensions` in the request (only models that can shorten their output accept it). */
+  requestDimensions: z.boolean().default(false),
+  batchSize: z.number().int().min(1).max(2048).default(96),
+  timeoutMs: z.number().int().min(100).default(30_000),
+  maxRetries: z.number().int().min(0).max(20).default(5),
+  /** Inputs longer than this are cut (at a word boundary) before they are sent. */
+  maxInputChars: z.number().int().min(16).default(8000),
+  cache: z.enum(['postgres', 'memory', 'none']).default('postgres'),
+});
+
+export const embedderSchema = z.discriminatedUnion('provider', [hashEmbedder, openAiEmbedder]);
+
+const pgvectorStore = z.strictObject({
+  provider: z.literal('pgvector'),
+  /** Another Postgres for the vectors; default: the source database (with a foreign key to the source row). */
+  databaseUrl: z.string().optional(),
+  hnsw: z
+    .strictObject({
+      m: z.number().int().min(2).max(100).default(16),
+      efConstruction: z.number().int().min(4).max(1000).default(64),
+      efSearch: z.number().int().min(1).max(1000).default(40),
+    })
+    .default({ m: 16, efConstruction: 64, efSearch: 40 }),
+  /** pgvector 0.8 iterative index scans keep filtered searches from returning too few rows. */
+  iterativeScan: z.enum(['off', 'relaxed_order', 'strict_order']).default('relaxed_order'),
+  maxScanTuples: z.number().int().min(1).default(20_000),
+});
+
+export const storeSchema = z.discriminatedUnion('provider', [pgvectorStore]);
+
+const collectionSync = z.strictObject({
+  mode: z.enum(['outbox']).default('outbox'),
+});
+
+export const collectionSchema = z.strictObject({
+  /** Source table, `schema.table` or `table` (schema public). */
+  table: z.string().min(1),
+  /** The source primary key column: the canonical id. */
+  primaryKey: z.string().min(1),
+  tenantColumn: z.string().min(1),
+  /** A column whose value grows with every write to the row (bigint, numeric or timestamp). */
+  versionColumn: z.string().min(1),
+  /** Let vectorsync set the version column from a global sequence on every insert and update. */
+  manageVersion: z.boolean().default(false),
+  /** Embedding input, e.g. "{{name}}. {{description}}". */
+  text: z.string().min(1),
+  keywordFields: z.array(z.string().min(1)).default([]),
+  payloadFields: z.array(z.string().min(1)).default([]),
+  store: name,
+  embedder: name,
+  sync: collectionSync.default({ mode: 'outbox' }),
+});
+
+export const syncSchema = z.strictObject({
+  /** notify: LISTEN/NOTIFY wakes workers, with a sweep as the safety net. poll: sweep only. */
+  wake: z.enum(['notify', 'poll']).default('notify'),
+  pollIntervalMs: z.number().int().min(10).default(1000),
+  sweepIntervalMs: z.number().int().min(100).default(10_000),
+  concurrency: z.number().int().min(1).max(64).default(2),
+  batchSize: z.number().int().min(1).max(10_000).default(500),
+  maxAttempts: z.number().int().min(1).max(100).default(8),
+  backoffBaseMs: z.number().int().min(1).default(1000),
+  backoffMaxMs: z.number().int().min(1).default(300_000),
+  /** Done events are deleted after this many hours. */
+  retentionHours: z.number().min(0).default(72),
+  pruneIntervalMs: z.number().int().min(100).default(60_000),
+  heartbeatMs: z.number().int().min(50).default(5000),
+  /** A worker silent for this long is dead: the events it held go back to pending. */
+  workerTimeoutMs: z.number().int().min(100).default(30_000),
+  /** Lag percentiles in status cover events finished within this window. */
+  lagWindowSeconds: z.number().int().min(1).default(300),
+  listenReconnectMaxMs: z.number().int().min(10).default(30_000),
+});
+
+export const serverSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8787),
+  bodyLimitBytes: z.number().int().min(1024).default(1_048_576),
+  runWorkers: z.boolean().default(true),
+});
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  databaseUrl: z.string().optional(),
+  poolSize: z.number().int().min(1).max(200).default(10),
+  embedders: z.record(name, embedderSchema),
+  stores: z.record(name, storeSchema),
+  collections: z.record(name, collectionSchema),
+  sync: syncSchema.default(syncSchema.parse({})),
+  server: serverSchema.default(serverSchema.parse({})),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type VectorsyncConfig = z.output<typeof configSchema>;
+export type EmbedderConfig = z.output<typeof embedderSchema>;
+export type StoreConfig = z.output<typeof storeSchema>;
+export type CollectionConfig = z.output<typeof collectionSchema>;
+export type SyncConfig = z.output<typeof syncSchema>;
+export type ServerConfig = z.output<typeof serverSchema>;

@@ -1,0 +1,145 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { z } from 'zod';
+import { ErrorCode, VectorsyncError } from '../errors.js';
+import { type ConfigInput, configSchema, type VectorsyncConfig } from './config-schema.js';
+
+export interface ResolveConfigOptions {
+  /** A config object (library use); otherwise it is read from `path`. */
+  config?: ConfigInput;
+  /** Default: $VECTORSYNC_CONFIG, else ./vectorsync.config.json. */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export type ResolvedConfig = Readonly<VectorsyncConfig> & { readonly configPath?: string };
+
+/**
+ * Reads the config once, applies environment overrides and defaults, validates it and
+ * returns a deeply frozen object. Every error names the offending key.
+ */
+export async function resolveConfig(options: ResolveConfigOptions = {}): Promise<ResolvedConfig> {
+  const env = options.env ?? process.env;
+  let raw: unknown = options.config;
+  let configPath: string | undefined;
+  if (raw === undefined) {
+    configPath = resolve(options.path ?? env.VECTORSYNC_CONFIG ?? 'vectorsync.config.json');
+    raw = await readConfigFile(configPath);
+  }
+  const config = parseConfig(raw, configPath);
+  if (env.DATABASE_URL) config.databaseUrl = env.DATABASE_URL;
+  if (env.PORT) config.server.port = parsePort(env.PORT);
+  if (env.HOST) config.server.host = env.HOST;
+  const resolved = configPath ? { ...config, configPath } : config;
+  return deepFreeze(resolved);
+}
+
+export function parseConfig(raw: unknown, source = 'config'): VectorsyncConfig {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(describeIssue);
+    throw new VectorsyncError(
+      ErrorCode.ConfigInvalid,
+      `invalid vectorsync config (${source}):\n  - ${problems.join('\n  - ')}`,
+      {
+        details: { problems },
+      },
+    );
+  }
+  const config = parsed.data;
+  const problems: string[] = [];
+  for (const [collection, definition] of Object.entries(config.collections)) {
+    if (!(definition.store in config.stores)) {
+      problems.push(
+        `collections.${collection}.store: unknown store "${definition.store}" (declared: ${Object.keys(config.stores).join(', ') || 'none'})`,
+      );
+    }
+    if (!(definition.embedder in config.embedders)) {
+      problems.push(
+        `collections.${collection}.embedder: unknown embedder "${definition.embedder}" (declared: ${Object.keys(config.embedders).join(', ') || 'none'})`,
+      );
+    }
+  }
+  if (config.sync.backoffMaxMs < config.sync.backoffBaseMs) {
+    problems.push('sync.backoffMaxMs: must be at least sync.backoffBaseMs');
+  }
+  if (config.sync.workerTimeoutMs <= config.sync.heartbeatMs) {
+    problems.push('sync.workerTimeoutMs: must be longer than sync.heartbeatMs');
+  }
+  if (problems.length > 0) {
+    throw new VectorsyncError(
+      ErrorCode.ConfigInvalid,
+      `invalid vectorsync config (${source}):\n  - ${problems.join('\n  - ')}`,
+      {
+        details: { problems },
+      },
+    );
+  }
+  return config;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String).join('.') || '(root)';
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `${path === '(root)' ? key : `${path}.${key}`}: unknown key`).join('; ');
+  }
+  if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
+    return `${path}.${issue.discriminator}: ${issue.message}`;
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined)
+    return `${path}: required (${issue.expected})`;
+  return `${path}: ${issue.message}`;
+}
+
+async function readConfigFile(path: string): Promise<unknown> {
+  if (!existsSync(path)) {
+    throw new VectorsyncError(
+      ErrorCode.ConfigNotFound,
+      `config file not found: ${path} (set VECTORSYNC_CONFIG or pass --config)`,
+      {
+        details: { path },
+      },
+    );
+  }
+  const extension = extname(path);
+  if (extension === '.json') {
+    const text = await readFile(path, 'utf8');
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new VectorsyncError(
+        ErrorCode.ConfigInvalid,
+        `config file ${path} is not valid JSON: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+  if (['.js', '.mjs', '.ts', '.mts'].includes(extension)) {
+    const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+    return module.default;
+  }
+  throw new VectorsyncError(
+    ErrorCode.ConfigInvalid,
+    `config file ${path}: unsupported extension ${extension} (use .json, .js or .ts)`,
+  );
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new VectorsyncError(ErrorCode.ConfigInvalid, `PORT: "${value}" is not a TCP port`);
+  }
+  return port;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

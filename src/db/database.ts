@@ -1,0 +1,30 @@
+/**
+ * The narrow database surface vectorsync needs. Both node-postgres (production) and PGlite
+ * (the embedded demo) implement it, and so can any client with `query(text, values)`.
+ */
+export interface QueryResult<Row> {
+  rows: Row[];
+  rowCount: number;
+}
+
+export interface SqlExecutor {
+  query<Row = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<QueryResult<Row>>;
+}
+
+/** A long-lived session used only for LISTEN; see sync/notify-listener.ts for reconnects. */
+export interface ListenSession {
+  listen(channel: string, onNotification: (payload: string) => void): Promise<void>;
+  /** A cheap round trip that proves the session is alive. */
+  ping(): Promise<void>;
+  /** Called at most once, when the session is lost. */
+  onLost(callback: (error: Error) => void): void;
+  close(): Promise<void>;
+}
+
+export interface Database extends SqlExecutor {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `work` in one transaction on one connection; rolls back if it throws. */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  openListenSession(): Promise<ListenSession>;
+  close(): Promise<void>;
+}

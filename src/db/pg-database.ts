@@ -1,0 +1,122 @@
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import type { Database, ListenSession, QueryResult, SqlExecutor } from './database.js';
+
+export interface PgDatabaseOptions {
+  pool: pg.Pool;
+  logger?: Logger;
+  /** Close the pool on close(); true when this object created it. */
+  ownsPool?: boolean;
+}
+
+export class PgDatabase implements Database {
+  readonly kind = 'postgres' as const;
+  readonly pool: pg.Pool;
+  private readonly logger: Logger;
+  private readonly ownsPool: boolean;
+  private closed = false;
+
+  constructor(options: PgDatabaseOptions) {
+    this.pool = options.pool;
+    this.logger = options.logger ?? silentLogger;
+    this.ownsPool = options.ownsPool ?? false;
+    // An idle client can die when Postgres restarts; without a listener node would crash.
+    this.pool.on('error', (error) =>
+      this.logger.warn({ err: error.message }, 'idle database connection lost'),
+    );
+  }
+
+  static fromUrl(
+    connectionString: string,
+    options: { max?: number; logger?: Logger; applicationName?: string } = {},
+  ): PgDatabase {
+    const pool = new pg.Pool({
+      connectionString,
+      max: options.max ?? 10,
+      application_name: options.applicationName ?? 'vectorsync',
+    });
+    return new PgDatabase({ pool, ownsPool: true, ...(options.logger ? { logger: options.logger } : {}) });
+  }
+
+  async query<Row>(text: string, values?: readonly unknown[]): Promise<QueryResult<Row>> {
+    const result = await this.pool.query(text, values as unknown[] | undefined);
+    return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+  }
+
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    const tx: SqlExecutor = {
+      async query<Row>(text: string, values?: readonly unknown[]) {
+        const result = await client.query(text, values as unknown[] | undefined);
+        return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+      },
+    };
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const value = await work(tx);
+      await client.query('COMMIT');
+      return value;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        broken = rollbackError as Error;
+      }
+      throw error;
+    } finally {
+      // A connection that could not roll back is not returned to the pool.
+      client.release(broken);
+    }
+  }
+
+  async openListenSession(): Promise<ListenSession> {
+    const client = new pg.Client(this.pool.options);
+    await client.connect();
+    return new PgListenSession(client);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed || !this.ownsPool) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
+
+class PgListenSession implements ListenSession {
+  private lostCallback: ((error: Error) => void) | undefined;
+  private lost = false;
+  private readonly handlers = new Map<string, (payload: string) => void>();
+
+  constructor(private readonly client: pg.Client) {
+    client.on('notification', (message) => {
+      this.handlers.get(message.channel)?.(message.payload ?? '');
+    });
+    const markLost = (error: Error) => {
+      if (this.lost) return;
+      this.lost = true;
+      this.lostCallback?.(error);
+    };
+    client.on('error', markLost);
+    client.on('end', () => markLost(new Error('listen connection ended')));
+  }
+
+  async listen(channel: string, onNotification: (payload: string) => void): Promise<void> {
+    this.handlers.set(channel, onNotification);
+    await this.client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+  }
+
+  async ping(): Promise<void> {
+    await this.client.query('SELECT 1');
+  }
+
+  onLost(callback: (error: Error) => void): void {
+    this.lostCallback = callback;
+  }
+
+  async close(): Promise<void> {
+    this.lost = true;
+    await this.client.end().catch(() => undefined);
+  }
+}

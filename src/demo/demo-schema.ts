@@ -1,0 +1,43 @@
+import type { ConfigInput } from '../config/config-schema.js';
+
+/** The demo's source table, shaped like the H&M catalog in the context articles, plus a tenant. */
+export const demoProductsTableSql = `
+CREATE TABLE IF NOT EXISTS public.products (
+  article_id varchar(20) PRIMARY KEY,
+  tenant_id text NOT NULL,
+  name varchar(255) NOT NULL,
+  description text,
+  product_type varchar(100),
+  product_group varchar(100),
+  color varchar(50),
+  department varchar(100),
+  index_name varchar(100),
+  price numeric(10, 2),
+  version bigint NOT NULL DEFAULT 0,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+)`;
+
+/** The demo's collection config; tests reuse it so they exercise what a newcomer sees. */
+export function demoConfig(
+  options: { dimensions?: number; embedder?: ConfigInput['embedders'][string] } = {},
+): ConfigInput {
+  return {
+    embedders: { default: options.embedder ?? { provider: 'hash', dimensions: options.dimensions ?? 256 } },
+    stores: { main: { provider: 'pgvector' } },
+    collections: {
+      products: {
+        table: 'public.products',
+        primaryKey: 'article_id',
+        tenantColumn: 'tenant_id',
+        versionColumn: 'version',
+        manageVersion: true,
+        text: '{{name}}. {{product_type}} in {{color}} from {{department}}. {{description}}',
+        keywordFields: ['name', 'product_type', 'color', 'description'],
+        payloadFields: ['product_type', 'product_group', 'color', 'department', 'index_name', 'price'],
+        store: 'main',
+        embedder: 'default',
+      },
+    },
+  };
+}

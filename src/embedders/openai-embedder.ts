@@ -1,0 +1,194 @@
+import { ErrorCode, VectorsyncError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import type { Embedder } from './embedder.js';
+
+export interface OpenAiEmbedderOptions {
+  model: string;
+  dimensions: number;
+  /** e.g. https://api.openai.com/v1, http://localhost:11434/v1 (Ollama), http://tei:8080/v1 */
+  baseUrl: string;
+  apiKey?: string;
+  requestDimensions?: boolean;
+  batchSize?: number;
+  timeoutMs?: number;
+  maxRetries?: number;
+  maxInputChars?: number;
+  logger?: Logger;
+  /** Injected for tests of the backoff schedule; defaults to setTimeout. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface EmbeddingResponse {
+  data?: Array<{ index?: number; embedding?: unknown }>;
+  model?: string;
+}
+
+/**
+ * Client for the OpenAI embeddings wire format (POST {baseUrl}/embeddings), which OpenAI,
+ * Azure-compatible gateways, Ollama, vLLM and Hugging Face TEI all speak. Retries 429 and
+ * 5xx with capped, jittered exponential backoff (honouring Retry-After); any other 4xx is
+ * a permanent error carrying the server's message.
+ */
+export class OpenAiEmbedder implements Embedder {
+  readonly modelId: string;
+  readonly dimensions: number;
+  readonly maxBatchSize: number;
+  private readonly options: Required<Omit<OpenAiEmbedderOptions, 'apiKey'>> & { apiKey: string | undefined };
+
+  constructor(options: OpenAiEmbedderOptions) {
+    this.modelId = `openai:${options.model}`;
+    this.dimensions = options.dimensions;
+    this.maxBatchSize = options.batchSize ?? 96;
+    this.options = {
+      requestDimensions: false,
+      batchSize: this.maxBatchSize,
+      timeoutMs: 30_000,
+      maxRetries: 5,
+      maxInputChars: 8000,
+      logger: silentLogger,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      ...options,
+      apiKey: options.apiKey,
+      baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    };
+  }
+
+  async embed(texts: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Float32Array[]> {
+    const vectors: Float32Array[] = [];
+    for (let start = 0; start < texts.length; start += this.maxBatchSize) {
+      const batch = texts.slice(start, start + this.maxBatchSize).map((text) => this.prepareInput(text));
+      vectors.push(...(await this.embedBatch(batch, options.signal)));
+    }
+    return vectors;
+  }
+
+  private prepareInput(text: string): string {
+    // Providers reject empty inputs; a single space embeds as "nothing" consistently.
+    if (text.trim() === '') return ' ';
+    if (text.length <= this.options.maxInputChars) return text;
+    const cut = text.slice(0, this.options.maxInputChars);
+    const lastSpace = cut.lastIndexOf(' ');
+    return lastSpace > this.options.maxInputChars * 0.8 ? cut.slice(0, lastSpace) : cut;
+  }
+
+  private async embedBatch(input: string[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
+    const body = JSON.stringify({
+      model: this.options.model,
+      input,
+      encoding_format: 'float',
+      ...(this.options.requestDimensions ? { dimensions: this.dimensions } : {}),
+    });
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+
+    let lastProblem = '';
+    for (let attempt = 0; attempt <= this.options.maxRetries; attempt++) {
+      if (signal?.aborted) throw new VectorsyncError(ErrorCode.Aborted, 'embedding aborted');
+      let response: Response;
+      try {
+        const timeout = AbortSignal.timeout(this.options.timeoutMs);
+        response = await fetch(`${this.options.baseUrl}/embeddings`, {
+          method: 'POST',
+          headers,
+          body,
+          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        });
+      } catch (error) {
+        if (signal?.aborted)
+          throw new VectorsyncError(ErrorCode.Aborted, 'embedding aborted', { cause: error });
+        const reason =
+          (error as Error).name === 'TimeoutError'
+            ? `timed out after ${this.options.timeoutMs} ms`
+            : (error as Error).message;
+        lastProblem = `request failed: ${reason}`;
+        await this.backoff(attempt, undefined, lastProblem);
+        continue;
+      }
+      if (response.ok) return this.parseResponse(await response.json(), input.length);
+
+      const text = await response.text().catch(() => '');
+      const message = extractErrorMessage(text) ?? response.statusText;
+      if (response.status === 429 || response.status >= 500) {
+        lastProblem = `HTTP ${response.status}: ${message}`;
+        await this.backoff(attempt, response.headers.get('retry-after'), lastProblem);
+        continue;
+      }
+      throw new VectorsyncError(
+        ErrorCode.EmbedderFailed,
+        `embedding model ${this.options.model} at ${this.options.baseUrl} rejected the request: HTTP ${response.status}: ${message}`,
+        { details: { status: response.status, model: this.options.model } },
+      );
+    }
+    throw new VectorsyncError(
+      ErrorCode.EmbedderUnavailable,
+      `embedding service ${this.options.baseUrl} unavailable after ${this.options.maxRetries + 1} attempts (last: ${lastProblem})`,
+      { transient: true, details: { model: this.options.model } },
+    );
+  }
+
+  private async backoff(
+    attempt: number,
+    retryAfter: string | null | undefined,
+    problem: string,
+  ): Promise<void> {
+    if (attempt >= this.options.maxRetries) return;
+    const requested = parseRetryAfter(retryAfter);
+    const exponential = Math.min(20_000, 250 * 2 ** attempt);
+    // Full jitter: spreads retries of many workers instead of synchronising them.
+    const delay = requested ?? Math.round(exponential / 2 + Math.random() * (exponential / 2));
+    this.options.logger.warn(
+      { model: this.options.model, attempt: attempt + 1, delayMs: delay, problem },
+      'embedding request failed; retrying',
+    );
+    await this.options.sleep(Math.min(delay, 60_000));
+  }
+
+  private parseResponse(json: unknown, expected: number): Float32Array[] {
+    const data = (json as EmbeddingResponse).data;
+    if (!Array.isArray(data) || data.length !== expected) {
+      throw new VectorsyncError(
+        ErrorCode.EmbedderFailed,
+        `embedding response for model ${this.options.model} has ${Array.isArray(data) ? data.length : 'no'} embeddings for ${expected} inputs`,
+      );
+    }
+    const vectors = new Array<Float32Array>(expected);
+    data.forEach((item, position) => {
+      const index = typeof item.index === 'number' ? item.index : position;
+      const embedding = item.embedding;
+      if (!Array.isArray(embedding)) {
+        throw new VectorsyncError(
+          ErrorCode.EmbedderFailed,
+          `embedding ${index} from model ${this.options.model} is not an array of floats`,
+        );
+      }
+      if (embedding.length !== this.dimensions) {
+        throw new VectorsyncError(
+          ErrorCode.DimensionMismatch,
+          `model ${this.options.model} returned ${embedding.length}-dimensional vectors but the collection is configured for ${this.dimensions}`,
+          { details: { model: this.options.model, expected: this.dimensions, received: embedding.length } },
+        );
+      }
+      vectors[index] = Float32Array.from(embedding as number[]);
+    });
+    return vectors;
+  }
+}
+
+function parseRetryAfter(value: string | null | undefined): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function extractErrorMessage(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: string } | string; message?: string };
+    if (typeof parsed.error === 'string') return parsed.error;
+    return parsed.error?.message ?? parsed.message;
+  } catch {
+    return body.slice(0, 300) || undefined;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Every error vectorsync raises on purpose is a VectorsyncError with a stable `code`.
+ * Codes are part of the public contract (HTTP bodies, CLI output, outbox `last_error_code`),
+ * so they never change meaning once released.
+ */
+export const ErrorCode = {
+  ConfigInvalid: 'CONFIG_INVALID',
+  ConfigNotFound: 'CONFIG_NOT_FOUND',
+  UnknownCollection: 'UNKNOWN_COLLECTION',
+  UnknownField: 'UNKNOWN_FIELD',
+  MissingField: 'MISSING_FIELD',
+  InvalidFieldValue: 'INVALID_FIELD_VALUE',
+  InvalidRequest: 'INVALID_REQUEST',
+  MalformedBody: 'MALFORMED_BODY',
+  PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  DocumentNotFound: 'DOCUMENT_NOT_FOUND',
+  DocumentExists: 'DOCUMENT_EXISTS',
+  TenantRequired: 'TENANT_REQUIRED',
+  TenantMismatch: 'TENANT_MISMATCH',
+  Unauthenticated: 'UNAUTHENTICATED',
+  Forbidden: 'FORBIDDEN',
+  NotFound: 'NOT_FOUND',
+  DimensionMismatch: 'DIMENSION_MISMATCH',
+  EmbedderMismatch: 'EMBEDDER_MISMATCH',
+  EmbedderFailed: 'EMBEDDER_FAILED',
+  EmbedderUnavailable: 'EMBEDDER_UNAVAILABLE',
+  StoreFailed: 'STORE_FAILED',
+  StoreUnavailable: 'STORE_UNAVAILABLE',
+  SourceRowMissing: 'SOURCE_ROW_MISSING',
+  SourceUnavailable: 'SOURCE_UNAVAILABLE',
+  TemplateFieldMissing: 'TEMPLATE_FIELD_MISSING',
+  MigrationAhead: 'MIGRATION_AHEAD',
+  MigrationsPending: 'MIGRATIONS_PENDING',
+  CaptureNotInstalled: 'CAPTURE_NOT_INSTALLED',
+  IndexNotFound: 'INDEX_NOT_FOUND',
+  EventNotFound: 'EVENT_NOT_FOUND',
+  OptionalDependencyMissing: 'OPTIONAL_DEPENDENCY_MISSING',
+  Aborted: 'ABORTED',
+  Internal: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface VectorsyncErrorOptions {
+  details?: Record<string, unknown>;
+  cause?: unknown;
+  /** True when retrying the same operation later can succeed without changing the input. */
+  transient?: boolean;
+}
+
+export class VectorsyncError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+  readonly transient: boolean;
+
+  constructor(code: ErrorCode, message: string, options: VectorsyncErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'VectorsyncError';
+    this.code = code;
+    this.details = options.details ?? {};
+    this.transient = options.transient ?? false;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isVectorsyncError(value: unknown, code?: ErrorCode): value is VectorsyncError {
+  return value instanceof VectorsyncError && (code === undefined || value.code === code);
+}
+
+/** Turns anything thrown into an Error exactly once, so callers can rely on `.message`. */
+export function coerceError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  if (typeof value === 'string') return new Error(value);
+  try {
+    return new Error(JSON.stringify(value));
+  } catch {
+    return new Error(String(value));
+  }
+}
+
+export function errorCodeOf(value: unknown): string {
+  if (value instanceof VectorsyncError) return value.code;
+  const code = (value as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : ErrorCode.Internal;
+}

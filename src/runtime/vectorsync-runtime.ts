@@ -1,0 +1,171 @@
+import { type CollectionDefinition, loadCollectionDefinitions } from '../config/collection-definition.js';
+import type { ResolvedConfig } from '../config/resolve-config.js';
+import type { Database } from '../db/database.js';
+import { assertMigrated } from '../db/migrator.js';
+import { PgDatabase } from '../db/pg-database.js';
+import { createEmbedder } from '../embedders/create-embedder.js';
+import type { Embedder } from '../embedders/embedder.js';
+import { ErrorCode, VectorsyncError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import {
+  type EmbeddingCache,
+  MemoryEmbeddingCache,
+  NoEmbeddingCache,
+  PostgresEmbeddingCache,
+} from '../pipeline/embedding-cache.js';
+import { createStore } from '../stores/create-store.js';
+import { type IndexRecord, liveIndexes } from '../stores/index-registry.js';
+import type { IndexSpec, VectorStore } from '../stores/vector-store.js';
+
+/** A live index version of a collection with the spec its store needs. */
+export interface IndexTarget {
+  record: IndexRecord;
+  spec: IndexSpec;
+}
+
+export interface CollectionRuntime {
+  readonly name: string;
+  readonly definition: CollectionDefinition;
+  readonly embedder: Embedder;
+  readonly embeddingCache: EmbeddingCache;
+  readonly storeName: string;
+  readonly store: VectorStore;
+  /** Indexes receiving writes (active and building); refreshed by refreshIndexes(). */
+  targets: IndexTarget[];
+}
+
+export function indexSpecFor(record: IndexRecord, definition: CollectionDefinition): IndexSpec {
+  return {
+    indexId: record.id,
+    collection: record.collection,
+    location: record.location,
+    dimensions: record.dimensions,
+    metric: 'cosine',
+    payloadFields: definition.payloadFields,
+    source: { table: definition.table, column: definition.primaryKey.name, type: definition.primaryKey.type },
+    params: record.params,
+  };
+}
+
+export interface OpenRuntimeOptions {
+  config: ResolvedConfig;
+  /** A database to use instead of config.databaseUrl (PGlite for the demo, or a shared pool). */
+  db?: Database;
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Skip the migration check (the `migrate` command itself). */
+  skipMigrationCheck?: boolean;
+}
+
+/**
+ * Everything a process needs, built once from the resolved config: the database, each
+ * collection's definition checked against its live table, embedders, stores and the
+ * index versions they write. The server, the workers and the CLI all start here.
+ */
+export class VectorsyncRuntime {
+  private constructor(
+    readonly config: ResolvedConfig,
+    readonly db: Database,
+    readonly logger: Logger,
+    readonly collections: Map<string, CollectionRuntime>,
+    private readonly ownsDb: boolean,
+    private readonly stores: Map<string, VectorStore>,
+  ) {}
+
+  static async open(options: OpenRuntimeOptions): Promise<VectorsyncRuntime> {
+    const logger = options.logger ?? silentLogger;
+    const env = options.env ?? process.env;
+    const { config } = options;
+    let db = options.db;
+    const ownsDb = !db;
+    if (!db) {
+      if (!config.databaseUrl) {
+        throw new VectorsyncError(
+          ErrorCode.ConfigInvalid,
+          'no database: set DATABASE_URL or databaseUrl in the config',
+        );
+      }
+      db = PgDatabase.fromUrl(config.databaseUrl, { max: config.poolSize, logger });
+    }
+    const stores = new Map<string, VectorStore>();
+    try {
+      if (!options.skipMigrationCheck) await assertMigrated(db);
+      const definitions = await loadCollectionDefinitions(db, config);
+      for (const [name, storeConfig] of Object.entries(config.stores)) {
+        stores.set(name, createStore(name, storeConfig, db, logger.child({ store: name }), config.poolSize));
+      }
+      const embedders = new Map<string, { embedder: Embedder; cache: EmbeddingCache }>();
+      for (const [name, embedderConfig] of Object.entries(config.embedders)) {
+        const embedder = createEmbedder(embedderConfig, env, logger.child({ embedder: name }));
+        const cache =
+          embedderConfig.cache === 'postgres'
+            ? new PostgresEmbeddingCache(db, embedder.modelId, embedder.dimensions)
+            : embedderConfig.cache === 'memory'
+              ? new MemoryEmbeddingCache()
+              : new NoEmbeddingCache();
+        embedders.set(name, { embedder, cache });
+      }
+      const collections = new Map<string, CollectionRuntime>();
+      for (const [name, definition] of definitions) {
+        const { embedder, cache } = embedders.get(definition.config.embedder)!;
+        collections.set(name, {
+          name,
+          definition,
+          embedder,
+          embeddingCache: cache,
+          storeName: definition.config.store,
+          store: stores.get(definition.config.store)!,
+          targets: [],
+        });
+      }
+      const runtime = new VectorsyncRuntime(config, db, logger, collections, ownsDb, stores);
+      if (!options.skipMigrationCheck) await runtime.refreshIndexes();
+      return runtime;
+    } catch (error) {
+      for (const store of stores.values()) await store.close().catch(() => undefined);
+      if (ownsDb) await db.close();
+      throw error;
+    }
+  }
+
+  collection(name: string): CollectionRuntime {
+    const collection = this.collections.get(name);
+    if (!collection) {
+      throw new VectorsyncError(ErrorCode.UnknownCollection, `unknown collection "${name}"`, {
+        details: { collection: name, known: [...this.collections.keys()] },
+      });
+    }
+    return collection;
+  }
+
+  /** The active index of a collection, the one searches read. */
+  activeTarget(name: string): IndexTarget {
+    const collection = this.collection(name);
+    const active = collection.targets.find((target) => target.record.state === 'active');
+    if (!active) {
+      throw new VectorsyncError(
+        ErrorCode.IndexNotFound,
+        `collection "${name}" has no active index yet; run \`vectorsync setup\``,
+        { details: { collection: name } },
+      );
+    }
+    return active;
+  }
+
+  async refreshIndexes(): Promise<void> {
+    for (const collection of this.collections.values()) {
+      const records = await liveIndexes(this.db, collection.name);
+      collection.targets = records.map((record) => ({
+        record,
+        spec: indexSpecFor(record, collection.definition),
+      }));
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const collection of this.collections.values()) await collection.embedder.close?.();
+    for (const store of this.stores.values()) await store.close();
+    if (this.ownsDb) await this.db.close();
+  }
+}

@@ -1,0 +1,124 @@
+import type { SqlExecutor } from '../db/database.js';
+import { ErrorCode, VectorsyncError } from '../errors.js';
+
+export type IndexState = 'building' | 'active' | 'retired';
+
+/** One physical index of a collection, as recorded in vectorsync.indexes. */
+export interface IndexRecord {
+  id: number;
+  collection: string;
+  store: string;
+  storeKind: string;
+  location: string;
+  embedderModel: string;
+  dimensions: number;
+  params: Record<string, unknown>;
+  state: IndexState;
+  createdAt: Date;
+  activatedAt: Date | null;
+}
+
+interface IndexRow {
+  id: number;
+  collection: string;
+  store: string;
+  store_kind: string;
+  location: string;
+  embedder_model: string;
+  dimensions: number;
+  params: Record<string, unknown>;
+  state: IndexState;
+  created_at: Date;
+  activated_at: Date | null;
+}
+
+function toRecord(row: IndexRow): IndexRecord {
+  return {
+    id: row.id,
+    collection: row.collection,
+    store: row.store,
+    storeKind: row.store_kind,
+    location: row.location,
+    embedderModel: row.embedder_model,
+    dimensions: row.dimensions,
+    params: row.params,
+    state: row.state,
+    createdAt: new Date(row.created_at),
+    activatedAt: row.activated_at ? new Date(row.activated_at) : null,
+  };
+}
+
+const columns =
+  'id, collection, store, store_kind, location, embedder_model, dimensions, params, state, created_at, activated_at';
+
+/** Indexes that receive writes: the active one and any being built beside it. */
+export async function liveIndexes(db: SqlExecutor, collection: string): Promise<IndexRecord[]> {
+  const result = await db.query<IndexRow>(
+    `SELECT ${columns} FROM vectorsync.indexes WHERE collection = $1 AND state IN ('active', 'building') ORDER BY id`,
+    [collection],
+  );
+  return result.rows.map(toRecord);
+}
+
+export async function listIndexes(db: SqlExecutor, collection?: string): Promise<IndexRecord[]> {
+  const result = await db.query<IndexRow>(
+    `SELECT ${columns} FROM vectorsync.indexes WHERE ($1::text IS NULL OR collection = $1) ORDER BY collection, id`,
+    [collection ?? null],
+  );
+  return result.rows.map(toRecord);
+}
+
+export async function createIndexRecord(
+  db: SqlExecutor,
+  input: {
+    collection: string;
+    store: string;
+    storeKind: string;
+    embedderModel: string;
+    dimensions: number;
+    params: Record<string, unknown>;
+    state: IndexState;
+  },
+): Promise<IndexRecord> {
+  const result = await db.query<IndexRow>(
+    `WITH next AS (SELECT nextval(pg_get_serial_sequence('vectorsync.indexes', 'id'))::int AS id)
+     INSERT INTO vectorsync.indexes (id, collection, store, store_kind, location, embedder_model, dimensions, params, state, activated_at)
+     SELECT next.id, $1, $2, $3, 'idx_' || $1 || '_' || next.id, $4, $5, $6, $7, CASE WHEN $7 = 'active' THEN now() END FROM next
+     RETURNING ${columns}`,
+    [
+      input.collection,
+      input.store,
+      input.storeKind,
+      input.embedderModel,
+      input.dimensions,
+      input.params,
+      input.state,
+    ],
+  );
+  return toRecord(result.rows[0]!);
+}
+
+/**
+ * The index a collection's searches read. The embedder that built it must be the one the
+ * config names now: querying vectors of one model with another's is silent garbage.
+ */
+export function assertEmbedderMatches(
+  index: IndexRecord,
+  embedder: { modelId: string; dimensions: number },
+): void {
+  if (index.embedderModel !== embedder.modelId || index.dimensions !== embedder.dimensions) {
+    throw new VectorsyncError(
+      ErrorCode.EmbedderMismatch,
+      `collection "${index.collection}": index ${index.location} was built with ${index.embedderModel} (${index.dimensions} dimensions) but the config now names ${embedder.modelId} (${embedder.dimensions} dimensions); rebuild the index for the new embedder (vectorsync reindex --collection ${index.collection}) or restore the previous embedder config`,
+      {
+        details: {
+          collection: index.collection,
+          indexModel: index.embedderModel,
+          indexDimensions: index.dimensions,
+          configuredModel: embedder.modelId,
+          configuredDimensions: embedder.dimensions,
+        },
+      },
+    );
+  }
+}

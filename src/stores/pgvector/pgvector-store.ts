@@ -1,0 +1,420 @@
+import type { Database, SqlExecutor } from '../../db/database.js';
+import { qualified, quoteIdent } from '../../db/sql-identifier.js';
+import { isConnectionError, SqlState, sqlStateOf } from '../../db/sqlstate.js';
+import { ErrorCode, VectorsyncError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { silentLogger } from '../../logger.js';
+import type { EmbeddedDocument } from '../../pipeline/index-document.js';
+import type {
+  ApplyResult,
+  DeleteRequest,
+  DenseSearchRequest,
+  IndexSpec,
+  ScanRequest,
+  SearchHit,
+  StoreCapabilities,
+  StoredRecordMeta,
+  VectorStore,
+} from '../vector-store.js';
+import { hnswParams, type PgvectorStoreConfig, pgvectorNames, vectorLiteral } from './pgvector-config.js';
+
+/**
+ * Vectors in Postgres with pgvector: one table per index version in the `vectorsync`
+ * schema, an HNSW cosine index built CONCURRENTLY, and a tombstone table for the version
+ * guard. In the source database the table's id references the source row (ON DELETE
+ * CASCADE), so a vector can never outlive, or exist without, the row it was built from.
+ */
+export class PgvectorStore implements VectorStore {
+  readonly kind = 'pgvector';
+  readonly capabilities: StoreCapabilities;
+
+  constructor(
+    private readonly db: Database,
+    private readonly config: PgvectorStoreConfig,
+    private readonly options: { sameDatabaseAsSource: boolean; logger?: Logger; ownsDatabase?: boolean },
+  ) {
+    this.capabilities = { sourceForeignKey: options.sameDatabaseAsSource };
+  }
+
+  private get logger(): Logger {
+    return this.options.logger ?? silentLogger;
+  }
+
+  async ensureIndex(spec: IndexSpec): Promise<void> {
+    const names = pgvectorNames(spec.location);
+    const source = this.options.sameDatabaseAsSource ? spec.source : undefined;
+    const idType = source ? source.type : 'text';
+    const reference = source
+      ? ` REFERENCES ${qualified(source.table)} (${quoteIdent(source.column)}) ON DELETE CASCADE`
+      : '';
+    await this.run(async () => {
+      await this.db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1, 0)', [spec.indexId]);
+        const hasVector = await tx.query<{ present: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS present`,
+        );
+        if (!hasVector.rows[0]?.present) await tx.query('CREATE EXTENSION IF NOT EXISTS vector');
+        await tx.query('CREATE SCHEMA IF NOT EXISTS vectorsync');
+        await tx.query(
+          `CREATE TABLE IF NOT EXISTS ${names.table} (
+             id ${idType} PRIMARY KEY${reference},
+             tenant text NOT NULL,
+             version bigint NOT NULL,
+             content_hash text NOT NULL,
+             payload jsonb NOT NULL DEFAULT '{}',
+             embedding vector(${Number(spec.dimensions)}) NOT NULL,
+             indexed_at timestamptz NOT NULL DEFAULT now()
+           )`,
+        );
+        await tx.query(
+          `CREATE INDEX IF NOT EXISTS ${quoteIdent(names.tenantIndexName)} ON ${names.table} (tenant)`,
+        );
+        await tx.query(
+          `CREATE TABLE IF NOT EXISTS ${names.tombstones} (
+             id text PRIMARY KEY,
+             tenant text NOT NULL,
+             version bigint NOT NULL,
+             deleted_at timestamptz NOT NULL DEFAULT now()
+           )`,
+        );
+      });
+      await this.ensureHnswIndex(spec);
+    });
+  }
+
+  /** CREATE INDEX CONCURRENTLY: writes and searches continue while HNSW builds. */
+  private async ensureHnswIndex(spec: IndexSpec): Promise<void> {
+    const names = pgvectorNames(spec.location);
+    const existing = await this.db.query<{ valid: boolean }>(
+      `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'vectorsync' AND c.relname = $1`,
+      [names.hnswIndexName],
+    );
+    if (existing.rows[0]?.valid) return;
+    if (existing.rows[0] && !existing.rows[0].valid) {
+      // A crashed concurrent build leaves an invalid index that would never be used.
+      this.logger.warn(
+        { index: names.hnswIndexName },
+        'dropping invalid HNSW index left by an interrupted build',
+      );
+      await this.db.query(`DROP INDEX CONCURRENTLY IF EXISTS ${names.hnswIndex}`);
+    }
+    const { m, efConstruction } = hnswParams(spec, this.config.hnsw);
+    await this.db.query(
+      `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${quoteIdent(names.hnswIndexName)} ON ${names.table}
+         USING hnsw (embedding vector_cosine_ops) WITH (m = ${Number(m)}, ef_construction = ${Number(efConstruction)})`,
+    );
+  }
+
+  async upsert(spec: IndexSpec, documents: readonly EmbeddedDocument[]): Promise<ApplyResult[]> {
+    if (documents.length === 0) return [];
+    const results = new Map<string, ApplyResult>();
+    const valid: EmbeddedDocument[] = [];
+    for (const document of latestPerId(documents)) {
+      if (document.vector.length !== spec.dimensions) {
+        results.set(document.id, {
+          id: document.id,
+          outcome: 'failed',
+          error: new VectorsyncError(
+            ErrorCode.DimensionMismatch,
+            `document ${document.id}: vector has ${document.vector.length} dimensions, index ${spec.location} expects ${spec.dimensions}`,
+            { details: { id: document.id, expected: spec.dimensions, received: document.vector.length } },
+          ),
+        });
+      } else valid.push(document);
+    }
+    if (valid.length > 0) {
+      const outcome = await this.run(() => this.writeDocuments(spec, valid));
+      for (const document of valid) {
+        if (outcome.written.has(document.id))
+          results.set(document.id, { id: document.id, outcome: 'applied' });
+        else if (outcome.missing.has(document.id)) {
+          results.set(document.id, {
+            id: document.id,
+            outcome: 'failed',
+            error: sourceRowMissing(spec, document.id),
+          });
+        } else results.set(document.id, { id: document.id, outcome: 'skipped_stale' });
+      }
+    }
+    return documents.map((document) => results.get(document.id)!);
+  }
+
+  /**
+   * One guarded write. A source row deleted between the existence check and the insert makes
+   * the foreign key fail the whole statement; the write is then retried without that id, which
+   * is reported as missing, so one vanished row never fails or hides its neighbours.
+   */
+  private async writeDocuments(
+    spec: IndexSpec,
+    documents: readonly EmbeddedDocument[],
+  ): Promise<{ written: Set<string>; missing: Set<string> }> {
+    const names = pgvectorNames(spec.location);
+    const source = this.options.sameDatabaseAsSource ? spec.source : undefined;
+    const idCast = source ? `::${source.type}` : '';
+    const ids = documents.map((document) => document.id);
+    const vanished = new Set<string>();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction(async (tx) => {
+          await lockKeys(tx, spec.indexId, ids);
+          const missing = source ? await missingSourceRows(tx, source, ids) : new Set<string>();
+          for (const id of vanished) missing.add(id);
+          const written = await tx.query<{ id: string }>(
+            `WITH input AS (
+               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::text[])
+                 AS u(id, tenant, version, content_hash, payload, embedding)
+                WHERE NOT (u.id = ANY($7::text[]))
+             )
+             INSERT INTO ${names.table} AS t (id, tenant, version, content_hash, payload, embedding, indexed_at)
+             SELECT i.id${idCast}, i.tenant, i.version, i.content_hash, i.payload, i.embedding::vector, now()
+               FROM input i
+              WHERE NOT EXISTS (SELECT 1 FROM ${names.tombstones} d WHERE d.id = i.id AND d.version >= i.version)
+             ON CONFLICT (id) DO UPDATE
+                SET tenant = EXCLUDED.tenant, version = EXCLUDED.version, content_hash = EXCLUDED.content_hash,
+                    payload = EXCLUDED.payload, embedding = EXCLUDED.embedding, indexed_at = EXCLUDED.indexed_at
+              WHERE t.version <= EXCLUDED.version
+             RETURNING t.id::text AS id`,
+            [
+              ids,
+              documents.map((document) => document.tenant),
+              documents.map((document) => document.version),
+              documents.map((document) => document.contentHash),
+              documents.map((document) => document.payload),
+              documents.map((document) => vectorLiteral(document.vector)),
+              [...missing],
+            ],
+          );
+          const writtenIds = written.rows.map((row) => row.id);
+          if (writtenIds.length > 0) {
+            // Those tombstones are older than what was just written; they can no longer block anything.
+            await tx.query(`DELETE FROM ${names.tombstones} WHERE id = ANY($1::text[])`, [writtenIds]);
+          }
+          return { written: new Set(writtenIds), missing };
+        });
+      } catch (error) {
+        const id = sqlStateOf(error) === SqlState.ForeignKeyViolation ? foreignKeyId(error) : undefined;
+        if (id === undefined || !ids.includes(id) || vanished.has(id) || attempt > documents.length)
+          throw error;
+        vanished.add(id);
+      }
+    }
+  }
+
+  async delete(spec: IndexSpec, requests: readonly DeleteRequest[]): Promise<ApplyResult[]> {
+    if (requests.length === 0) return [];
+    const names = pgvectorNames(spec.location);
+    const idCast = this.options.sameDatabaseAsSource && spec.source ? `::${spec.source.type}` : '';
+    const unique = [...new Map(requests.map((request) => [request.id, request])).values()];
+    const ids = unique.map((request) => request.id);
+    const newer = await this.run(() =>
+      this.db.transaction(async (tx) => {
+        await lockKeys(tx, spec.indexId, ids);
+        await tx.query(
+          `WITH input AS (
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, tenant, version)
+           ), removed AS (
+             DELETE FROM ${names.table} t USING input i
+              WHERE t.id = i.id${idCast} AND t.tenant = i.tenant AND (i.version IS NULL OR t.version <= i.version)
+             RETURNING t.id::text AS id, t.version
+           )
+           INSERT INTO ${names.tombstones} AS d (id, tenant, version)
+           SELECT i.id, i.tenant, COALESCE(i.version, r.version, 0)
+             FROM input i LEFT JOIN removed r ON r.id = i.id
+           ON CONFLICT (id) DO UPDATE
+              SET version = GREATEST(d.version, EXCLUDED.version), tenant = EXCLUDED.tenant, deleted_at = now()`,
+          [ids, unique.map((request) => request.tenant), unique.map((request) => request.version)],
+        );
+        const remaining = await tx.query<{ id: string }>(
+          `SELECT t.id::text AS id FROM ${names.table} t
+             JOIN unnest($1::text[], $2::text[]) AS u(id, tenant) ON t.id = u.id${idCast} AND t.tenant = u.tenant`,
+          [ids, unique.map((request) => request.tenant)],
+        );
+        return new Set(remaining.rows.map((row) => row.id));
+      }),
+    );
+    return requests.map((request) => ({
+      id: request.id,
+      outcome: newer.has(request.id) ? 'skipped_stale' : 'applied',
+    }));
+  }
+
+  async truncate(spec: IndexSpec): Promise<void> {
+    const names = pgvectorNames(spec.location);
+    await this.run(() => this.db.query(`TRUNCATE ${names.table}, ${names.tombstones}`));
+  }
+
+  async search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]> {
+    if (request.vector.length !== spec.dimensions) {
+      throw new VectorsyncError(
+        ErrorCode.DimensionMismatch,
+        `query vector has ${request.vector.length} dimensions, index ${spec.location} expects ${spec.dimensions}`,
+        { details: { expected: spec.dimensions, received: request.vector.length } },
+      );
+    }
+    const names = pgvectorNames(spec.location);
+    const rows = await this.run(() =>
+      this.db.transaction(async (tx) => {
+        await this.applySearchSettings(tx);
+        const result = await tx.query<{
+          id: string;
+          version: string;
+          payload: Record<string, unknown>;
+          distance: number;
+        }>(
+          `SELECT id::text AS id, version::text AS version, payload, embedding <=> $1::vector AS distance
+             FROM ${names.table}
+            WHERE tenant = $2
+            ORDER BY embedding <=> $1::vector
+            LIMIT $3`,
+          [vectorLiteral(request.vector), request.tenant, request.k],
+        );
+        return result.rows;
+      }),
+    );
+    // relaxed_order iterative scans may return rows slightly out of order.
+    return rows
+      .map((row) => ({
+        id: row.id,
+        score: 1 - Number(row.distance),
+        version: Number(row.version),
+        payload: row.payload,
+      }))
+      .sort((a, b) => b.score - a.score);
+  }
+
+  private async applySearchSettings(tx: SqlExecutor): Promise<void> {
+    await tx.query(
+      `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', $2, true),
+              set_config('hnsw.max_scan_tuples', $3, true)`,
+      [String(this.config.hnsw.efSearch), this.config.iterativeScan, String(this.config.maxScanTuples)],
+    );
+  }
+
+  async scan(spec: IndexSpec, request: ScanRequest): Promise<StoredRecordMeta[]> {
+    const names = pgvectorNames(spec.location);
+    const result = await this.run(() =>
+      this.db.query<{ id: string; tenant: string; version: string; content_hash: string }>(
+        `SELECT id::text AS id, tenant, version::text AS version, content_hash FROM ${names.table}
+          WHERE ($1::text IS NULL OR tenant = $1) AND ($2::text IS NULL OR id::text COLLATE "C" > $2)
+          ORDER BY id::text COLLATE "C"
+          LIMIT $3`,
+        [request.tenant ?? null, request.afterId ?? null, request.limit],
+      ),
+    );
+    return result.rows.map((row) => ({
+      id: row.id,
+      tenant: row.tenant,
+      version: Number(row.version),
+      contentHash: row.content_hash,
+    }));
+  }
+
+  async count(spec: IndexSpec, tenant?: string): Promise<number> {
+    const names = pgvectorNames(spec.location);
+    const result = await this.run(() =>
+      this.db.query<{ count: string }>(
+        `SELECT count(*)::text AS count FROM ${names.table} WHERE ($1::text IS NULL OR tenant = $1)`,
+        [tenant ?? null],
+      ),
+    );
+    return Number(result.rows[0]?.count ?? 0);
+  }
+
+  async drop(spec: IndexSpec): Promise<void> {
+    const names = pgvectorNames(spec.location);
+    await this.run(() => this.db.query(`DROP TABLE IF EXISTS ${names.table}, ${names.tombstones}`));
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.db.query('SELECT 1'));
+  }
+
+  async close(): Promise<void> {
+    if (this.options.ownsDatabase) await this.db.close();
+  }
+
+  /** Maps driver errors to vectorsync errors once, at the store boundary. */
+  private async run<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof VectorsyncError) throw error;
+      if (isConnectionError(error)) {
+        throw new VectorsyncError(
+          ErrorCode.StoreUnavailable,
+          `pgvector store unreachable: ${(error as Error).message}`,
+          {
+            cause: error,
+            transient: true,
+          },
+        );
+      }
+      const state = sqlStateOf(error);
+      if (state === SqlState.ForeignKeyViolation) {
+        const id = foreignKeyId(error);
+        throw new VectorsyncError(
+          ErrorCode.SourceRowMissing,
+          `cannot index id ${id ?? '(unknown)'}: it does not exist in the source table`,
+          { cause: error, details: { id } },
+        );
+      }
+      if (state === '22000' && /dimensions/.test((error as Error).message)) {
+        throw new VectorsyncError(ErrorCode.DimensionMismatch, (error as Error).message, { cause: error });
+      }
+      throw new VectorsyncError(ErrorCode.StoreFailed, `pgvector store error: ${(error as Error).message}`, {
+        cause: error,
+        details: state ? { sqlstate: state } : {},
+      });
+    }
+  }
+}
+
+/**
+ * Serialises writers of the same ids (in a fixed order, so no deadlocks): the tombstone
+ * check and the write must not interleave with a concurrent delete of the same id.
+ */
+async function lockKeys(tx: SqlExecutor, indexId: number, ids: readonly string[]): Promise<void> {
+  await tx.query(
+    `SELECT pg_advisory_xact_lock($1, k) FROM (SELECT DISTINCT hashtext(x) AS k FROM unnest($2::text[]) AS x ORDER BY 1) AS keys`,
+    [indexId, ids],
+  );
+}
+
+function foreignKeyId(error: unknown): string | undefined {
+  return /Key \([^)]*\)=\((.*)\) is not present/.exec((error as { detail?: string }).detail ?? '')?.[1];
+}
+
+async function missingSourceRows(
+  tx: SqlExecutor,
+  source: NonNullable<IndexSpec['source']>,
+  ids: readonly string[],
+): Promise<Set<string>> {
+  const result = await tx.query<{ id: string }>(
+    `SELECT x AS id FROM unnest($1::text[]) AS x
+      WHERE NOT EXISTS (SELECT 1 FROM ${qualified(source.table)} s WHERE s.${quoteIdent(source.column)} = x::${source.type})`,
+    [ids],
+  );
+  return new Set(result.rows.map((row) => row.id));
+}
+
+function sourceRowMissing(spec: IndexSpec, id: string): VectorsyncError {
+  const table = spec.source ? `${spec.source.table.schema}.${spec.source.table.name}` : 'the source table';
+  return new VectorsyncError(
+    ErrorCode.SourceRowMissing,
+    `cannot index id ${id}: no row with that id exists in ${table}`,
+    {
+      details: { collection: spec.collection, id },
+    },
+  );
+}
+
+function latestPerId(documents: readonly EmbeddedDocument[]): EmbeddedDocument[] {
+  const byId = new Map<string, EmbeddedDocument>();
+  for (const document of documents) {
+    const seen = byId.get(document.id);
+    if (!seen || seen.version <= document.version) byId.set(document.id, document);
+  }
+  return [...byId.values()];
+}

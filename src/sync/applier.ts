@@ -1,0 +1,265 @@
+import { ErrorCode, errorCodeOf, isVectorsyncError, VectorsyncError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { buildDocument } from '../pipeline/document-builder.js';
+import { embedDocuments } from '../pipeline/embed-documents.js';
+import type { IndexDocument } from '../pipeline/index-document.js';
+import { readSourceRows } from '../pipeline/source-reader.js';
+import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import type { ApplyResult, DeleteRequest } from '../stores/vector-store.js';
+import type { ChangeEvent, EventOutcome } from './change-event.js';
+
+export interface ApplyStats {
+  events: number;
+  upserts: number;
+  deletes: number;
+  skippedStale: number;
+  failed: number;
+  embedded: number;
+  embeddingCacheHits: number;
+}
+
+/**
+ * Brings the indexes of the changed rows to the rows' current source state. Events for the
+ * same row in one batch collapse into one read and one write; the store's version guard
+ * makes the result independent of delivery order and repetition.
+ */
+export class Applier {
+  constructor(
+    private readonly runtime: VectorsyncRuntime,
+    private readonly logger: Logger,
+  ) {}
+
+  async apply(
+    events: readonly ChangeEvent[],
+  ): Promise<{ outcomes: Map<string, EventOutcome>; stats: ApplyStats }> {
+    const outcomes = new Map<string, EventOutcome>();
+    const stats: ApplyStats = {
+      events: events.length,
+      upserts: 0,
+      deletes: 0,
+      skippedStale: 0,
+      failed: 0,
+      embedded: 0,
+      embeddingCacheHits: 0,
+    };
+    const byCollection = new Map<string, ChangeEvent[]>();
+    for (const event of events) {
+      const list = byCollection.get(event.collection) ?? [];
+      list.push(event);
+      byCollection.set(event.collection, list);
+    }
+    for (const [name, collectionEvents] of byCollection) {
+      let collection: CollectionRuntime;
+      try {
+        collection = this.runtime.collection(name);
+      } catch (error) {
+        for (const event of collectionEvents) outcomes.set(event.eventId, failure(error));
+        continue;
+      }
+      await this.applyCollection(collection, collectionEvents, outcomes, stats);
+    }
+    for (const outcome of outcomes.values()) if (outcome.status === 'failed') stats.failed++;
+    return { outcomes, stats };
+  }
+
+  private async applyCollection(
+    collection: CollectionRuntime,
+    events: ChangeEvent[],
+    outcomes: Map<string, EventOutcome>,
+    stats: ApplyStats,
+  ): Promise<void> {
+    const log = this.logger.child({ collection: collection.name });
+    const targets = collection.targets;
+    if (targets.length === 0) {
+      const error = new VectorsyncError(
+        ErrorCode.IndexNotFound,
+        `collection "${collection.name}" has no index; run \`vectorsync setup\``,
+      );
+      for (const event of events) outcomes.set(event.eventId, failure(error));
+      return;
+    }
+
+    // A truncate empties the indexes before anything that came after it is applied.
+    const truncates = events.filter((event) => event.op === 'truncate');
+    if (truncates.length > 0) {
+      try {
+        for (const target of targets) await collection.store.truncate(target.spec);
+        for (const event of truncates) outcomes.set(event.eventId, { status: 'applied' });
+        log.info({ events: truncates.map((event) => event.eventId) }, 'source truncated; index emptied');
+      } catch (error) {
+        for (const event of events) outcomes.set(event.eventId, failure(error));
+        return;
+      }
+    }
+
+    const eventsById = new Map<string, ChangeEvent[]>();
+    for (const event of events) {
+      if (event.op === 'truncate') continue;
+      const list = eventsById.get(event.sourceId) ?? [];
+      list.push(event);
+      eventsById.set(event.sourceId, list);
+    }
+    if (eventsById.size === 0) return;
+
+    let rows: Awaited<ReturnType<typeof readSourceRows>>;
+    try {
+      rows = await readSourceRows(this.runtime.db, collection.definition, [...eventsById.keys()]);
+    } catch (error) {
+      const wrapped = new VectorsyncError(
+        ErrorCode.SourceUnavailable,
+        `reading source rows of "${collection.name}" failed: ${(error as Error).message}`,
+        {
+          cause: error,
+          transient: true,
+        },
+      );
+      for (const list of eventsById.values())
+        for (const event of list) outcomes.set(event.eventId, failure(wrapped));
+      return;
+    }
+
+    const idOutcome = new Map<string, EventOutcome>();
+    const documents: IndexDocument[] = [];
+    const deletes: DeleteRequest[] = [];
+    for (const [id, list] of eventsById) {
+      const row = rows.get(id);
+      if (row) {
+        // Keys this row used to have under another tenant are removed (the trigger also says so).
+        for (const event of list) {
+          if (event.tenant !== row.tenant && event.tenant !== '')
+            deletes.push({ tenant: event.tenant, id, version: event.sourceVersion });
+        }
+        try {
+          documents.push(buildDocument(collection.definition, row, collection.embedder));
+        } catch (error) {
+          idOutcome.set(id, failure(error));
+        }
+      } else {
+        // Gone from the source: whatever the events said, the index must not have it.
+        const latest = list.reduce((a, b) => (BigInt(a.eventId) > BigInt(b.eventId) ? a : b));
+        const versions = list
+          .map((event) => event.sourceVersion)
+          .filter((version): version is number => version !== null);
+        deletes.push({
+          tenant: latest.tenant,
+          id,
+          version: versions.length > 0 ? Math.max(...versions) : null,
+        });
+      }
+    }
+
+    if (deletes.length > 0) {
+      const results = await this.forEachTarget(
+        collection,
+        (target) => collection.store.delete(target.spec, deletes),
+        deletes.map((request) => request.id),
+      );
+      for (const result of results) record(idOutcome, result, stats, 'delete');
+    }
+
+    if (documents.length > 0) {
+      let embedded: Awaited<ReturnType<typeof embedDocuments>> | undefined;
+      try {
+        embedded = await embedDocuments(documents, collection.embedder, collection.embeddingCache);
+        stats.embedded += embedded.stats.embedded;
+        stats.embeddingCacheHits += embedded.stats.cached;
+      } catch (error) {
+        for (const document of documents) idOutcome.set(document.id, failure(error));
+      }
+      if (embedded) {
+        const results = await this.forEachTarget(
+          collection,
+          (target) => collection.store.upsert(target.spec, embedded.documents),
+          documents.map((document) => document.id),
+        );
+        for (const result of results) {
+          // Deleted between our read and our write: its delete event is already in the outbox.
+          const vanished =
+            result.outcome === 'failed' &&
+            isVectorsyncError(result.error, ErrorCode.SourceRowMissing) &&
+            result.error.details.id === result.id;
+          record(idOutcome, vanished ? { id: result.id, outcome: 'skipped_stale' } : result, stats, 'upsert');
+        }
+      }
+    }
+
+    for (const [id, list] of eventsById) {
+      const outcome = idOutcome.get(id) ?? { status: 'applied' };
+      for (const event of list) outcomes.set(event.eventId, outcome);
+      if (outcome.status === 'failed') {
+        log.warn(
+          {
+            id,
+            tenant: list[0]!.tenant,
+            events: list.map((event) => event.eventId),
+            code: outcome.code,
+            err: outcome.error.message,
+          },
+          'change not applied',
+        );
+      }
+    }
+  }
+
+  /** Runs a write against every live index; one index failing fails the id (it is retried for all). */
+  private async forEachTarget(
+    collection: CollectionRuntime,
+    write: (target: CollectionRuntime['targets'][number]) => Promise<ApplyResult[]>,
+    ids: string[],
+  ): Promise<ApplyResult[]> {
+    const merged = new Map<string, ApplyResult>();
+    for (const target of collection.targets) {
+      let results: ApplyResult[];
+      try {
+        results = await write(target);
+      } catch (error) {
+        const wrapped = isVectorsyncError(error)
+          ? error
+          : new VectorsyncError(ErrorCode.StoreFailed, (error as Error).message, { cause: error });
+        results = ids.map((id) => ({ id, outcome: 'failed' as const, error: wrapped }));
+      }
+      for (const result of results) {
+        const previous = merged.get(result.id);
+        if (!previous || rank(result) > rank(previous)) merged.set(result.id, result);
+      }
+    }
+    return [...merged.values()];
+  }
+}
+
+/** failed beats applied beats skipped: an id is done only when every index has it. */
+function rank(result: ApplyResult): number {
+  return result.outcome === 'failed' ? 2 : result.outcome === 'applied' ? 1 : 0;
+}
+
+function record(
+  outcomes: Map<string, EventOutcome>,
+  result: ApplyResult,
+  stats: ApplyStats,
+  kind: 'upsert' | 'delete',
+): void {
+  const existing = outcomes.get(result.id);
+  if (existing?.status === 'failed') return;
+  if (result.outcome === 'failed') {
+    outcomes.set(result.id, failure(result.error ?? new Error('store reported a failure without an error')));
+    return;
+  }
+  if (result.outcome === 'skipped_stale') {
+    stats.skippedStale++;
+    if (!existing) outcomes.set(result.id, { status: 'skipped' });
+    return;
+  }
+  if (kind === 'upsert') stats.upserts++;
+  else stats.deletes++;
+  outcomes.set(result.id, { status: 'applied' });
+}
+
+function failure(error: unknown): EventOutcome {
+  const err = error instanceof Error ? error : new Error(String(error));
+  return {
+    status: 'failed',
+    error: err,
+    code: errorCodeOf(err),
+    transient: isVectorsyncError(err) && err.transient,
+  };
+}

@@ -1,0 +1,310 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { SyncConfig } from '../config/config-schema.js';
+import { coerceError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { Applier, type ApplyStats } from './applier.js';
+import { backoffDelay } from './backoff.js';
+import { NotifyListener } from './notify-listener.js';
+import {
+  type ClaimedEvent,
+  claimEvents,
+  completeEvents,
+  type EventRetry,
+  forgetDeadWorkers,
+  nextRunAfter,
+  pruneDoneEvents,
+  registerWorker,
+  rescueAbandonedEvents,
+  retryOrFailEvents,
+  unregisterWorker,
+} from './outbox-queries.js';
+import { WakeSignal } from './wake-signal.js';
+
+export const OUTBOX_CHANNEL = 'vectorsync_outbox';
+
+export interface BatchReport {
+  workerId: string;
+  claimed: number;
+  done: number;
+  retried: number;
+  failed: number;
+  durationMs: number;
+  stats: ApplyStats;
+  /** Seconds from each event's capture to the moment it was applied. */
+  lagsMs: number[];
+}
+
+export interface OutboxWorkerEvents {
+  batch: [BatchReport];
+  /** Events that used their last attempt and are now `failed`. */
+  failed: [{ ids: string[]; errors: Map<string, string> }];
+  error: [Error];
+  paused: [{ collection: string; untilMs: number; reason: string }];
+}
+
+export interface OutboxWorkerOptions {
+  runtime: VectorsyncRuntime;
+  /** Default: every collection in outbox mode. */
+  collections?: string[];
+  sync?: Partial<SyncConfig>;
+  workerId?: string;
+  logger?: Logger;
+}
+
+/**
+ * Drains the outbox: claims batches with FOR UPDATE SKIP LOCKED, applies them, then marks
+ * them done or schedules retries. Any number of workers in any number of processes may run
+ * against one database. A worker that dies (even SIGKILL) stops heartbeating and its claimed
+ * events return to pending, so nothing is lost; the version guard makes the re-apply harmless.
+ */
+export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
+  readonly id: string;
+  private readonly runtime: VectorsyncRuntime;
+  private readonly sync: SyncConfig;
+  private readonly collections: string[];
+  private readonly logger: Logger;
+  private readonly applier: Applier;
+  private readonly wake = new WakeSignal();
+  private readonly pausedUntil = new Map<string, { until: number; failures: number }>();
+  private listener: NotifyListener | undefined;
+  private loops: Promise<void>[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private running = false;
+  private lastPrune = 0;
+
+  constructor(options: OutboxWorkerOptions) {
+    super();
+    this.runtime = options.runtime;
+    this.sync = { ...options.runtime.config.sync, ...options.sync };
+    this.collections =
+      options.collections ??
+      [...options.runtime.collections.values()]
+        .filter((c) => c.definition.config.sync.mode === 'outbox')
+        .map((c) => c.name);
+    this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.logger = (options.logger ?? options.runtime.logger).child({ worker: this.id });
+    this.applier = new Applier(this.runtime, this.logger);
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const db = this.runtime.db;
+    await registerWorker(db, {
+      id: this.id,
+      hostname: hostname(),
+      pid: process.pid,
+      collections: this.collections,
+    });
+    if (this.sync.wake === 'notify') {
+      this.listener = new NotifyListener({
+        db,
+        channel: OUTBOX_CHANNEL,
+        onNotification: (collection) => {
+          if (collection === '' || this.collections.includes(collection)) this.wake.wake();
+        },
+        onConnected: () => this.wake.wake(),
+        heartbeatMs: this.sync.heartbeatMs,
+        reconnectMaxMs: this.sync.listenReconnectMaxMs,
+        logger: this.logger,
+      });
+      await this.listener.start();
+    }
+    const maintenance = setInterval(() => void this.maintain(), this.sync.heartbeatMs);
+    maintenance.unref();
+    this.timers.push(maintenance);
+    this.loops = Array.from({ length: this.sync.concurrency }, (_, index) => this.loop(index));
+    this.logger.info(
+      { collections: this.collections, wake: this.sync.wake, concurrency: this.sync.concurrency },
+      'outbox worker started',
+    );
+  }
+
+  /** Finishes the batches in flight, then stops. Claimed-but-unstarted work does not exist. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    this.wake.wake();
+    await Promise.all(this.loops);
+    await this.listener?.stop();
+    await unregisterWorker(this.runtime.db, this.id).catch((error) =>
+      this.logger.warn({ err: coerceError(error).message }, 'could not unregister worker'),
+    );
+    this.logger.info({}, 'outbox worker stopped');
+  }
+
+  /** Wakes idle loops now (used after a known write, and by tests). */
+  poke(): void {
+    this.wake.wake();
+  }
+
+  private async loop(index: number): Promise<void> {
+    let dbFailures = 0;
+    while (this.running) {
+      const collections = this.claimableCollections();
+      try {
+        if (collections.length === 0) {
+          await this.wake.wait(this.msUntilUnpause());
+          continue;
+        }
+        const events = await claimEvents(this.runtime.db, {
+          workerId: this.id,
+          collections,
+          limit: this.sync.batchSize,
+        });
+        dbFailures = 0;
+        if (events.length === 0) {
+          await this.wake.wait(await this.idleWait(collections));
+          continue;
+        }
+        await this.process(events);
+      } catch (error) {
+        dbFailures++;
+        const delay = backoffDelay(dbFailures, 200, this.sync.backoffMaxMs);
+        const err = coerceError(error);
+        this.logger.error({ loop: index, err: err.message, retryInMs: delay }, 'outbox loop error');
+        this.emit('error', err);
+        await this.wake.wait(delay);
+      }
+    }
+  }
+
+  private claimableCollections(): string[] {
+    const now = Date.now();
+    return this.collections.filter((collection) => (this.pausedUntil.get(collection)?.until ?? 0) <= now);
+  }
+
+  private msUntilUnpause(): number {
+    const now = Date.now();
+    const ends = [...this.pausedUntil.values()].map((pause) => pause.until - now).filter((ms) => ms > 0);
+    return Math.min(this.sync.sweepIntervalMs, ...ends);
+  }
+
+  private async idleWait(collections: string[]): Promise<number> {
+    const sweep = this.sync.wake === 'poll' ? this.sync.pollIntervalMs : this.sync.sweepIntervalMs;
+    const next = await nextRunAfter(this.runtime.db, collections);
+    if (!next) return sweep;
+    return Math.max(5, Math.min(sweep, next.getTime() - Date.now() + 5));
+  }
+
+  private async process(events: ClaimedEvent[]): Promise<void> {
+    const started = performance.now();
+    const { outcomes, stats } = await this.applier.apply(events);
+    const done: string[] = [];
+    const retries: EventRetry[] = [];
+    const unavailable = new Map<string, string>();
+    for (const event of events) {
+      const outcome = outcomes.get(event.eventId) ?? { status: 'applied' as const };
+      if (outcome.status !== 'failed') {
+        done.push(event.eventId);
+        continue;
+      }
+      if (outcome.transient) unavailable.set(event.collection, outcome.error.message);
+      const pause = this.pausedUntil.get(event.collection);
+      retries.push({
+        id: event.eventId,
+        error: outcome.error.message,
+        code: outcome.code,
+        delayMs: outcome.transient
+          ? backoffDelay((pause?.failures ?? 0) + 1, this.sync.backoffBaseMs, this.sync.backoffMaxMs)
+          : backoffDelay(event.attempts, this.sync.backoffBaseMs, this.sync.backoffMaxMs),
+        countAttempt: !outcome.transient,
+      });
+    }
+    const finishedAt = Date.now();
+    const { failed } = await this.persistOutcome(done, retries);
+    this.updatePauses(events, unavailable);
+
+    const report: BatchReport = {
+      workerId: this.id,
+      claimed: events.length,
+      done: done.length,
+      retried: retries.length - failed.length,
+      failed: failed.length,
+      durationMs: performance.now() - started,
+      stats,
+      lagsMs: events
+        .filter((event) => done.includes(event.eventId))
+        .map((event) => finishedAt - event.createdAt.getTime()),
+    };
+    this.emit('batch', report);
+    if (failed.length > 0) {
+      const errors = new Map(
+        retries.filter((retry) => failed.includes(retry.id)).map((retry) => [retry.id, retry.error]),
+      );
+      this.logger.error(
+        { events: failed, errors: Object.fromEntries(errors) },
+        'events failed after their last attempt',
+      );
+      this.emit('failed', { ids: failed, errors });
+    }
+  }
+
+  /** The store write already happened; losing this update would re-apply (harmlessly), so retry it. */
+  private async persistOutcome(done: string[], retries: EventRetry[]): Promise<{ failed: string[] }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await completeEvents(this.runtime.db, this.id, done);
+        return await retryOrFailEvents(this.runtime.db, this.id, retries, this.sync.maxAttempts);
+      } catch (error) {
+        if (!this.running && attempt > 3) throw error;
+        const delay = backoffDelay(attempt, 200, 10_000);
+        this.logger.warn(
+          { err: coerceError(error).message, retryInMs: delay },
+          'could not record batch outcome; retrying',
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /** A store or embedder that is down pauses its collection instead of burning every event's attempts. */
+  private updatePauses(events: ClaimedEvent[], unavailable: Map<string, string>): void {
+    for (const collection of new Set(events.map((event) => event.collection))) {
+      const reason = unavailable.get(collection);
+      if (reason === undefined) {
+        if (this.pausedUntil.delete(collection)) this.logger.info({ collection }, 'collection resumed');
+        continue;
+      }
+      const failures = (this.pausedUntil.get(collection)?.failures ?? 0) + 1;
+      const delay = backoffDelay(failures, this.sync.backoffBaseMs, this.sync.backoffMaxMs);
+      this.pausedUntil.set(collection, { until: Date.now() + delay, failures });
+      this.logger.warn(
+        { collection, failures, pauseMs: delay, reason },
+        'store or embedder unavailable; pausing collection',
+      );
+      this.emit('paused', { collection, untilMs: delay, reason });
+    }
+  }
+
+  private async maintain(): Promise<void> {
+    if (!this.running) return;
+    const db = this.runtime.db;
+    try {
+      // An upsert, not an update: a worker whose row was forgotten during a long partition re-registers.
+      await registerWorker(db, {
+        id: this.id,
+        hostname: hostname(),
+        pid: process.pid,
+        collections: this.collections,
+      });
+      const rescued = await rescueAbandonedEvents(db, this.sync.workerTimeoutMs, this.sync.maxAttempts);
+      if (rescued > 0) {
+        this.logger.warn({ rescued }, 'returned events of a lost worker to the queue');
+        this.wake.wake();
+      }
+      if (Date.now() - this.lastPrune >= this.sync.pruneIntervalMs) {
+        this.lastPrune = Date.now();
+        const pruned = await pruneDoneEvents(db, this.sync.retentionHours);
+        await forgetDeadWorkers(db, Math.max(3_600_000, this.sync.workerTimeoutMs * 10));
+        if (pruned > 0) this.logger.info({ pruned }, 'pruned done events past retention');
+      }
+    } catch (error) {
+      this.logger.warn({ err: coerceError(error).message }, 'worker maintenance failed');
+    }
+  }
+}

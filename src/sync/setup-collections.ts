@@ -1,0 +1,161 @@
+import { installOutboxCapture } from '../capture/outbox/outbox-capture.js';
+import { versionExpression } from '../config/collection-definition.js';
+import { quoteIdent } from '../db/sql-identifier.js';
+import { ErrorCode, VectorsyncError } from '../errors.js';
+import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { indexSpecFor } from '../runtime/vectorsync-runtime.js';
+import {
+  assertEmbedderMatches,
+  createIndexRecord,
+  type IndexRecord,
+  liveIndexes,
+} from '../stores/index-registry.js';
+import { hashCollectionLock } from './collection-lock.js';
+
+export interface SetupResult {
+  collection: string;
+  index: IndexRecord;
+  createdIndex: boolean;
+  /** Rows enqueued to build a new index from the source. */
+  backfilled: number;
+  retiredIndexes: IndexRecord[];
+}
+
+export interface SetupOptions {
+  collections?: string[];
+  /** Build a new index version from the source even if one exists (e.g. a new embedder). */
+  rebuild?: boolean;
+}
+
+/**
+ * Makes the database match the config, idempotently: registers each collection, installs
+ * its capture triggers, creates its index (CONCURRENTLY) and, for a new index, enqueues
+ * every existing source row so the index is built from Postgres, the source of truth.
+ */
+export async function setupCollections(
+  runtime: VectorsyncRuntime,
+  options: SetupOptions = {},
+): Promise<SetupResult[]> {
+  const names = options.collections ?? [...runtime.collections.keys()];
+  const results: SetupResult[] = [];
+  for (const name of names)
+    results.push(await setupCollection(runtime, runtime.collection(name), options.rebuild ?? false));
+  await runtime.refreshIndexes();
+  return results;
+}
+
+async function setupCollection(
+  runtime: VectorsyncRuntime,
+  collection: CollectionRuntime,
+  rebuild: boolean,
+): Promise<SetupResult> {
+  const { definition, embedder } = collection;
+  const storeConfig = runtime.config.stores[collection.storeName]!;
+  const params =
+    storeConfig.provider === 'pgvector'
+      ? { m: storeConfig.hnsw.m, efConstruction: storeConfig.hnsw.efConstruction }
+      : {};
+
+  const { index, created, retired } = await runtime.db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [hashCollectionLock(definition.name)]);
+    await tx.query(
+      `INSERT INTO vectorsync.collections (name, source_table, primary_key, tenant_column, version_column, sync_mode)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (name) DO UPDATE SET source_table = EXCLUDED.source_table, primary_key = EXCLUDED.primary_key,
+         tenant_column = EXCLUDED.tenant_column, version_column = EXCLUDED.version_column,
+         sync_mode = EXCLUDED.sync_mode, updated_at = now()`,
+      [
+        definition.name,
+        `${definition.table.schema}.${definition.table.name}`,
+        definition.primaryKey.name,
+        definition.tenantColumn.name,
+        definition.versionColumn.name,
+        definition.config.sync.mode,
+      ],
+    );
+    if (definition.config.sync.mode === 'outbox') {
+      await installOutboxCapture(tx, definition);
+      await tx.query('UPDATE vectorsync.collections SET capture_installed_at = now() WHERE name = $1', [
+        definition.name,
+      ]);
+    }
+    const live = await liveIndexes(tx, definition.name);
+    const active = live.find((record) => record.state === 'active');
+    if (active && !rebuild) {
+      assertEmbedderMatches(active, embedder);
+      if (active.store !== collection.storeName) {
+        throw new VectorsyncError(
+          ErrorCode.ConfigInvalid,
+          `collection "${definition.name}" is served by store "${active.store}" but the config names "${collection.storeName}"; switching stores is a migration (see docs/operations.md)`,
+          {
+            details: {
+              collection: definition.name,
+              indexStore: active.store,
+              configuredStore: collection.storeName,
+            },
+          },
+        );
+      }
+      return { index: active, created: false, retired: [] as IndexRecord[] };
+    }
+    const retiredRows = await tx.query<{ id: number }>(
+      `UPDATE vectorsync.indexes SET state = 'retired', retired_at = now()
+        WHERE collection = $1 AND state IN ('active', 'building') RETURNING id`,
+      [definition.name],
+    );
+    const record = await createIndexRecord(tx, {
+      collection: definition.name,
+      store: collection.storeName,
+      storeKind: storeConfig.provider,
+      embedderModel: embedder.modelId,
+      dimensions: embedder.dimensions,
+      params,
+      state: 'active',
+    });
+    return {
+      index: record,
+      created: true,
+      retired: live.filter((row) => retiredRows.rows.some((r) => r.id === row.id)),
+    };
+  });
+
+  await collection.store.ensureIndex(indexSpecFor(index, definition));
+  for (const old of retired) {
+    await collection.store
+      .drop(indexSpecFor(old, definition))
+      .catch((error: Error) =>
+        runtime.logger.warn(
+          { collection: definition.name, index: old.location, err: error.message },
+          'could not drop retired index',
+        ),
+      );
+  }
+
+  let backfilled = 0;
+  if (created) backfilled = await enqueueBackfill(runtime, collection);
+  runtime.logger.info(
+    { collection: definition.name, index: index.location, createdIndex: created, backfilled },
+    created ? 'collection set up; index building from source' : 'collection set up',
+  );
+  return { collection: definition.name, index, createdIndex: created, backfilled, retiredIndexes: retired };
+}
+
+/** Enqueues every source row; the workers then build the index through the normal path. */
+export async function enqueueBackfill(
+  runtime: VectorsyncRuntime,
+  collection: CollectionRuntime,
+): Promise<number> {
+  const { definition } = collection;
+  const result = await runtime.db.query<{ count: string }>(
+    `WITH enqueued AS (
+       INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version)
+       SELECT $1, coalesce(s.${quoteIdent(definition.tenantColumn.name)}::text, ''), s.${quoteIdent(definition.primaryKey.name)}::text,
+              'upsert', ${versionExpression(definition, 's')}
+         FROM ${definition.tableSql} s
+       RETURNING 1
+     )
+     SELECT count(*)::text AS count, pg_notify('vectorsync_outbox', $1) FROM enqueued`,
+    [definition.name],
+  );
+  return Number(result.rows[0]?.count ?? 0);
+}

@@ -1,0 +1,155 @@
+import type { SqlExecutor } from '../db/database.js';
+import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+
+export interface CollectionSyncStatus {
+  collection: string;
+  mode: string;
+  pending: number;
+  processing: number;
+  failed: number;
+  /** Age of the oldest event not yet applied (pending or processing); 0 when caught up. */
+  oldestPendingSeconds: number;
+  lag: {
+    windowSeconds: number;
+    samples: number;
+    p50Ms: number | null;
+    p95Ms: number | null;
+    maxMs: number | null;
+  };
+  lastError: { code: string | null; message: string; eventId: string; status: string } | null;
+  index: { id: number; location: string; store: string; embedderModel: string; dimensions: number } | null;
+}
+
+export interface WorkerStatus {
+  id: string;
+  hostname: string;
+  pid: number;
+  collections: string[];
+  heartbeatAgeSeconds: number;
+  alive: boolean;
+}
+
+export interface SyncStatus {
+  collections: CollectionSyncStatus[];
+  workers: WorkerStatus[];
+}
+
+/** Queue depth, age and lag per collection, from the outbox; each query uses a partial index. */
+export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncStatus> {
+  const db = runtime.db;
+  const { lagWindowSeconds, workerTimeoutMs } = runtime.config.sync;
+  const names = [...runtime.collections.keys()];
+  const counts = await countByStatus(db);
+  const lags = await db.query<{
+    collection: string;
+    samples: number;
+    p50: number | null;
+    p95: number | null;
+    max: number | null;
+  }>(
+    `SELECT collection, count(*)::int AS samples,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY lag_ms) AS p50,
+            percentile_cont(0.95) WITHIN GROUP (ORDER BY lag_ms) AS p95,
+            max(lag_ms) AS max
+       FROM (SELECT collection, extract(epoch FROM processed_at - created_at) * 1000 AS lag_ms
+               FROM vectorsync.outbox
+              WHERE status = 'done' AND processed_at > clock_timestamp() - make_interval(secs => $1)) recent
+      GROUP BY collection`,
+    [lagWindowSeconds],
+  );
+  const errors = await db.query<{
+    collection: string;
+    id: string;
+    status: string;
+    code: string | null;
+    message: string;
+  }>(
+    `SELECT DISTINCT ON (collection) collection, id::text AS id, status, last_error_code AS code, last_error AS message
+       FROM vectorsync.outbox
+      WHERE status IN ('failed', 'pending') AND last_error IS NOT NULL
+      ORDER BY collection, id DESC`,
+  );
+  const workers = await db.query<{
+    id: string;
+    hostname: string;
+    pid: number;
+    collections: string[];
+    age: number;
+  }>(
+    `SELECT id, hostname, pid, collections, extract(epoch FROM clock_timestamp() - heartbeat_at)::float8 AS age
+       FROM vectorsync.workers ORDER BY started_at`,
+  );
+
+  const collections = names.map((name): CollectionSyncStatus => {
+    const collection = runtime.collection(name);
+    const count = counts.get(name);
+    const lag = lags.rows.find((row) => row.collection === name);
+    const error = errors.rows.find((row) => row.collection === name);
+    const active = collection.targets.find((target) => target.record.state === 'active')?.record;
+    return {
+      collection: name,
+      mode: collection.definition.config.sync.mode,
+      pending: count?.pending ?? 0,
+      processing: count?.processing ?? 0,
+      failed: count?.failed ?? 0,
+      oldestPendingSeconds: count?.oldest ?? 0,
+      lag: {
+        windowSeconds: lagWindowSeconds,
+        samples: lag?.samples ?? 0,
+        p50Ms: lag?.p50 === null || lag?.p50 === undefined ? null : round(lag.p50),
+        p95Ms: lag?.p95 === null || lag?.p95 === undefined ? null : round(lag.p95),
+        maxMs: lag?.max === null || lag?.max === undefined ? null : round(Number(lag.max)),
+      },
+      lastError: error
+        ? { code: error.code, message: error.message, eventId: error.id, status: error.status }
+        : null,
+      index: active
+        ? {
+            id: active.id,
+            location: active.location,
+            store: active.store,
+            embedderModel: active.embedderModel,
+            dimensions: active.dimensions,
+          }
+        : null,
+    };
+  });
+  return {
+    collections,
+    workers: workers.rows.map((row) => ({
+      id: row.id,
+      hostname: row.hostname,
+      pid: row.pid,
+      collections: row.collections,
+      heartbeatAgeSeconds: round(row.age),
+      alive: row.age * 1000 < workerTimeoutMs,
+    })),
+  };
+}
+
+async function countByStatus(db: SqlExecutor) {
+  const result = await db.query<{ collection: string; status: string; count: number; oldest: number | null }>(
+    `SELECT collection, status, count(*)::int AS count,
+            extract(epoch FROM clock_timestamp() - min(created_at))::float8 AS oldest
+       FROM vectorsync.outbox WHERE status = 'pending' GROUP BY collection, status
+     UNION ALL
+     SELECT collection, status, count(*)::int, extract(epoch FROM clock_timestamp() - min(created_at))::float8
+       FROM vectorsync.outbox WHERE status = 'processing' GROUP BY collection, status
+     UNION ALL
+     SELECT collection, status, count(*)::int, NULL
+       FROM vectorsync.outbox WHERE status = 'failed' GROUP BY collection, status`,
+  );
+  const counts = new Map<string, { pending: number; processing: number; failed: number; oldest: number }>();
+  for (const row of result.rows) {
+    const entry = counts.get(row.collection) ?? { pending: 0, processing: 0, failed: 0, oldest: 0 };
+    if (row.status === 'pending' || row.status === 'processing' || row.status === 'failed')
+      entry[row.status] = row.count;
+    if (row.oldest !== null) entry.oldest = Math.max(entry.oldest, round(Number(row.oldest)));
+    counts.set(row.collection, entry);
+  }
+  return counts;
+}
+
+function round(value: number): number {
+  return Math.round(Number(value) * 1000) / 1000;
+}

@@ -1,0 +1,134 @@
+import type { ConfigInput, SyncConfig } from '../../src/config/config-schema.js';
+import { parseConfig, type ResolvedConfig } from '../../src/config/resolve-config.js';
+import type { SqlExecutor } from '../../src/db/database.js';
+import { type DemoProduct, generateCatalog } from '../../src/demo/catalog-generator.js';
+import { demoConfig, demoProductsTableSql } from '../../src/demo/demo-schema.js';
+import { VectorsyncRuntime } from '../../src/runtime/vectorsync-runtime.js';
+import { setupCollections } from '../../src/sync/setup-collections.js';
+import type { TestDatabase } from './test-environment.js';
+
+export const fastSync: Partial<SyncConfig> = {
+  sweepIntervalMs: 200,
+  pollIntervalMs: 50,
+  heartbeatMs: 100,
+  workerTimeoutMs: 1000,
+  backoffBaseMs: 50,
+  backoffMaxMs: 500,
+  maxAttempts: 3,
+  batchSize: 100,
+};
+
+export function productsConfig(
+  testDb: TestDatabase,
+  overrides: Partial<ConfigInput> = {},
+  dimensions = 64,
+): ResolvedConfig {
+  const base = demoConfig({ dimensions });
+  return parseConfig({
+    ...base,
+    databaseUrl: testDb.url,
+    sync: { ...fastSync, ...overrides.sync },
+    ...omit(overrides, 'sync'),
+  });
+}
+
+function omit<T extends object, K extends keyof T>(value: T, key: K): Omit<T, K> {
+  const { [key]: _, ...rest } = value;
+  return rest;
+}
+
+export async function createProductsTable(db: SqlExecutor): Promise<void> {
+  await db.query(demoProductsTableSql);
+}
+
+/** Opens a runtime on its own pool (as a separate process would) and sets the collection up. */
+export async function openProductsRuntime(
+  testDb: TestDatabase,
+  options: { config?: ResolvedConfig; setup?: boolean } = {},
+): Promise<VectorsyncRuntime> {
+  const config = options.config ?? productsConfig(testDb);
+  const runtime = await VectorsyncRuntime.open({
+    config,
+    db: testDb.connect({ applicationName: 'vectorsync-runtime' }),
+  });
+  if (options.setup ?? true) await setupCollections(runtime);
+  return runtime;
+}
+
+export function products(count: number, seed = 7): DemoProduct[] {
+  return [...generateCatalog(count, seed)];
+}
+
+export async function insertProducts(
+  db: SqlExecutor,
+  tenant: string,
+  items: readonly DemoProduct[],
+): Promise<void> {
+  if (items.length === 0) return;
+  await db.query(
+    `INSERT INTO products (article_id, tenant_id, name, description, product_type, product_group, color, department, index_name, price)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::numeric[])`,
+    [
+      items.map((item) => item.article_id),
+      items.map(() => tenant),
+      items.map((item) => item.name),
+      items.map((item) => item.description),
+      items.map((item) => item.product_type),
+      items.map((item) => item.product_group),
+      items.map((item) => item.color),
+      items.map((item) => item.department),
+      items.map((item) => item.index_name),
+      items.map((item) => item.price),
+    ],
+  );
+}
+
+export async function indexRows(
+  db: SqlExecutor,
+  location: string,
+): Promise<Map<string, { tenant: string; version: number; contentHash: string; name?: string }>> {
+  const result = await db.query<{ id: string; tenant: string; version: string; content_hash: string }>(
+    `SELECT id::text AS id, tenant, version::text AS version, content_hash FROM vectorsync."${location}"`,
+  );
+  return new Map(
+    result.rows.map((row) => [
+      row.id,
+      { tenant: row.tenant, version: Number(row.version), contentHash: row.content_hash },
+    ]),
+  );
+}
+
+export async function outboxCounts(db: SqlExecutor): Promise<Record<string, number>> {
+  const result = await db.query<{ status: string; count: number }>(
+    'SELECT status, count(*)::int AS count FROM vectorsync.outbox GROUP BY status',
+  );
+  return Object.fromEntries(result.rows.map((row) => [row.status, row.count]));
+}
+
+/** True when every outbox event has been applied (none pending, processing or failed). */
+export async function outboxDrained(db: SqlExecutor): Promise<boolean> {
+  const result = await db.query<{ open: number }>(
+    `SELECT count(*)::int AS open FROM vectorsync.outbox WHERE status <> 'done'`,
+  );
+  return result.rows[0]!.open === 0;
+}
+
+/** The index must equal what a fresh rebuild from the source would produce (invariant 2). */
+export async function assertIndexMatchesSource(db: SqlExecutor, location: string): Promise<{ rows: number }> {
+  const result = await db.query<{ problem: string }>(
+    `SELECT 'missing ' || p.article_id AS problem FROM products p LEFT JOIN vectorsync."${location}" i ON i.id = p.article_id WHERE i.id IS NULL
+     UNION ALL
+     SELECT 'orphan ' || i.id FROM vectorsync."${location}" i LEFT JOIN products p ON p.article_id = i.id WHERE p.article_id IS NULL
+     UNION ALL
+     SELECT 'stale ' || p.article_id || ' index v' || i.version || ' source v' || p.version || ' tenant ' || i.tenant || '/' || p.tenant_id
+       FROM products p JOIN vectorsync."${location}" i ON i.id = p.article_id
+      WHERE i.version <> p.version OR i.tenant <> p.tenant_id
+     LIMIT 20`,
+  );
+  if (result.rows.length > 0)
+    throw new Error(
+      `index ${location} differs from source:\n${result.rows.map((row) => row.problem).join('\n')}`,
+    );
+  const count = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM products');
+  return { rows: count.rows[0]!.n };
+}
