@@ -33,8 +33,9 @@ export interface BatchReport {
   failed: number;
   durationMs: number;
   stats: ApplyStats;
-  /** Seconds from each event's capture to the moment it was applied. */
-  lagsMs: number[];
+  /** Per applied event: milliseconds from its capture to the moment it was applied. */
+  lags: Array<{ collection: string; ms: number }>;
+  byCollection: Record<string, { done: number; retried: number; failed: number }>;
 }
 
 export interface OutboxWorkerEvents {
@@ -219,6 +220,15 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
     const { failed } = await this.persistOutcome(done, retries);
     this.updatePauses(events, unavailable);
 
+    const doneSet = new Set(done);
+    const failedSet = new Set(failed);
+    const byCollection: BatchReport['byCollection'] = {};
+    for (const event of events) {
+      const counts = (byCollection[event.collection] ??= { done: 0, retried: 0, failed: 0 });
+      if (doneSet.has(event.eventId)) counts.done++;
+      else if (failedSet.has(event.eventId)) counts.failed++;
+      else counts.retried++;
+    }
     const report: BatchReport = {
       workerId: this.id,
       claimed: events.length,
@@ -227,14 +237,15 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
       failed: failed.length,
       durationMs: performance.now() - started,
       stats,
-      lagsMs: events
-        .filter((event) => done.includes(event.eventId))
-        .map((event) => finishedAt - event.createdAt.getTime()),
+      lags: events
+        .filter((event) => doneSet.has(event.eventId))
+        .map((event) => ({ collection: event.collection, ms: finishedAt - event.createdAt.getTime() })),
+      byCollection,
     };
     this.emit('batch', report);
     if (failed.length > 0) {
       const errors = new Map(
-        retries.filter((retry) => failed.includes(retry.id)).map((retry) => [retry.id, retry.error]),
+        retries.filter((retry) => failedSet.has(retry.id)).map((retry) => [retry.id, retry.error]),
       );
       this.logger.error(
         { events: failed, errors: Object.fromEntries(errors) },

@@ -1,0 +1,63 @@
+import pino from 'pino';
+import { type ResolvedConfig, resolveConfig } from '../config/resolve-config.js';
+import type { Logger } from '../logger.js';
+import { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+
+export interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+}
+
+/** Logs go to stderr as JSON lines; stdout is kept for command output. */
+export function createCliLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
+  return pino({ level, base: { service: 'vectorsync' } }, pino.destination(2)) as unknown as Logger;
+}
+
+export async function loadConfig(options: GlobalOptions): Promise<ResolvedConfig> {
+  return resolveConfig(options.config ? { path: options.config } : {});
+}
+
+export async function withRuntime<T>(
+  options: GlobalOptions,
+  work: (runtime: VectorsyncRuntime, logger: Logger) => Promise<T>,
+  openOptions: { skipMigrationCheck?: boolean } = {},
+): Promise<T> {
+  const logger = createCliLogger(options.logLevel);
+  const config = await loadConfig(options);
+  const runtime = await VectorsyncRuntime.open({ config, logger, ...openOptions });
+  try {
+    return await work(runtime, logger);
+  } finally {
+    await runtime.close();
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printTable(rows: Array<Record<string, unknown>>): void {
+  if (rows.length === 0) {
+    process.stdout.write('(none)\n');
+    return;
+  }
+  const headers = Object.keys(rows[0]!);
+  const cells = rows.map((row) => headers.map((header) => formatCell(row[header])));
+  const widths = headers.map((header, index) =>
+    Math.max(header.length, ...cells.map((line) => line[index]!.length)),
+  );
+  const line = (values: string[]) =>
+    values
+      .map((value, index) => value.padEnd(widths[index]!))
+      .join('  ')
+      .trimEnd();
+  process.stdout.write(`${line(headers)}\n${line(widths.map((width) => '-'.repeat(width)))}\n`);
+  for (const row of cells) process.stdout.write(`${line(row)}\n`);
+}
+
+function formatCell(value: unknown): string {
+  if (value === null || value === undefined) return '-';
+  if (Array.isArray(value)) return value.join(',');
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}

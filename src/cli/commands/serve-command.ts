@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
+import { startService } from '../../server/start-service.js';
+import { setupCollections } from '../../sync/setup-collections.js';
+import { createCliLogger, type GlobalOptions, loadConfig } from '../cli-context.js';
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the HTTP service and this process’s sync workers')
+    .option('--no-workers', 'serve HTTP only; run workers elsewhere (`vectorsync worker`)')
+    .option('--setup', 'run `setup` (capture triggers, indexes, backfill) before serving')
+    .option('-p, --port <port>', 'port (default: config server.port or $PORT)')
+    .action(async (commandOptions: { workers: boolean; setup?: boolean; port?: string }) => {
+      const options = program.opts<GlobalOptions>();
+      const logger = createCliLogger(options.logLevel);
+      const config = await loadConfig(options);
+      const runtime = await VectorsyncRuntime.open({ config, logger });
+      if (commandOptions.setup) await setupCollections(runtime);
+      const service = await startService(runtime, logger, {
+        runWorkers: commandOptions.workers,
+        ...(commandOptions.port ? { port: Number(commandOptions.port) } : {}),
+      });
+      process.stderr.write(`vectorsync listening on ${service.url}\n`);
+      await untilSignal();
+      await service.stop();
+      await runtime.close();
+    });
+}
+
+export function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (signal: string) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(signal);
+    };
+    const onInt = () => done('SIGINT');
+    const onTerm = () => done('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+  });
+}

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { readSyncStatus } from '../../sync/sync-status.js';
+import { type GlobalOptions, printJson, printTable, withRuntime } from '../cli-context.js';
+
+export function registerStatusCommand(program: Command): void {
+  program
+    .command('status')
+    .description('sync status per collection: queue depth, oldest pending age, lag, last error; and workers')
+    .option('--json', 'print JSON')
+    .action(async (commandOptions: { json?: boolean }) => {
+      await withRuntime(program.opts<GlobalOptions>(), async (runtime) => {
+        const status = await readSyncStatus(runtime);
+        if (commandOptions.json) return printJson(status);
+        printTable(
+          status.collections.map((c) => ({
+            collection: c.collection,
+            mode: c.mode,
+            pending: c.pending,
+            processing: c.processing,
+            failed: c.failed,
+            'oldest pending': `${c.oldestPendingSeconds.toFixed(1)}s`,
+            'lag p50': c.lag.p50Ms === null ? '-' : `${c.lag.p50Ms.toFixed(0)}ms`,
+            'lag p95': c.lag.p95Ms === null ? '-' : `${c.lag.p95Ms.toFixed(0)}ms`,
+            index: c.index
+              ? `${c.index.location} (${c.index.embedderModel}/${c.index.dimensions})`
+              : 'none: run setup',
+            'last error': c.lastError ? `${c.lastError.code}: ${c.lastError.message}`.slice(0, 80) : '-',
+          })),
+        );
+        process.stdout.write('\nworkers:\n');
+        printTable(
+          status.workers.map((w) => ({
+            id: w.id,
+            alive: w.alive,
+            'heartbeat age': `${w.heartbeatAgeSeconds.toFixed(1)}s`,
+            collections: w.collections,
+          })),
+        );
+      });
+    });
+}

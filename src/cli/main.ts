@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { isVectorsyncError } from '../errors.js';
+import { registerConfigCommand } from './commands/config-command.js';
+import { registerDemoCommand } from './commands/demo-command.js';
+import { registerEventsCommand } from './commands/events-command.js';
+import { registerKeysCommand } from './commands/keys-command.js';
+import { registerMigrateCommand } from './commands/migrate-command.js';
+import { registerServeCommand } from './commands/serve-command.js';
+import { registerSetupCommand } from './commands/setup-command.js';
+import { registerStatusCommand } from './commands/status-command.js';
+import { registerWorkerCommand } from './commands/worker-command.js';
+
+const program = new Command()
+  .name('vectorsync')
+  .description('Keep search indexes correct as your Postgres data changes.')
+  .option('--config <path>', 'config file (default: $VECTORSYNC_CONFIG or ./vectorsync.config.json)')
+  .option('--log-level <level>', 'debug, info, warn or error (default: $LOG_LEVEL or info)')
+  .showHelpAfterError();
+
+registerDemoCommand(program);
+registerMigrateCommand(program);
+registerSetupCommand(program);
+registerServeCommand(program);
+registerWorkerCommand(program);
+registerStatusCommand(program);
+registerEventsCommand(program);
+registerKeysCommand(program);
+registerConfigCommand(program);
+
+program.parseAsync(process.argv).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    if (isVectorsyncError(error)) process.stderr.write(`error ${error.code}: ${error.message}\n`);
+    else process.stderr.write(`error: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

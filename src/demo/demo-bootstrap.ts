@@ -1,0 +1,118 @@
+import { parseConfig } from '../config/resolve-config.js';
+import type { Database } from '../db/database.js';
+import { migrate } from '../db/migrator.js';
+import type { Logger } from '../logger.js';
+import { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { createApiKey } from '../server/api-keys.js';
+import { setupCollections } from '../sync/setup-collections.js';
+import { type DemoProduct, generateCatalog } from './catalog-generator.js';
+import { demoConfig, demoProductsTableSql } from './demo-schema.js';
+
+export interface DemoBootstrapOptions {
+  db: Database;
+  logger: Logger;
+  products: number;
+  port: number;
+  host: string;
+  databaseUrl?: string;
+}
+
+export interface DemoState {
+  runtime: VectorsyncRuntime;
+  tenantKey: string;
+  otherTenantKey: string;
+  adminKey: string;
+  loaded: number;
+}
+
+export const DEMO_TENANT = 'demo';
+export const OTHER_TENANT = 'other-shop';
+
+/** Creates the products table, loads the catalog through plain SQL (capture does the rest), keys. */
+export async function bootstrapDemo(options: DemoBootstrapOptions): Promise<DemoState> {
+  const { db, logger } = options;
+  await migrate(db, logger);
+  await db.query(demoProductsTableSql);
+  const config = parseConfig({
+    ...demoConfig(),
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    // One embedded session: one loop is all it can use.
+    sync: { concurrency: db.kind === 'pglite' ? 1 : 2, batchSize: 500, sweepIntervalMs: 2000 },
+    server: { host: options.host, port: options.port },
+  });
+  const runtime = await VectorsyncRuntime.open({ config, db, logger });
+  await setupCollections(runtime);
+
+  const existing = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM products');
+  let loaded = 0;
+  if ((existing.rows[0]?.n ?? 0) === 0) {
+    const catalog = [...generateCatalog(options.products)];
+    // A few products for a second tenant, to show that keys never cross tenants.
+    const others = [...generateCatalog(25, 2024)];
+    for (let start = 0; start < catalog.length; start += 1000) {
+      await insertDemoProducts(db, DEMO_TENANT, catalog.slice(start, start + 1000));
+    }
+    await insertDemoProducts(db, OTHER_TENANT, others);
+    loaded = catalog.length + others.length;
+  }
+  const tenantKey = (await createApiKey(db, { name: 'demo', tenant: DEMO_TENANT })).key;
+  const otherTenantKey = (await createApiKey(db, { name: 'demo-other', tenant: OTHER_TENANT })).key;
+  const adminKey = (await createApiKey(db, { name: 'demo-admin', admin: true })).key;
+  return { runtime, tenantKey, otherTenantKey, adminKey, loaded };
+}
+
+async function insertDemoProducts(db: Database, tenant: string, items: DemoProduct[]): Promise<void> {
+  await db.query(
+    `INSERT INTO products (article_id, tenant_id, name, description, product_type, product_group, color, department, index_name, price)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::numeric[])
+     ON CONFLICT (article_id) DO NOTHING`,
+    [
+      items.map((item) => item.article_id),
+      items.map(() => tenant),
+      items.map((item) => item.name),
+      items.map((item) => item.description),
+      items.map((item) => item.product_type),
+      items.map((item) => item.product_group),
+      items.map((item) => item.color),
+      items.map((item) => item.department),
+      items.map((item) => item.index_name),
+      items.map((item) => item.price),
+    ],
+  );
+}
+
+export function demoInstructions(url: string, state: DemoState): string {
+  const key = state.tenantKey;
+  return `
+vectorsync demo is running at ${url}
+  catalog: ${state.runtime.collection('products').definition.table.name} in ${state.runtime.db.kind === 'pglite' ? 'embedded Postgres (PGlite)' : 'Postgres'}, synced through the outbox into pgvector
+
+API keys (shown once):
+  tenant "${DEMO_TENANT}":       ${key}
+  tenant "${OTHER_TENANT}": ${state.otherTenantKey}
+  admin (ops endpoints): ${state.adminKey}
+
+Try:
+  # semantic search, scoped to your tenant
+  curl -s '${url}/v1/collections/products/search?q=warm+winter+jacket&k=5' -H 'Authorization: Bearer ${key}'
+
+  # add a product; capture + worker make it searchable in milliseconds
+  curl -s -X POST '${url}/v1/collections/products/documents' -H 'Authorization: Bearer ${key}' \\
+       -H 'content-type: application/json' \\
+       -d '{"article_id":"0999000001","name":"Neon rain poncho","description":"A bright neon-yellow rain poncho","product_type":"Jacket","color":"Yellow","price":19.99}'
+  curl -s '${url}/v1/collections/products/search?q=neon+poncho&k=3' -H 'Authorization: Bearer ${key}'
+
+  # update and delete it
+  curl -s -X PATCH '${url}/v1/collections/products/documents/0999000001' -H 'Authorization: Bearer ${key}' \\
+       -H 'content-type: application/json' -d '{"price":14.99}'
+  curl -s -X DELETE '${url}/v1/collections/products/documents/0999000001' -H 'Authorization: Bearer ${key}'
+
+  # another tenant's key sees none of it
+  curl -s '${url}/v1/collections/products/search?q=warm+winter+jacket&k=5' -H 'Authorization: Bearer ${state.otherTenantKey}'
+
+  # sync status: queue depth, lag, failures (admin key)
+  curl -s '${url}/v1/sync/status' -H 'Authorization: Bearer ${state.adminKey}'
+
+Press Ctrl+C to stop.
+`;
+}

@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import { ErrorCode, VectorsyncError } from '../../errors.js';
+import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
+import { listOutboxEvents, retryFailedEvents } from '../../sync/outbox-events.js';
+import { readSyncStatus } from '../../sync/sync-status.js';
+import { requireAdmin } from '../auth.js';
+import { parseInteger } from './search-routes.js';
+
+/** Operational endpoints: admin keys only. */
+export function registerSyncRoutes(app: FastifyInstance, runtime: VectorsyncRuntime): void {
+  app.get('/v1/sync/status', async (request) => {
+    requireAdmin(request);
+    return readSyncStatus(runtime);
+  });
+
+  app.get<{ Querystring: { status?: string; collection?: string; before?: string; limit?: string } }>(
+    '/v1/sync/events',
+    async (request) => {
+      requireAdmin(request);
+      const { status, collection, before } = request.query;
+      if (collection !== undefined) runtime.collection(collection);
+      if (before !== undefined && !/^\d+$/.test(before)) {
+        throw new VectorsyncError(
+          ErrorCode.InvalidRequest,
+          `parameter "before" must be an event id (got "${before}")`,
+        );
+      }
+      const limit = parseInteger(request.query.limit, 'limit', 100);
+      if (limit < 1 || limit > 1000)
+        throw new VectorsyncError(ErrorCode.InvalidRequest, 'parameter "limit" must be from 1 to 1000');
+      const events = await listOutboxEvents(runtime.db, {
+        ...(status !== undefined ? { status } : {}),
+        ...(collection !== undefined ? { collection } : {}),
+        ...(before !== undefined ? { beforeId: before } : {}),
+        limit,
+      });
+      return { events, next: events.length === limit ? events.at(-1)!.id : null };
+    },
+  );
+
+  app.post<{ Body: { ids?: unknown; collection?: unknown } | null }>(
+    '/v1/sync/events/retry',
+    async (request) => {
+      requireAdmin(request);
+      const body = request.body ?? {};
+      if (typeof body !== 'object' || Array.isArray(body))
+        throw new VectorsyncError(ErrorCode.MalformedBody, 'body must be a JSON object');
+      const unknown = Object.keys(body).filter((key) => key !== 'ids' && key !== 'collection');
+      if (unknown.length > 0) {
+        throw new VectorsyncError(
+          ErrorCode.UnknownField,
+          `unknown field ${unknown.map((key) => `"${key}"`).join(', ')}`,
+          { details: { fields: unknown } },
+        );
+      }
+      if (body.ids !== undefined) {
+        if (
+          !Array.isArray(body.ids) ||
+          body.ids.length === 0 ||
+          !body.ids.every((id) => typeof id === 'string' || typeof id === 'number')
+        ) {
+          throw new VectorsyncError(
+            ErrorCode.InvalidFieldValue,
+            'field "ids" must be a non-empty array of event ids',
+          );
+        }
+        return retryFailedEvents(runtime.db, { ids: body.ids.map(String) });
+      }
+      if (body.collection !== undefined) {
+        if (typeof body.collection !== 'string')
+          throw new VectorsyncError(ErrorCode.InvalidFieldValue, 'field "collection" must be a string');
+        runtime.collection(body.collection);
+        return retryFailedEvents(runtime.db, { collection: body.collection });
+      }
+      return retryFailedEvents(runtime.db, {});
+    },
+  );
+}

@@ -1,0 +1,185 @@
+import type { CollectionDefinition } from '../config/collection-definition.js';
+import type { ColumnInfo } from '../db/table-introspection.js';
+import { ErrorCode, VectorsyncError } from '../errors.js';
+
+export type WriteMode = 'create' | 'replace' | 'patch';
+
+export interface FieldProblem {
+  field: string;
+  problem: string;
+}
+
+/**
+ * Checks a document body against the source table's live columns before anything is
+ * written: unknown fields, read-only fields, wrong JSON types, strings longer than their
+ * varchar(n), and (for create and replace) missing required fields. Every problem names
+ * its field; any problem means nothing is written.
+ */
+export function validateDocumentBody(
+  definition: CollectionDefinition,
+  body: unknown,
+  mode: WriteMode,
+  tenant: string,
+  pathId?: string,
+): Map<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new VectorsyncError(ErrorCode.MalformedBody, 'request body must be a JSON object of column values');
+  }
+  const columns = definition.tableInfo.columns;
+  const pk = definition.primaryKey.name;
+  const tenantColumn = definition.tenantColumn.name;
+  const managedVersion = definition.config.manageVersion ? definition.versionColumn.name : undefined;
+  const values = new Map<string, unknown>();
+  const problems: FieldProblem[] = [];
+
+  const unknown = Object.keys(body).filter((field) => !columns.has(field));
+  if (unknown.length > 0) {
+    throw new VectorsyncError(
+      ErrorCode.UnknownField,
+      `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((field) => `"${field}"`).join(', ')} for collection "${definition.name}"`,
+      { details: { fields: unknown, known: [...columns.keys()] } },
+    );
+  }
+
+  for (const [field, value] of Object.entries(body as Record<string, unknown>)) {
+    const column = columns.get(field)!;
+    if (field === tenantColumn) {
+      if (value !== tenant) {
+        throw new VectorsyncError(
+          ErrorCode.TenantMismatch,
+          `field "${field}" must be your tenant "${tenant}" (or omitted)`,
+          {
+            details: { field },
+          },
+        );
+      }
+      continue;
+    }
+    if (field === pk && mode !== 'create') {
+      if (String(value) !== pathId)
+        problems.push({
+          field,
+          problem: 'the primary key cannot be changed; omit it or repeat the id from the URL',
+        });
+      continue;
+    }
+    if (column.isGenerated) {
+      problems.push({ field, problem: 'is a generated column and cannot be written' });
+      continue;
+    }
+    if (field === managedVersion) {
+      problems.push({ field, problem: 'is managed by vectorsync and cannot be written' });
+      continue;
+    }
+    const problem = checkValue(column, value);
+    if (problem) problems.push({ field, problem });
+    else values.set(field, encodeValue(column, value));
+  }
+
+  if (mode === 'create' || mode === 'replace') {
+    for (const column of columns.values()) {
+      if (column.name === tenantColumn || column.name === managedVersion || column.isGenerated) continue;
+      if (mode === 'replace' && column.name === pk) continue;
+      const provided = Object.hasOwn(body, column.name);
+      if (!provided && !column.nullable && !column.hasDefault) {
+        problems.push({ field: column.name, problem: 'is required' });
+      }
+      // A full update resets omitted nullable columns that have no default.
+      if (mode === 'replace' && !provided && column.nullable && !column.hasDefault)
+        values.set(column.name, null);
+    }
+  }
+
+  if (problems.length > 0) {
+    const first = problems[0]!;
+    const code = problems.every((p) => p.problem === 'is required')
+      ? ErrorCode.MissingField
+      : ErrorCode.InvalidFieldValue;
+    throw new VectorsyncError(
+      code,
+      problems.length === 1
+        ? `field "${first.field}" ${first.problem}`
+        : `${problems.length} invalid fields: ${problems.map((p) => `"${p.field}" ${p.problem}`).join('; ')}`,
+      { details: { problems } },
+    );
+  }
+  return values;
+}
+
+const integerRanges: Record<string, [number, number]> = {
+  int2: [-32768, 32767],
+  int4: [-2147483648, 2147483647],
+  int8: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+};
+
+function checkValue(column: ColumnInfo, value: unknown): string | undefined {
+  if (value === null) return column.nullable ? undefined : 'must not be null';
+  const base = column.baseType;
+  const describe = `got ${Array.isArray(value) ? 'array' : typeof value}`;
+  if (base in integerRanges) {
+    const [min, max] = integerRanges[base]!;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max)
+      return undefined;
+    if (base === 'int8' && typeof value === 'string' && /^-?\d{1,19}$/.test(value)) return undefined;
+    return `must be an integer (${column.type}), ${describe} ${JSON.stringify(value)}`;
+  }
+  if (base === 'numeric' || base === 'float4' || base === 'float8') {
+    if (typeof value === 'number' && Number.isFinite(value)) return undefined;
+    if (typeof value === 'string' && /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(value)) return undefined;
+    return `must be a number (${column.type}), ${describe} ${JSON.stringify(value)}`;
+  }
+  if (base === 'bool') return typeof value === 'boolean' ? undefined : `must be true or false, ${describe}`;
+  if (base === 'json' || base === 'jsonb') return undefined;
+  if (base === 'timestamp' || base === 'timestamptz' || base === 'date') {
+    return typeof value === 'string' && !Number.isNaN(Date.parse(value))
+      ? undefined
+      : `must be an ISO 8601 date-time string, ${describe}`;
+  }
+  if (base === 'uuid') {
+    return typeof value === 'string' &&
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)
+      ? undefined
+      : 'must be a UUID string';
+  }
+  if (base.startsWith('_'))
+    return Array.isArray(value) ? undefined : `must be an array (${column.type}), ${describe}`;
+  if (typeof value !== 'string') {
+    if (['text', 'varchar', 'bpchar', 'citext', 'name'].includes(base))
+      return `must be a string, ${describe}`;
+    return typeof value === 'number' || typeof value === 'boolean'
+      ? undefined
+      : `must be a string, ${describe}`;
+  }
+  const limit = /\((\d+)\)$/.exec(column.type);
+  if (limit && (base === 'varchar' || base === 'bpchar') && [...value].length > Number(limit[1])) {
+    return `is longer than ${limit[1]} characters (${column.type})`;
+  }
+  return undefined;
+}
+
+function encodeValue(column: ColumnInfo, value: unknown): unknown {
+  // node-postgres turns JS arrays into Postgres arrays; a json column wants JSON text instead.
+  if ((column.baseType === 'json' || column.baseType === 'jsonb') && value !== null)
+    return JSON.stringify(value);
+  return value;
+}
+
+/** Makes a source row JSON-friendly: numerics become numbers when they fit, dates ISO strings. */
+export function rowToJson(
+  definition: CollectionDefinition,
+  row: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    const column = definition.tableInfo.columns.get(key);
+    if (value instanceof Date) out[key] = value.toISOString();
+    else if (typeof value === 'string' && column && ['numeric', 'int8'].includes(column.baseType)) {
+      const number = Number(value);
+      out[key] =
+        Number.isFinite(number) && (column.baseType !== 'int8' || Number.isSafeInteger(number))
+          ? number
+          : value;
+    } else out[key] = value;
+  }
+  return out;
+}
