@@ -180,7 +180,10 @@ function suggest(wanted: string, info: TableInfo): string {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of info.columns.keys()) {
-    const distance = editDistance(wanted.toLowerCase(), candidate.toLowerCase());
+    const a = wanted.toLowerCase();
+    const b = candidate.toLowerCase();
+    // "tenant" for "tenant_id" is a likelier slip than its edit distance says.
+    const distance = b.startsWith(a) || a.startsWith(b) ? 1 : editDistance(a, b);
     if (distance < bestDistance) {
       bestDistance = distance;
       best = candidate;

@@ -72,7 +72,8 @@ export class PgDatabase implements Database {
   }
 
   async openListenSession(): Promise<ListenSession> {
-    const client = new pg.Client(this.pool.options);
+    const applicationName = `${this.pool.options.application_name ?? 'vectorsync'}-listen`;
+    const client = new pg.Client({ ...this.pool.options, application_name: applicationName });
     await client.connect();
     return new PgListenSession(client);
   }

@@ -41,11 +41,9 @@ export function sendError(
   if (isVectorsyncError(error)) {
     const status = statusByCode[error.code] ?? 500;
     if (status >= 500) logger.error({ requestId, code: error.code, err: error.message }, 'request failed');
-    return reply
-      .status(status)
-      .send({
-        error: { code: error.code, message: error.message, details: error.details, requestId },
-      } satisfies ErrorBody);
+    return reply.status(status).send({
+      error: { code: error.code, message: error.message, details: error.details, requestId },
+    } satisfies ErrorBody);
   }
   const fastifyError = error as FastifyError;
   if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
@@ -67,14 +65,12 @@ export function sendError(
     { requestId, err: (error as Error).message, stack: (error as Error).stack },
     'unhandled error',
   );
-  return reply
-    .status(500)
-    .send({
-      error: {
-        code: ErrorCode.Internal,
-        message: 'internal error; see the server log for request ' + requestId,
-        details: {},
-        requestId,
-      },
-    });
+  return reply.status(500).send({
+    error: {
+      code: ErrorCode.Internal,
+      message: 'internal error; see the server log for request ' + requestId,
+      details: {},
+      requestId,
+    },
+  });
 }

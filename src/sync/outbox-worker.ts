@@ -224,7 +224,8 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
     const failedSet = new Set(failed);
     const byCollection: BatchReport['byCollection'] = {};
     for (const event of events) {
-      const counts = (byCollection[event.collection] ??= { done: 0, retried: 0, failed: 0 });
+      byCollection[event.collection] ??= { done: 0, retried: 0, failed: 0 };
+      const counts = byCollection[event.collection]!;
       if (doneSet.has(event.eventId)) counts.done++;
       else if (failedSet.has(event.eventId)) counts.failed++;
       else counts.retried++;
