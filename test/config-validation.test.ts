@@ -57,6 +57,12 @@ describe('config validation (static)', () => {
     );
   });
 
+  it('accepts the documented example config', async () => {
+    const config = await resolveConfig({ path: 'examples/vectorsync.config.json', env: {} });
+    assert.equal(config.collections.products?.embedder, 'offline');
+    assert.equal(config.embedders.openai?.provider, 'openai');
+  });
+
   it('reads a JSON file, applies DATABASE_URL and PORT, and freezes the result', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vectorsync-config-'));
     const path = join(dir, 'vectorsync.config.json');

@@ -102,7 +102,8 @@ describe('OpenAI-compatible embedder against a server speaking the OpenAI wire f
       dimensions: 8,
     });
     assert.equal(server.authorizations[0], 'Bearer sk-test');
-    vectors.forEach((vector, index) => assert.deepEqual(vector, server.vectorFor(texts[index]!)));
+    for (const [index, vector] of vectors.entries())
+      assert.deepEqual(vector, server.vectorFor(texts[index]!));
   });
 
   it('retries 429 (honouring Retry-After) and 5xx, then succeeds', async () => {

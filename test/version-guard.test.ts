@@ -259,7 +259,10 @@ describe('concurrent workers under a random write workload', () => {
     const location = runtimes[0]!.activeTarget('products').record.location;
     const pool = products(40, 51);
     let seed = 12345;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const writers = Array.from({ length: 4 }, async () => {
       for (let step = 0; step < 100; step++) {
         const item = pool[Math.floor(random() * pool.length)]!;

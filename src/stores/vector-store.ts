@@ -21,6 +21,10 @@ export interface IndexSpec {
   params: Record<string, unknown>;
 }
 
+/**
+ * applied: the write changed the index. skipped_stale: nothing to do, because the index
+ * already holds this version (a redelivery), a newer one, or a newer delete (tombstone).
+ */
 export type ApplyOutcome = 'applied' | 'skipped_stale' | 'failed';
 
 export interface ApplyResult {

@@ -47,13 +47,11 @@ export class FakeEmbeddingServer {
         if (failure !== undefined) {
           const headers: Record<string, string> = { 'content-type': 'application/json' };
           if (failure === 429) headers['retry-after'] = '1';
-          response
-            .writeHead(failure, headers)
-            .end(
-              JSON.stringify({
-                error: { message: `fake failure ${failure}`, type: 'server_error', code: null },
-              }),
-            );
+          response.writeHead(failure, headers).end(
+            JSON.stringify({
+              error: { message: `fake failure ${failure}`, type: 'server_error', code: null },
+            }),
+          );
           return;
         }
         if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));

@@ -27,12 +27,19 @@ export function pgvectorNames(location: string) {
   };
 }
 
-/** pgvector's text input format; 9 significant digits round-trip any float32 exactly. */
+/**
+ * pgvector's text input, written fast: each component as an integer times 1e-8 (strtof reads
+ * "123e-8"). Integer-to-string is several times faster than float-to-string in V8, and the
+ * text is half as long for the server to parse. The rounding (5e-9 absolute) is far below
+ * float32 precision for the normalised vectors embedders return; larger values, which would
+ * overflow the integer scale, are written exactly instead.
+ */
 export function vectorLiteral(vector: Float32Array): string {
-  let text = '[';
+  const scaled = new Int32Array(vector.length);
   for (let i = 0; i < vector.length; i++) {
-    if (i > 0) text += ',';
-    text += vector[i];
+    const value = vector[i]!;
+    if (!(value > -20 && value < 20)) return `[${Array.from(vector).join(',')}]`;
+    scaled[i] = Math.round(value * 1e8);
   }
-  return `${text}]`;
+  return `[${scaled.join('e-8,')}e-8]`;
 }

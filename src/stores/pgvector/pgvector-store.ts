@@ -175,6 +175,9 @@ export class PgvectorStore implements VectorStore {
                 SET tenant = EXCLUDED.tenant, version = EXCLUDED.version, content_hash = EXCLUDED.content_hash,
                     payload = EXCLUDED.payload, embedding = EXCLUDED.embedding, indexed_at = EXCLUDED.indexed_at
               WHERE t.version <= EXCLUDED.version
+                -- a redelivered event changes nothing: write no new tuple for it
+                AND (t.version, t.content_hash, t.tenant, t.payload) IS DISTINCT FROM
+                    (EXCLUDED.version, EXCLUDED.content_hash, EXCLUDED.tenant, EXCLUDED.payload)
              RETURNING t.id::text AS id`,
             [
               ids,
