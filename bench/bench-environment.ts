@@ -11,7 +11,10 @@ export async function benchDatabase(name: string, settings: Record<string, strin
   let cluster: PostgresCluster | undefined;
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    cluster = await PostgresCluster.start({ durable: true, settings: { shared_buffers: '1GB', max_wal_size: '4GB', ...settings } });
+    cluster = await PostgresCluster.start({
+      durable: true,
+      settings: { shared_buffers: '1GB', max_wal_size: '4GB', ...settings },
+    });
     adminUrl = cluster.url();
   }
   const database = `bench_${name}_${process.pid}`;
@@ -62,7 +65,11 @@ export function machineDescription(): string {
 export function markdownTable(rows: Array<Record<string, string | number>>): string {
   const headers = Object.keys(rows[0] ?? {});
   const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
-  return [line(headers), line(headers.map(() => '---')), ...rows.map((row) => line(headers.map((h) => row[h] ?? '')))].join('\n');
+  return [
+    line(headers),
+    line(headers.map(() => '---')),
+    ...rows.map((row) => line(headers.map((h) => row[h] ?? ''))),
+  ].join('\n');
 }
 
 export function printTable(rows: Array<Record<string, string | number>>): void {
