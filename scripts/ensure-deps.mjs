@@ -6,8 +6,8 @@ const lock = 'package-lock.json';
 const marker = 'node_modules/.package-lock.json';
 const stale = !existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs);
 if (stale) {
-  console.error('[vectorsync] installing npm dependencies (npm ci)…');
-  execSync(existsSync(lock) ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund', {
-    stdio: 'inherit',
-  });
+  // `npm install` rather than `npm ci`: it honours the lock file's versions, and tolerates the
+  // platform-specific optional packages that some npm versions leave out of the lock file.
+  console.error('[vectorsync] installing npm dependencies…');
+  execSync('npm install --no-audit --no-fund', { stdio: 'inherit' });
 }
