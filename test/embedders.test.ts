@@ -191,6 +191,8 @@ describe('OpenAI-compatible embedder against a server speaking the OpenAI wire f
       version: 1,
       text,
       keywords: '',
+      terms: {},
+      termCount: 0,
       payload: {},
       contentHash: contentHash(text, embedder.modelId, embedder.dimensions),
     });

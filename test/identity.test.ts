@@ -34,6 +34,8 @@ describe('identity discipline in the pgvector index', () => {
     contentHash: 'h',
     text: 't',
     keywords: '',
+    terms: {},
+    termCount: 0,
     payload: {},
     vector: vector(dimensions),
   });

@@ -55,6 +55,31 @@ const pgvectorStore = z.strictObject({
 
 export const storeSchema = z.discriminatedUnion('provider', [pgvectorStore]);
 
+export const analyzerSchema = z.strictObject({
+  /** Snowball English (Porter2) stemming. */
+  stemming: z.boolean().default(true),
+  /** `english` (Lucene's English stop set), `none`, or your own list. */
+  stopwords: z.union([z.enum(['english', 'none']), z.array(z.string().min(1))]).default('english'),
+  foldAccents: z.boolean().default(true),
+  minTokenLength: z.number().int().min(1).max(20).default(1),
+});
+
+export const searchSchema = z.strictObject({
+  bm25: z
+    .strictObject({ k1: z.number().min(0).max(10).default(1.2), b: z.number().min(0).max(1).default(0.75) })
+    .default({ k1: 1.2, b: 0.75 }),
+  /** How hybrid mode combines the semantic and keyword rankings. */
+  fusion: z.enum(['rrf', 'weighted']).default('rrf'),
+  rrfK: z.number().int().min(1).max(1000).default(60),
+  weights: z
+    .strictObject({ semantic: z.number().min(0).default(1), keyword: z.number().min(0).default(1) })
+    .default({ semantic: 1, keyword: 1 }),
+  /** Score normalisation for weighted fusion. */
+  normalization: z.enum(['minmax', 'zscore']).default('minmax'),
+  /** Candidates each signal contributes to fusion (at least offset + k). */
+  candidates: z.number().int().min(1).max(1000).default(100),
+});
+
 const collectionSync = z.strictObject({
   mode: z.enum(['outbox']).default('outbox'),
 });
@@ -75,6 +100,8 @@ export const collectionSchema = z.strictObject({
   payloadFields: z.array(z.string().min(1)).default([]),
   store: name,
   embedder: name,
+  analyzer: analyzerSchema.default(analyzerSchema.parse({})),
+  search: searchSchema.default(searchSchema.parse({})),
   sync: collectionSync.default({ mode: 'outbox' }),
 });
 
@@ -104,6 +131,8 @@ export const serverSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8787),
   bodyLimitBytes: z.number().int().min(1024).default(1_048_576),
   runWorkers: z.boolean().default(true),
+  /** Collection served by the seed-style aliases /search, /search/semantic, /search/keyword. */
+  aliasCollection: z.string().optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -123,4 +152,6 @@ export type EmbedderConfig = z.output<typeof embedderSchema>;
 export type StoreConfig = z.output<typeof storeSchema>;
 export type CollectionConfig = z.output<typeof collectionSchema>;
 export type SyncConfig = z.output<typeof syncSchema>;
+export type AnalyzerSettings = z.output<typeof analyzerSchema>;
+export type SearchSettings = z.output<typeof searchSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;

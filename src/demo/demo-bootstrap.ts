@@ -38,7 +38,7 @@ export async function bootstrapDemo(options: DemoBootstrapOptions): Promise<Demo
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     // One embedded session: one loop is all it can use.
     sync: { concurrency: db.kind === 'pglite' ? 1 : 2, batchSize: 500, sweepIntervalMs: 2000 },
-    server: { host: options.host, port: options.port },
+    server: { host: options.host, port: options.port, aliasCollection: 'products' },
   });
   const runtime = await VectorsyncRuntime.open({ config, db, logger });
   await setupCollections(runtime);

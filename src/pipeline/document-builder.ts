@@ -4,6 +4,11 @@ import { contentHash } from './content-hash.js';
 import type { IndexDocument } from './index-document.js';
 import type { SourceRow } from './source-reader.js';
 
+/** What the pipeline needs of an analyzer (search/analyzer.ts implements it). */
+export interface TermAnalyzer {
+  termFrequencies(text: string): { frequencies: Map<string, number>; length: number };
+}
+
 export interface EmbedderIdentity {
   modelId: string;
   dimensions: number;
@@ -14,6 +19,7 @@ export function buildDocument(
   definition: CollectionDefinition,
   row: SourceRow,
   embedder: EmbedderIdentity,
+  analyzer: TermAnalyzer,
 ): IndexDocument {
   if (row.tenant === null || row.tenant === '') {
     throw new VectorsyncError(
@@ -35,6 +41,7 @@ export function buildDocument(
     .filter((value) => value !== null && value !== undefined && value !== '')
     .map(String)
     .join('\n');
+  const { frequencies, length } = analyzer.termFrequencies(keywords);
   const payload: Record<string, unknown> = {};
   for (const field of definition.payloadFields) {
     payload[field.name] = normalisePayloadValue(row.values[field.name], field.type);
@@ -47,6 +54,8 @@ export function buildDocument(
     contentHash: contentHash(text, embedder.modelId, embedder.dimensions),
     text,
     keywords,
+    terms: Object.fromEntries(frequencies),
+    termCount: length,
     payload,
   };
 }

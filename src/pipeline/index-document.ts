@@ -13,6 +13,9 @@ export interface IndexDocument {
   text: string;
   /** Text that feeds keyword search, from the collection's keywordFields. */
   keywords: string;
+  /** The keyword text analysed: term → frequency, and the length in terms (for BM25). */
+  terms: Record<string, number>;
+  termCount: number;
   payload: Record<string, unknown>;
 }
 

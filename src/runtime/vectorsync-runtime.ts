@@ -14,6 +14,7 @@ import {
   NoEmbeddingCache,
   PostgresEmbeddingCache,
 } from '../pipeline/embedding-cache.js';
+import { Analyzer } from '../search/analyzer.js';
 import { createStore } from '../stores/create-store.js';
 import { type IndexRecord, liveIndexes } from '../stores/index-registry.js';
 import type { IndexSpec, VectorStore } from '../stores/vector-store.js';
@@ -29,6 +30,8 @@ export interface CollectionRuntime {
   readonly definition: CollectionDefinition;
   readonly embedder: Embedder;
   readonly embeddingCache: EmbeddingCache;
+  /** Turns keyword text into terms, for documents and queries alike. */
+  readonly analyzer: Analyzer;
   readonly storeName: string;
   readonly store: VectorStore;
   /** Indexes receiving writes (active and building); refreshed by refreshIndexes(). */
@@ -114,6 +117,7 @@ export class VectorsyncRuntime {
           definition,
           embedder,
           embeddingCache: cache,
+          analyzer: new Analyzer(definition.config.analyzer),
           storeName: definition.config.store,
           store: stores.get(definition.config.store)!,
           targets: [],

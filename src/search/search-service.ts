@@ -1,29 +1,68 @@
+import type { SearchSettings } from '../config/config-schema.js';
+import type { Embedder } from '../embedders/embedder.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import { contentHash } from '../pipeline/content-hash.js';
 import { MemoryEmbeddingCache } from '../pipeline/embedding-cache.js';
-import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import { assertEmbedderMatches } from '../stores/index-registry.js';
+import type { CollectionRuntime, IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { assertAnalyzerMatches, assertEmbedderMatches } from '../stores/index-registry.js';
 import type { SearchHit } from '../stores/vector-store.js';
+import { type FilterNode, parseFilter } from './filter.js';
+import {
+  type FusedHit,
+  reciprocalRankFusion,
+  type SignalName,
+  type SignalResult,
+  weightedScoreFusion,
+} from './fusion.js';
+
+export type SearchMode = 'semantic' | 'keyword' | 'hybrid';
+export const searchModes: readonly SearchMode[] = ['semantic', 'keyword', 'hybrid'];
 
 export interface SearchRequest {
   collection: string;
   tenant: string;
   query: string;
+  mode?: SearchMode;
   k: number;
+  offset?: number;
+  /** Filter JSON (text or parsed), validated against the collection's payload fields. */
+  filter?: unknown;
+  explain?: boolean;
+  /** Per-request overrides of the collection's hybrid settings. */
+  fusion?: Partial<Pick<SearchSettings, 'fusion' | 'rrfK' | 'weights' | 'normalization'>>;
+}
+
+export interface SearchResultHit {
+  id: string;
+  score: number;
+  version: number;
+  payload: Record<string, unknown>;
+  explain?: {
+    fusion?: string;
+    signals: Partial<Record<SignalName, { rank: number; score: number } | null>>;
+  };
 }
 
 export interface SearchResponse {
   collection: string;
-  mode: 'semantic';
+  mode: SearchMode;
   k: number;
-  hits: SearchHit[];
+  offset: number;
+  hits: SearchResultHit[];
+  /** Pass as `cursor` for the next page; null when there is none. */
+  next: string | null;
   tookMs: number;
 }
 
 export const MAX_K = 1000;
+export const MAX_DEPTH = 1000;
 export const MAX_QUERY_CHARS = 4096;
 
-/** Tenant-scoped search over a collection's active index. */
+/**
+ * Tenant-scoped search over a collection's active index: semantic (dense vectors), keyword
+ * (BM25) or hybrid (both, fused by RRF or by normalised weighted scores). Filters apply
+ * inside each signal's search, never after it, so a filtered page is still full.
+ */
 export class SearchService {
   private readonly queryVectors = new MemoryEmbeddingCache(2000);
 
@@ -31,25 +70,105 @@ export class SearchService {
 
   async search(request: SearchRequest): Promise<SearchResponse> {
     const started = performance.now();
-    validateSearch(request);
+    const mode = request.mode ?? 'hybrid';
+    const offset = request.offset ?? 0;
+    validateSearch({ query: request.query, k: request.k, offset, mode });
     const collection = this.runtime.collection(request.collection);
     const target = this.runtime.activeTarget(request.collection);
-    assertEmbedderMatches(target.record, collection.embedder);
-    const vector = await this.embedQuery(collection.embedder, request.query);
-    const hits = await collection.store.search(target.spec, { tenant: request.tenant, vector, k: request.k });
+    const filter = parseFilter(request.filter, collection.definition.payloadFields);
+    const settings = { ...collection.definition.config.search, ...request.fusion };
+    const depth = offset + request.k;
+
+    let hits: SearchResultHit[];
+    if (mode === 'hybrid') {
+      const candidates = Math.max(settings.candidates, depth);
+      const [semantic, keyword] = await Promise.all([
+        this.semantic(collection, target, request, candidates, filter),
+        this.keyword(collection, target, request, candidates, filter),
+      ]);
+      const signals: SignalResult[] = [
+        { name: 'semantic', weight: settings.weights.semantic, hits: semantic },
+        { name: 'keyword', weight: settings.weights.keyword, hits: keyword },
+      ];
+      const fused =
+        settings.fusion === 'rrf'
+          ? reciprocalRankFusion(signals, settings.rrfK)
+          : weightedScoreFusion(signals, settings.normalization);
+      const fusionLabel =
+        settings.fusion === 'rrf' ? `rrf(k=${settings.rrfK})` : `weighted(${settings.normalization})`;
+      hits = fused
+        .slice(offset, depth)
+        .map((hit) => toResult(hit, request.explain ? fusionLabel : undefined));
+    } else {
+      const signal =
+        mode === 'semantic'
+          ? await this.semantic(collection, target, request, depth, filter)
+          : await this.keyword(collection, target, request, depth, filter);
+      hits = signal.slice(offset, depth).map((hit, index) => ({
+        ...hit,
+        ...(request.explain
+          ? { explain: { signals: { [mode]: { rank: offset + index + 1, score: hit.score } } } }
+          : {}),
+      }));
+    }
+    const hasMore = hits.length === request.k && depth < MAX_DEPTH;
     return {
       collection: request.collection,
-      mode: 'semantic',
+      mode,
       k: request.k,
+      offset,
       hits,
-      tookMs: round(performance.now() - started),
+      next: hasMore ? encodeCursor(depth) : null,
+      tookMs: Math.round((performance.now() - started) * 100) / 100,
     };
   }
 
-  private async embedQuery(
-    embedder: { modelId: string; dimensions: number; embed(texts: string[]): Promise<Float32Array[]> },
-    query: string,
-  ): Promise<Float32Array> {
+  private async semantic(
+    collection: CollectionRuntime,
+    target: IndexTarget,
+    request: SearchRequest,
+    k: number,
+    filter: FilterNode | undefined,
+  ): Promise<SearchHit[]> {
+    assertEmbedderMatches(target.record, collection.embedder);
+    const vector = await this.embedQuery(collection.embedder, request.query);
+    return collection.store.search(target.spec, {
+      tenant: request.tenant,
+      vector,
+      k,
+      ...(filter ? { filter } : {}),
+    });
+  }
+
+  private async keyword(
+    collection: CollectionRuntime,
+    target: IndexTarget,
+    request: SearchRequest,
+    k: number,
+    filter: FilterNode | undefined,
+  ): Promise<SearchHit[]> {
+    if (!collection.store.keywordSearch || !collection.store.capabilities.keyword) {
+      throw new VectorsyncError(
+        ErrorCode.InvalidRequest,
+        `store "${collection.storeName}" (${collection.store.kind}) has no keyword search; use mode=semantic`,
+        {
+          details: { store: collection.storeName },
+        },
+      );
+    }
+    assertAnalyzerMatches(target.record, collection.definition.config.analyzer);
+    const { frequencies } = collection.analyzer.termFrequencies(request.query);
+    if (frequencies.size === 0) return [];
+    return collection.store.keywordSearch(target.spec, {
+      tenant: request.tenant,
+      terms: [...frequencies].map(([term, frequency]) => ({ term, frequency })),
+      k,
+      bm25: collection.definition.config.search.bm25,
+      ...(filter ? { filter } : {}),
+    });
+  }
+
+  private async embedQuery(embedder: Embedder, query: string): Promise<Float32Array> {
     const key = contentHash(query, embedder.modelId, embedder.dimensions);
     const cached = (await this.queryVectors.getMany([key])).get(key);
     if (cached) return cached;
@@ -65,7 +184,41 @@ export class SearchService {
   }
 }
 
-export function validateSearch(request: { query: string; k: number }): void {
+function toResult(hit: FusedHit, fusion: string | undefined): SearchResultHit {
+  const result: SearchResultHit = {
+    id: hit.id,
+    score: hit.score,
+    version: hit.version,
+    payload: hit.payload,
+  };
+  if (fusion !== undefined) {
+    result.explain = {
+      fusion,
+      signals: { semantic: hit.signals.semantic ?? null, keyword: hit.signals.keyword ?? null },
+    };
+  }
+  return result;
+}
+
+export function encodeCursor(offset: number): string {
+  return Buffer.from(JSON.stringify({ offset })).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): number {
+  try {
+    const { offset } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { offset?: unknown };
+    if (typeof offset === 'number' && Number.isInteger(offset) && offset >= 0) return offset;
+  } catch {
+    // fall through
+  }
+  throw new VectorsyncError(
+    ErrorCode.InvalidRequest,
+    `parameter "cursor" is not a cursor returned by this API`,
+    { details: { field: 'cursor' } },
+  );
+}
+
+export function validateSearch(request: { query: string; k: number; offset?: number; mode?: string }): void {
   if (typeof request.query !== 'string' || request.query.trim() === '') {
     throw new VectorsyncError(
       ErrorCode.InvalidRequest,
@@ -91,8 +244,23 @@ export function validateSearch(request: { query: string; k: number }): void {
       },
     );
   }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
+  const offset = request.offset ?? 0;
+  if (!Number.isInteger(offset) || offset < 0 || offset + request.k > MAX_DEPTH) {
+    throw new VectorsyncError(
+      ErrorCode.InvalidRequest,
+      `parameter "offset" must be ≥ 0 with offset + k ≤ ${MAX_DEPTH} (got ${offset})`,
+      {
+        details: { field: 'offset', value: offset },
+      },
+    );
+  }
+  if (request.mode !== undefined && !(searchModes as readonly string[]).includes(request.mode)) {
+    throw new VectorsyncError(
+      ErrorCode.InvalidRequest,
+      `parameter "mode" must be one of ${searchModes.join(', ')} (got "${request.mode}")`,
+      {
+        details: { field: 'mode', value: request.mode },
+      },
+    );
+  }
 }

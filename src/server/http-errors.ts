@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 
 const statusByCode: Record<string, number> = {
   [ErrorCode.InvalidRequest]: 400,
+  [ErrorCode.InvalidFilter]: 400,
   [ErrorCode.MalformedBody]: 400,
   [ErrorCode.UnknownField]: 400,
   [ErrorCode.MissingField]: 400,
@@ -19,6 +20,7 @@ const statusByCode: Record<string, number> = {
   [ErrorCode.NotFound]: 404,
   [ErrorCode.DocumentExists]: 409,
   [ErrorCode.EmbedderMismatch]: 409,
+  [ErrorCode.AnalyzerMismatch]: 409,
   [ErrorCode.IndexNotFound]: 409,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.EmbedderUnavailable]: 503,

@@ -122,3 +122,18 @@ export function assertEmbedderMatches(
     );
   }
 }
+
+/**
+ * Keyword search is only right if queries are analysed like the documents were: the
+ * analyzer settings are recorded with the index, and a change needs a rebuild.
+ */
+export function assertAnalyzerMatches(index: IndexRecord, analyzer: unknown): void {
+  const recorded = index.params.analyzer;
+  if (recorded !== undefined && JSON.stringify(recorded) !== JSON.stringify(analyzer)) {
+    throw new VectorsyncError(
+      ErrorCode.AnalyzerMismatch,
+      `collection "${index.collection}": index ${index.location} was analysed with ${JSON.stringify(recorded)} but the config now says ${JSON.stringify(analyzer)}; rebuild the index (vectorsync setup --rebuild --collection ${index.collection}) or restore the previous analyzer settings`,
+      { details: { collection: index.collection, indexAnalyzer: recorded, configuredAnalyzer: analyzer } },
+    );
+  }
+}

@@ -2,6 +2,7 @@ import type { PayloadField } from '../config/collection-definition.js';
 import type { QualifiedName } from '../db/sql-identifier.js';
 import type { VectorsyncError } from '../errors.js';
 import type { EmbeddedDocument } from '../pipeline/index-document.js';
+import type { FilterNode } from '../search/filter.js';
 
 /** Everything a store needs to create and address one physical index. */
 export interface IndexSpec {
@@ -44,11 +45,26 @@ export interface DenseSearchRequest {
   tenant: string;
   vector: Float32Array;
   k: number;
+  filter?: FilterNode;
+}
+
+export interface Bm25Params {
+  k1: number;
+  b: number;
+}
+
+export interface KeywordSearchRequest {
+  tenant: string;
+  /** Analysed query terms with their frequency in the query. */
+  terms: ReadonlyArray<{ term: string; frequency: number }>;
+  k: number;
+  filter?: FilterNode;
+  bm25: Bm25Params;
 }
 
 export interface SearchHit {
   id: string;
-  /** Cosine similarity, higher is closer. */
+  /** Dense: cosine similarity (higher is closer). Keyword: the BM25 score. */
   score: number;
   version: number;
   payload: Record<string, unknown>;
@@ -72,6 +88,10 @@ export interface ScanRequest {
 export interface StoreCapabilities {
   /** Enforces that a record's source row exists (foreign key). */
   sourceForeignKey: boolean;
+  /** Implements keywordSearch (BM25). */
+  keyword: boolean;
+  /** Applies payload filters inside the search (not after it). */
+  filters: boolean;
 }
 
 /**
@@ -88,6 +108,8 @@ export interface VectorStore {
   /** Removes every record (source TRUNCATE). */
   truncate(spec: IndexSpec): Promise<void>;
   search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]>;
+  /** BM25 over the documents' analysed keyword text; present when capabilities.keyword. */
+  keywordSearch?(spec: IndexSpec, request: KeywordSearchRequest): Promise<SearchHit[]>;
   scan(spec: IndexSpec, request: ScanRequest): Promise<StoredRecordMeta[]>;
   count(spec: IndexSpec, tenant?: string): Promise<number>;
   drop(spec: IndexSpec): Promise<void>;

@@ -130,7 +130,7 @@ export class Applier {
             deletes.push({ tenant: event.tenant, id, version: event.sourceVersion });
         }
         try {
-          documents.push(buildDocument(collection.definition, row, collection.embedder));
+          documents.push(buildDocument(collection.definition, row, collection.embedder, collection.analyzer));
         } catch (error) {
           idOutcome.set(id, failure(error));
         }

@@ -5,6 +5,7 @@ import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { indexSpecFor } from '../runtime/vectorsync-runtime.js';
 import {
+  assertAnalyzerMatches,
   assertEmbedderMatches,
   createIndexRecord,
   type IndexRecord,
@@ -51,10 +52,13 @@ async function setupCollection(
 ): Promise<SetupResult> {
   const { definition, embedder } = collection;
   const storeConfig = runtime.config.stores[collection.storeName]!;
-  const params =
-    storeConfig.provider === 'pgvector'
+  const analyzer = definition.config.analyzer;
+  const params = {
+    ...(storeConfig.provider === 'pgvector'
       ? { m: storeConfig.hnsw.m, efConstruction: storeConfig.hnsw.efConstruction }
-      : {};
+      : {}),
+    analyzer,
+  };
 
   const { index, created, retired } = await runtime.db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [hashCollectionLock(definition.name)]);
@@ -83,6 +87,7 @@ async function setupCollection(
     const active = live.find((record) => record.state === 'active');
     if (active && !rebuild) {
       assertEmbedderMatches(active, embedder);
+      assertAnalyzerMatches(active, analyzer);
       if (active.store !== collection.storeName) {
         throw new VectorsyncError(
           ErrorCode.ConfigInvalid,

@@ -1,40 +1,193 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
 import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
-import { SearchService } from '../../search/search-service.js';
+import {
+  decodeCursor,
+  type SearchMode,
+  type SearchRequest,
+  SearchService,
+} from '../../search/search-service.js';
 import { requireTenant } from '../auth.js';
 
 interface SearchQuery {
   q?: string;
+  mode?: string;
   k?: string;
+  offset?: string;
+  cursor?: string;
+  filter?: string;
+  explain?: string;
+  fusion?: string;
+  rrf_k?: string;
+  w_semantic?: string;
+  w_keyword?: string;
+  normalization?: string;
 }
 
+/**
+ * GET /v1/collections/:collection/search?q=&mode=&k=&offset=|cursor=&filter=&explain=
+ * POST the same fields as a JSON body (for large filters). With `server.aliasCollection`
+ * set, `/search`, `/search/semantic` and `/search/keyword` search that collection.
+ */
 export function registerSearchRoutes(app: FastifyInstance, runtime: VectorsyncRuntime): void {
   const search = new SearchService(runtime);
+  const run = (request: FastifyRequest, collection: string, input: SearchQuery, forcedMode?: SearchMode) => {
+    const tenant = requireTenant(request);
+    return search.search(toSearchRequest(collection, tenant, input, forcedMode));
+  };
+
   app.get<{ Params: { collection: string }; Querystring: SearchQuery }>(
     '/v1/collections/:collection/search',
-    async (request) => {
-      const tenant = requireTenant(request);
-      return search.search({
-        collection: request.params.collection,
-        tenant,
-        query: request.query.q ?? '',
-        k: parseInteger(request.query.k, 'k', 10),
-      });
-    },
+    (request) => run(request, request.params.collection, request.query),
   );
+  app.post<{ Params: { collection: string }; Body: unknown }>(
+    '/v1/collections/:collection/search',
+    (request) => run(request, request.params.collection, bodyAsQuery(request.body)),
+  );
+
+  const alias = runtime.config.server.aliasCollection;
+  if (alias && runtime.collections.has(alias)) {
+    app.get<{ Querystring: SearchQuery }>('/search', (request) =>
+      run(request, alias, request.query, 'hybrid'),
+    );
+    app.get<{ Querystring: SearchQuery }>('/search/semantic', (request) =>
+      run(request, alias, request.query, 'semantic'),
+    );
+    app.get<{ Querystring: SearchQuery }>('/search/keyword', (request) =>
+      run(request, alias, request.query, 'keyword'),
+    );
+  }
 }
 
-export function parseInteger(value: string | undefined, name: string, fallback: number): number {
+function bodyAsQuery(body: unknown): SearchQuery {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new VectorsyncError(ErrorCode.MalformedBody, 'search body must be a JSON object');
+  }
+  const allowed = new Set([
+    'q',
+    'mode',
+    'k',
+    'offset',
+    'cursor',
+    'filter',
+    'explain',
+    'fusion',
+    'rrf_k',
+    'w_semantic',
+    'w_keyword',
+    'normalization',
+  ]);
+  const unknown = Object.keys(body).filter((key) => !allowed.has(key));
+  if (unknown.length > 0) {
+    throw new VectorsyncError(
+      ErrorCode.UnknownField,
+      `unknown search field ${unknown.map((key) => `"${key}"`).join(', ')}`,
+      { details: { fields: unknown } },
+    );
+  }
+  const entries = Object.entries(body as Record<string, unknown>).map(([key, value]) => [
+    key,
+    key === 'filter'
+      ? value === undefined
+        ? undefined
+        : JSON.stringify(value)
+      : value === undefined || value === null
+        ? undefined
+        : String(value),
+  ]);
+  return Object.fromEntries(entries) as SearchQuery;
+}
+
+function toSearchRequest(
+  collection: string,
+  tenant: string,
+  input: SearchQuery,
+  forcedMode?: SearchMode,
+): SearchRequest {
+  if (input.offset !== undefined && input.cursor !== undefined) {
+    throw new VectorsyncError(ErrorCode.InvalidRequest, 'give either "offset" or "cursor", not both');
+  }
+  const fusion: SearchRequest['fusion'] = {};
+  if (input.fusion !== undefined) {
+    if (input.fusion !== 'rrf' && input.fusion !== 'weighted') {
+      throw new VectorsyncError(
+        ErrorCode.InvalidRequest,
+        `parameter "fusion" must be rrf or weighted (got "${input.fusion}")`,
+        { details: { field: 'fusion' } },
+      );
+    }
+    fusion.fusion = input.fusion;
+  }
+  if (input.normalization !== undefined) {
+    if (input.normalization !== 'minmax' && input.normalization !== 'zscore') {
+      throw new VectorsyncError(
+        ErrorCode.InvalidRequest,
+        `parameter "normalization" must be minmax or zscore (got "${input.normalization}")`,
+        {
+          details: { field: 'normalization' },
+        },
+      );
+    }
+    fusion.normalization = input.normalization;
+  }
+  if (input.rrf_k !== undefined) fusion.rrfK = parseInteger(input.rrf_k, 'rrf_k', 60, 1);
+  if (input.w_semantic !== undefined || input.w_keyword !== undefined) {
+    fusion.weights = {
+      semantic: parseWeight(input.w_semantic, 'w_semantic'),
+      keyword: parseWeight(input.w_keyword, 'w_keyword'),
+    };
+  }
+  return {
+    collection,
+    tenant,
+    query: input.q ?? '',
+    mode: (forcedMode ?? input.mode ?? 'hybrid') as SearchMode,
+    k: parseInteger(input.k, 'k', 10),
+    offset: input.cursor !== undefined ? decodeCursor(input.cursor) : parseInteger(input.offset, 'offset', 0),
+    ...(input.filter !== undefined && input.filter !== '' ? { filter: input.filter } : {}),
+    explain: parseBoolean(input.explain, 'explain'),
+    ...(Object.keys(fusion).length > 0 ? { fusion } : {}),
+  };
+}
+
+export function parseInteger(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  min = Number.MIN_SAFE_INTEGER,
+): number {
   if (value === undefined || value === '') return fallback;
-  if (!/^-?\d+$/.test(value)) {
+  if (!/^-?\d+$/.test(value) || Number(value) < min) {
     throw new VectorsyncError(
       ErrorCode.InvalidRequest,
-      `parameter "${name}" must be an integer (got "${value}")`,
+      `parameter "${name}" must be an integer${min > Number.MIN_SAFE_INTEGER ? ` ≥ ${min}` : ''} (got "${value}")`,
       {
         details: { field: name, value },
       },
     );
   }
   return Number(value);
+}
+
+function parseWeight(value: string | undefined, name: string): number {
+  if (value === undefined) return 1;
+  const weight = Number(value);
+  if (!Number.isFinite(weight) || weight < 0) {
+    throw new VectorsyncError(
+      ErrorCode.InvalidRequest,
+      `parameter "${name}" must be a number ≥ 0 (got "${value}")`,
+      { details: { field: name } },
+    );
+  }
+  return weight;
+}
+
+function parseBoolean(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === '' || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  throw new VectorsyncError(
+    ErrorCode.InvalidRequest,
+    `parameter "${name}" must be true or false (got "${value}")`,
+    { details: { field: name } },
+  );
 }

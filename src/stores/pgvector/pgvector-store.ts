@@ -10,39 +10,56 @@ import type {
   DeleteRequest,
   DenseSearchRequest,
   IndexSpec,
+  KeywordSearchRequest,
   ScanRequest,
   SearchHit,
   StoreCapabilities,
   StoredRecordMeta,
   VectorStore,
 } from '../vector-store.js';
+import { bm25Ddl, bm25Names, bm25ScoringSql } from './pgvector-bm25.js';
 import { hnswParams, type PgvectorStoreConfig, pgvectorNames, vectorLiteral } from './pgvector-config.js';
+import { compileFilter } from './pgvector-filter.js';
+import { TermDictionary } from './pgvector-terms.js';
+
+interface HitRow {
+  id: string;
+  version: string;
+  payload: Record<string, unknown>;
+  score: number;
+}
 
 /**
  * Vectors in Postgres with pgvector: one table per index version in the `vectorsync`
- * schema, an HNSW cosine index built CONCURRENTLY, and a tombstone table for the version
- * guard. In the source database the table's id references the source row (ON DELETE
- * CASCADE), so a vector can never outlive, or exist without, the row it was built from.
+ * schema, an HNSW cosine index built CONCURRENTLY, a tombstone table for the version guard,
+ * and BM25 postings and statistics kept exact by triggers (pgvector-bm25.ts). In the source
+ * database the table's id references the source row (ON DELETE CASCADE), so a vector can
+ * never outlive, or exist without, the row it was built from.
  */
 export class PgvectorStore implements VectorStore {
   readonly kind = 'pgvector';
   readonly capabilities: StoreCapabilities;
+  private readonly terms = new TermDictionary();
 
   constructor(
     private readonly db: Database,
     private readonly config: PgvectorStoreConfig,
     private readonly options: { sameDatabaseAsSource: boolean; logger?: Logger; ownsDatabase?: boolean },
   ) {
-    this.capabilities = { sourceForeignKey: options.sameDatabaseAsSource };
+    this.capabilities = { sourceForeignKey: options.sameDatabaseAsSource, keyword: true, filters: true };
   }
 
   private get logger(): Logger {
     return this.options.logger ?? silentLogger;
   }
 
+  private source(spec: IndexSpec) {
+    return this.options.sameDatabaseAsSource ? spec.source : undefined;
+  }
+
   async ensureIndex(spec: IndexSpec): Promise<void> {
     const names = pgvectorNames(spec.location);
-    const source = this.options.sameDatabaseAsSource ? spec.source : undefined;
+    const source = this.source(spec);
     const idType = source ? source.type : 'text';
     const reference = source
       ? ` REFERENCES ${qualified(source.table)} (${quoteIdent(source.column)}) ON DELETE CASCADE`
@@ -55,6 +72,8 @@ export class PgvectorStore implements VectorStore {
         );
         if (!hasVector.rows[0]?.present) await tx.query('CREATE EXTENSION IF NOT EXISTS vector');
         await tx.query('CREATE SCHEMA IF NOT EXISTS vectorsync');
+        // fillfactor leaves room for HOT updates: a payload-only change (same vector) then
+        // skips the HNSW insert entirely.
         await tx.query(
           `CREATE TABLE IF NOT EXISTS ${names.table} (
              id ${idType} PRIMARY KEY${reference},
@@ -64,19 +83,19 @@ export class PgvectorStore implements VectorStore {
              payload jsonb NOT NULL DEFAULT '{}',
              embedding vector(${Number(spec.dimensions)}) NOT NULL,
              indexed_at timestamptz NOT NULL DEFAULT now()
-           )`,
+           ) WITH (fillfactor = 80)`,
         );
         await tx.query(
           `CREATE INDEX IF NOT EXISTS ${quoteIdent(names.tenantIndexName)} ON ${names.table} (tenant)`,
         );
         await tx.query(
-          `CREATE TABLE IF NOT EXISTS ${names.tombstones} (
-             id text PRIMARY KEY,
-             tenant text NOT NULL,
-             version bigint NOT NULL,
-             deleted_at timestamptz NOT NULL DEFAULT now()
-           )`,
+          `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${spec.location}_payload`)} ON ${names.table} USING gin (payload jsonb_path_ops)`,
         );
+        await tx.query(
+          `CREATE TABLE IF NOT EXISTS ${names.tombstones} (
+             id text PRIMARY KEY, tenant text NOT NULL, version bigint NOT NULL, deleted_at timestamptz NOT NULL DEFAULT now())`,
+        );
+        for (const statement of bm25Ddl(spec.location, idType)) await tx.query(statement);
       });
       await this.ensureHnswIndex(spec);
     });
@@ -151,9 +170,32 @@ export class PgvectorStore implements VectorStore {
     documents: readonly EmbeddedDocument[],
   ): Promise<{ written: Set<string>; missing: Set<string> }> {
     const names = pgvectorNames(spec.location);
-    const source = this.options.sameDatabaseAsSource ? spec.source : undefined;
+    const source = this.source(spec);
     const idCast = source ? `::${source.type}` : '';
     const ids = documents.map((document) => document.id);
+    const termIds = await this.terms.resolve(
+      this.db,
+      spec.location,
+      documents.flatMap((document) => Object.keys(document.terms)),
+    );
+    const bm25Terms: string[] = [];
+    const bm25Tfs: string[] = [];
+    for (const document of documents) {
+      const entries = Object.entries(document.terms);
+      bm25Terms.push(`{${entries.map(([term]) => termIds.get(term)!).join(',')}}`);
+      bm25Tfs.push(`{${entries.map(([, tf]) => tf).join(',')}}`);
+    }
+    const values = [
+      ids,
+      documents.map((document) => document.tenant),
+      documents.map((document) => document.version),
+      documents.map((document) => document.contentHash),
+      documents.map((document) => document.payload),
+      documents.map((document) => vectorLiteral(document.vector)),
+      bm25Terms,
+      bm25Tfs,
+      documents.map((document) => document.termCount),
+    ];
     const vanished = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -163,31 +205,24 @@ export class PgvectorStore implements VectorStore {
           for (const id of vanished) missing.add(id);
           const written = await tx.query<{ id: string }>(
             `WITH input AS (
-               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::text[])
-                 AS u(id, tenant, version, content_hash, payload, embedding)
-                WHERE NOT (u.id = ANY($7::text[]))
+               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::text[], $9::int[])
+                 AS u(id, tenant, version, content_hash, payload, embedding, terms, tfs, len)
+                WHERE NOT (u.id = ANY($10::text[]))
              )
-             INSERT INTO ${names.table} AS t (id, tenant, version, content_hash, payload, embedding, indexed_at)
-             SELECT i.id${idCast}, i.tenant, i.version, i.content_hash, i.payload, i.embedding::vector, now()
+             INSERT INTO ${names.table} AS t (id, tenant, version, content_hash, payload, embedding, bm25_terms, bm25_tfs, bm25_len, indexed_at)
+             SELECT i.id${idCast}, i.tenant, i.version, i.content_hash, i.payload, i.embedding::vector, i.terms::int[], i.tfs::int[], i.len, now()
                FROM input i
               WHERE NOT EXISTS (SELECT 1 FROM ${names.tombstones} d WHERE d.id = i.id AND d.version >= i.version)
              ON CONFLICT (id) DO UPDATE
                 SET tenant = EXCLUDED.tenant, version = EXCLUDED.version, content_hash = EXCLUDED.content_hash,
-                    payload = EXCLUDED.payload, embedding = EXCLUDED.embedding, indexed_at = EXCLUDED.indexed_at
+                    payload = EXCLUDED.payload, embedding = EXCLUDED.embedding, bm25_terms = EXCLUDED.bm25_terms,
+                    bm25_tfs = EXCLUDED.bm25_tfs, bm25_len = EXCLUDED.bm25_len, indexed_at = EXCLUDED.indexed_at
               WHERE t.version <= EXCLUDED.version
                 -- a redelivered event changes nothing: write no new tuple for it
-                AND (t.version, t.content_hash, t.tenant, t.payload) IS DISTINCT FROM
-                    (EXCLUDED.version, EXCLUDED.content_hash, EXCLUDED.tenant, EXCLUDED.payload)
+                AND (t.version, t.content_hash, t.tenant, t.payload, t.bm25_terms, t.bm25_tfs) IS DISTINCT FROM
+                    (EXCLUDED.version, EXCLUDED.content_hash, EXCLUDED.tenant, EXCLUDED.payload, EXCLUDED.bm25_terms, EXCLUDED.bm25_tfs)
              RETURNING t.id::text AS id`,
-            [
-              ids,
-              documents.map((document) => document.tenant),
-              documents.map((document) => document.version),
-              documents.map((document) => document.contentHash),
-              documents.map((document) => document.payload),
-              documents.map((document) => vectorLiteral(document.vector)),
-              [...missing],
-            ],
+            [...values, [...missing]],
           );
           const writtenIds = written.rows.map((row) => row.id);
           if (writtenIds.length > 0) {
@@ -197,7 +232,9 @@ export class PgvectorStore implements VectorStore {
           return { written: new Set(writtenIds), missing };
         });
       } catch (error) {
-        const id = sqlStateOf(error) === SqlState.ForeignKeyViolation ? foreignKeyId(error) : undefined;
+        const state = sqlStateOf(error);
+        if (isRetryable(state) && attempt <= 3) continue;
+        const id = state === SqlState.ForeignKeyViolation ? foreignKeyId(error) : undefined;
         if (id === undefined || !ids.includes(id) || vanished.has(id) || attempt > documents.length)
           throw error;
         vanished.add(id);
@@ -208,34 +245,37 @@ export class PgvectorStore implements VectorStore {
   async delete(spec: IndexSpec, requests: readonly DeleteRequest[]): Promise<ApplyResult[]> {
     if (requests.length === 0) return [];
     const names = pgvectorNames(spec.location);
-    const idCast = this.options.sameDatabaseAsSource && spec.source ? `::${spec.source.type}` : '';
+    const source = this.source(spec);
+    const idCast = source ? `::${source.type}` : '';
     const unique = [...new Map(requests.map((request) => [request.id, request])).values()];
     const ids = unique.map((request) => request.id);
     const newer = await this.run(() =>
-      this.db.transaction(async (tx) => {
-        await lockKeys(tx, spec.indexId, ids);
-        await tx.query(
-          `WITH input AS (
-             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, tenant, version)
-           ), removed AS (
-             DELETE FROM ${names.table} t USING input i
-              WHERE t.id = i.id${idCast} AND t.tenant = i.tenant AND (i.version IS NULL OR t.version <= i.version)
-             RETURNING t.id::text AS id, t.version
-           )
-           INSERT INTO ${names.tombstones} AS d (id, tenant, version)
-           SELECT i.id, i.tenant, COALESCE(i.version, r.version, 0)
-             FROM input i LEFT JOIN removed r ON r.id = i.id
-           ON CONFLICT (id) DO UPDATE
-              SET version = GREATEST(d.version, EXCLUDED.version), tenant = EXCLUDED.tenant, deleted_at = now()`,
-          [ids, unique.map((request) => request.tenant), unique.map((request) => request.version)],
-        );
-        const remaining = await tx.query<{ id: string }>(
-          `SELECT t.id::text AS id FROM ${names.table} t
-             JOIN unnest($1::text[], $2::text[]) AS u(id, tenant) ON t.id = u.id${idCast} AND t.tenant = u.tenant`,
-          [ids, unique.map((request) => request.tenant)],
-        );
-        return new Set(remaining.rows.map((row) => row.id));
-      }),
+      this.retrying(() =>
+        this.db.transaction(async (tx) => {
+          await lockKeys(tx, spec.indexId, ids);
+          await tx.query(
+            `WITH input AS (
+               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, tenant, version)
+             ), removed AS (
+               DELETE FROM ${names.table} t USING input i
+                WHERE t.id = i.id${idCast} AND t.tenant = i.tenant AND (i.version IS NULL OR t.version <= i.version)
+               RETURNING t.id::text AS id, t.version
+             )
+             INSERT INTO ${names.tombstones} AS d (id, tenant, version)
+             SELECT i.id, i.tenant, COALESCE(i.version, r.version, 0)
+               FROM input i LEFT JOIN removed r ON r.id = i.id
+             ON CONFLICT (id) DO UPDATE
+                SET version = GREATEST(d.version, EXCLUDED.version), tenant = EXCLUDED.tenant, deleted_at = now()`,
+            [ids, unique.map((request) => request.tenant), unique.map((request) => request.version)],
+          );
+          const remaining = await tx.query<{ id: string }>(
+            `SELECT t.id::text AS id FROM ${names.table} t
+               JOIN unnest($1::text[], $2::text[]) AS u(id, tenant) ON t.id = u.id${idCast} AND t.tenant = u.tenant`,
+            [ids, unique.map((request) => request.tenant)],
+          );
+          return new Set(remaining.rows.map((row) => row.id));
+        }),
+      ),
     );
     return requests.map((request) => ({
       id: request.id,
@@ -244,8 +284,10 @@ export class PgvectorStore implements VectorStore {
   }
 
   async truncate(spec: IndexSpec): Promise<void> {
-    const names = pgvectorNames(spec.location);
-    await this.run(() => this.db.query(`TRUNCATE ${names.table}, ${names.tombstones}`));
+    const names = bm25Names(spec.location);
+    await this.run(() =>
+      this.db.query(`TRUNCATE ${names.table}, ${names.tombstones}, ${names.postings}, ${names.stats}`),
+    );
   }
 
   async search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]> {
@@ -257,34 +299,51 @@ export class PgvectorStore implements VectorStore {
       );
     }
     const names = pgvectorNames(spec.location);
+    const params: unknown[] = [vectorLiteral(request.vector), request.tenant, request.k];
+    const filter = request.filter ? ` AND ${compileFilter(request.filter, 'i', params)}` : '';
     const rows = await this.run(() =>
       this.db.transaction(async (tx) => {
         await this.applySearchSettings(tx);
-        const result = await tx.query<{
-          id: string;
-          version: string;
-          payload: Record<string, unknown>;
-          distance: number;
-        }>(
-          `SELECT id::text AS id, version::text AS version, payload, embedding <=> $1::vector AS distance
-             FROM ${names.table}
-            WHERE tenant = $2
-            ORDER BY embedding <=> $1::vector
+        const result = await tx.query<HitRow>(
+          `SELECT i.id::text AS id, i.version::text AS version, i.payload, 1 - (i.embedding <=> $1::vector) AS score
+             FROM ${names.table} i
+            WHERE i.tenant = $2${filter}
+            ORDER BY i.embedding <=> $1::vector
             LIMIT $3`,
-          [vectorLiteral(request.vector), request.tenant, request.k],
+          params,
         );
         return result.rows;
       }),
     );
     // relaxed_order iterative scans may return rows slightly out of order.
-    return rows
-      .map((row) => ({
-        id: row.id,
-        score: 1 - Number(row.distance),
-        version: Number(row.version),
-        payload: row.payload,
-      }))
-      .sort((a, b) => b.score - a.score);
+    return rows.map(toHit).sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+  }
+
+  async keywordSearch(spec: IndexSpec, request: KeywordSearchRequest): Promise<SearchHit[]> {
+    if (request.terms.length === 0) return [];
+    const names = pgvectorNames(spec.location);
+    const params: unknown[] = [
+      request.terms.map((term) => term.term),
+      request.terms.map((term) => term.frequency),
+      request.tenant,
+      request.bm25.k1,
+      request.bm25.b,
+      request.k,
+    ];
+    const { cte } = bm25ScoringSql(spec.location, 1);
+    const filter = request.filter ? ` AND ${compileFilter(request.filter, 'i', params)}` : '';
+    const result = await this.run(() =>
+      this.db.query<HitRow>(
+        `WITH ${cte}
+         SELECT i.id::text AS id, i.version::text AS version, i.payload, s.score
+           FROM scored s JOIN ${names.table} i ON i.id = s.doc_id
+          WHERE i.tenant = $3${filter}
+          ORDER BY s.score DESC, i.id::text
+          LIMIT $6`,
+        params,
+      ),
+    );
+    return result.rows.map(toHit);
   }
 
   private async applySearchSettings(tx: SqlExecutor): Promise<void> {
@@ -326,8 +385,14 @@ export class PgvectorStore implements VectorStore {
   }
 
   async drop(spec: IndexSpec): Promise<void> {
-    const names = pgvectorNames(spec.location);
-    await this.run(() => this.db.query(`DROP TABLE IF EXISTS ${names.table}, ${names.tombstones}`));
+    const names = bm25Names(spec.location);
+    this.terms.forget(spec.location);
+    await this.run(async () => {
+      await this.db.query(
+        `DROP TABLE IF EXISTS ${names.table}, ${names.tombstones}, ${names.postings}, ${names.stats}, ${names.terms}`,
+      );
+      await this.db.query(`DROP FUNCTION IF EXISTS ${names.triggerFunction}()`);
+    });
   }
 
   async ping(): Promise<void> {
@@ -336,6 +401,17 @@ export class PgvectorStore implements VectorStore {
 
   async close(): Promise<void> {
     if (this.options.ownsDatabase) await this.db.close();
+  }
+
+  /** Deadlocks and serialization failures are retried: the statements are idempotent. */
+  private async retrying<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!isRetryable(sqlStateOf(error)) || attempt >= 4) throw error;
+      }
+    }
   }
 
   /** Maps driver errors to vectorsync errors once, at the store boundary. */
@@ -360,7 +436,10 @@ export class PgvectorStore implements VectorStore {
         throw new VectorsyncError(
           ErrorCode.SourceRowMissing,
           `cannot index id ${id ?? '(unknown)'}: it does not exist in the source table`,
-          { cause: error, details: { id } },
+          {
+            cause: error,
+            details: { id },
+          },
         );
       }
       if (state === '22000' && /dimensions/.test((error as Error).message)) {
@@ -372,6 +451,14 @@ export class PgvectorStore implements VectorStore {
       });
     }
   }
+}
+
+function toHit(row: HitRow): SearchHit {
+  return { id: row.id, score: Number(row.score), version: Number(row.version), payload: row.payload };
+}
+
+function isRetryable(state: string | undefined): boolean {
+  return state === SqlState.DeadlockDetected || state === SqlState.SerializationFailure;
 }
 
 /**
