@@ -55,9 +55,9 @@ describe('BM25 in Postgres', () => {
     }));
   }
 
-  async function assertMatchesReference(tenant: string, query: string) {
-    const expected = referenceBm25(await corpus(tenant), query, { k1: 1.2, b: 0.75 });
-    const actual = await search.search({ collection: 'products', tenant, query, mode: 'keyword', k: 1000 });
+  async function assertMatchesReference(tenant: string, query: string, k = 1000) {
+    const expected = referenceBm25(await corpus(tenant), query, { k1: 1.2, b: 0.75 }).slice(0, k);
+    const actual = await search.search({ collection: 'products', tenant, query, mode: 'keyword', k });
     assert.equal(actual.hits.length, expected.length, `"${query}": number of matching documents`);
     actual.hits.forEach((hit, index) => {
       const reference = expected[index]!;
@@ -92,6 +92,15 @@ describe('BM25 in Postgres', () => {
       matched += await assertMatchesReference('globex', query);
     }
     assert.ok(matched > 60, `the queries match a good share of the corpus (${matched})`);
+  });
+
+  it('returns the exact top k when it stops reading postings early (impact-ordered pruning)', async () => {
+    // A larger tenant, so common terms have more postings than the first read depth (64).
+    await insertProducts(testDb.db, 'bigco', products(400, 93));
+    await settle();
+    for (const query of queries) {
+      for (const k of [1, 3, 10]) await assertMatchesReference('bigco', query, k);
+    }
   });
 
   it('keeps statistics exact through updates, deletes, cascades, tenant moves and re-inserts', async () => {

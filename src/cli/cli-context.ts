@@ -1,7 +1,9 @@
 import pino from 'pino';
 import { type ResolvedConfig, resolveConfig } from '../config/resolve-config.js';
+import type { EmbedderProgress } from '../embedders/create-embedder.js';
 import type { Logger } from '../logger.js';
 import { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { ProgressBar } from './progress-bar.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -24,12 +26,32 @@ export async function withRuntime<T>(
 ): Promise<T> {
   const logger = createCliLogger(options.logLevel);
   const config = await loadConfig(options);
-  const runtime = await VectorsyncRuntime.open({ config, logger, ...openOptions });
+  const runtime = await VectorsyncRuntime.open({
+    config,
+    logger,
+    onEmbedderProgress: embedderProgressBars(),
+    ...openOptions,
+  });
   try {
     return await work(runtime, logger);
   } finally {
     await runtime.close();
   }
+}
+
+/** One progress bar per embedder doing one-time preparation (e.g. converting word vectors). */
+export function embedderProgressBars(): EmbedderProgress {
+  const bars = new Map<string, ProgressBar>();
+  return (embedder, phase, done, total) => {
+    const key = `${embedder}:${phase}`;
+    let bar = bars.get(key);
+    if (!bar) {
+      bar = new ProgressBar(`${embedder}: ${phase}`);
+      bars.set(key, bar);
+    }
+    bar.update(Math.round(done / 1e6), Math.round(total / 1e6), 'MB');
+    if (done >= total) bar.finish(`${embedder}: ${phase} done`);
+  };
 }
 
 export function printJson(value: unknown): void {

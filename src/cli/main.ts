@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { isVectorsyncError } from '../errors.js';
 import { registerConfigCommand } from './commands/config-command.js';
 import { registerDemoCommand } from './commands/demo-command.js';
+import { registerEvalCommand } from './commands/eval-command.js';
 import { registerEventsCommand } from './commands/events-command.js';
 import { registerKeysCommand } from './commands/keys-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
@@ -27,6 +28,7 @@ registerStatusCommand(program);
 registerEventsCommand(program);
 registerKeysCommand(program);
 registerConfigCommand(program);
+registerEvalCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

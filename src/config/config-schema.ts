@@ -35,7 +35,38 @@ const openAiEmbedder = z.strictObject({
   cache: z.enum(['postgres', 'memory', 'none']).default('postgres'),
 });
 
-export const embedderSchema = z.discriminatedUnion('provider', [hashEmbedder, openAiEmbedder]);
+const winkEmbedder = z.strictObject({
+  provider: z.literal('wink'),
+  /** SIF smoothing parameter a. */
+  sifA: z.number().positive().max(1).default(1e-3),
+  /** Remove the common component (SIF's second step). */
+  removeCommonComponent: z.boolean().default(true),
+  /** Where the converted word vectors are kept (default $VECTORSYNC_CACHE_DIR or ~/.cache/vectorsync). */
+  cacheDir: z.string().optional(),
+  cache: z.enum(['postgres', 'memory', 'none']).default('memory'),
+});
+
+const transformersEmbedder = z.strictObject({
+  provider: z.literal('transformers'),
+  /** A local model directory, or a model id already in the transformers cache (never downloaded). */
+  model: z.string().min(1),
+  dimensions: z.number().int().min(1).max(16000),
+  pooling: z.enum(['mean', 'cls']).default('mean'),
+  normalize: z.boolean().default(true),
+  /** Prefer the model's quantised ONNX weights. */
+  quantized: z.boolean().default(true),
+  /** Directory holding models (transformers' localModelPath / cacheDir). */
+  modelDir: z.string().optional(),
+  batchSize: z.number().int().min(1).max(1024).default(32),
+  cache: z.enum(['postgres', 'memory', 'none']).default('postgres'),
+});
+
+export const embedderSchema = z.discriminatedUnion('provider', [
+  hashEmbedder,
+  openAiEmbedder,
+  winkEmbedder,
+  transformersEmbedder,
+]);
 
 const pgvectorStore = z.strictObject({
   provider: z.literal('pgvector'),

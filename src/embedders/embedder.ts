@@ -9,6 +9,8 @@ export interface Embedder {
   /** The most texts one embed() call may receive. */
   readonly maxBatchSize: number;
   embed(texts: readonly string[], options?: { signal?: AbortSignal }): Promise<Float32Array[]>;
+  /** Loads models or files ahead of the first embed() (so progress can be shown up front). */
+  init?(): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../config/resolve-config.js';
 import type { Database } from '../db/database.js';
 import { assertMigrated } from '../db/migrator.js';
 import { PgDatabase } from '../db/pg-database.js';
-import { createEmbedder } from '../embedders/create-embedder.js';
+import { createEmbedder, type EmbedderProgress } from '../embedders/create-embedder.js';
 import type { Embedder } from '../embedders/embedder.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -59,6 +59,8 @@ export interface OpenRuntimeOptions {
   env?: NodeJS.ProcessEnv;
   /** Skip the migration check (the `migrate` command itself). */
   skipMigrationCheck?: boolean;
+  /** Progress of one-time embedder preparation (e.g. converting word vectors). */
+  onEmbedderProgress?: EmbedderProgress;
 }
 
 /**
@@ -100,7 +102,13 @@ export class VectorsyncRuntime {
       }
       const embedders = new Map<string, { embedder: Embedder; cache: EmbeddingCache }>();
       for (const [name, embedderConfig] of Object.entries(config.embedders)) {
-        const embedder = createEmbedder(embedderConfig, env, logger.child({ embedder: name }));
+        const embedder = createEmbedder(
+          name,
+          embedderConfig,
+          env,
+          logger.child({ embedder: name }),
+          options.onEmbedderProgress,
+        );
         const cache =
           embedderConfig.cache === 'postgres'
             ? new PostgresEmbeddingCache(db, embedder.modelId, embedder.dimensions)
@@ -155,6 +163,16 @@ export class VectorsyncRuntime {
       );
     }
     return active;
+  }
+
+  /** Loads every embedder's model or files now rather than on the first write or query. */
+  async warmUp(): Promise<void> {
+    const seen = new Set<Embedder>();
+    for (const collection of this.collections.values()) {
+      if (seen.has(collection.embedder)) continue;
+      seen.add(collection.embedder);
+      await collection.embedder.init?.();
+    }
   }
 
   async refreshIndexes(): Promise<void> {

@@ -113,6 +113,8 @@ export interface VectorStore {
   scan(spec: IndexSpec, request: ScanRequest): Promise<StoredRecordMeta[]>;
   count(spec: IndexSpec, tenant?: string): Promise<number>;
   drop(spec: IndexSpec): Promise<void>;
+  /** Periodic housekeeping (e.g. folding statistics deltas); called by sync workers. */
+  maintain?(spec: IndexSpec): Promise<void>;
   /** Cheap liveness probe for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -312,6 +312,10 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
       if (Date.now() - this.lastPrune >= this.sync.pruneIntervalMs) {
         this.lastPrune = Date.now();
         const pruned = await pruneDoneEvents(db, this.sync.retentionHours);
+        for (const name of this.collections) {
+          const collection = this.runtime.collection(name);
+          for (const target of collection.targets) await collection.store.maintain?.(target.spec);
+        }
         await forgetDeadWorkers(db, Math.max(3_600_000, this.sync.workerTimeoutMs * 10));
         if (pruned > 0) this.logger.info({ pruned }, 'pruned done events past retention');
       }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
 import { startService } from '../../server/start-service.js';
 import { setupCollections } from '../../sync/setup-collections.js';
-import { createCliLogger, type GlobalOptions, loadConfig } from '../cli-context.js';
+import { createCliLogger, embedderProgressBars, type GlobalOptions, loadConfig } from '../cli-context.js';
 
 export function registerServeCommand(program: Command): void {
   program
@@ -15,7 +15,12 @@ export function registerServeCommand(program: Command): void {
       const options = program.opts<GlobalOptions>();
       const logger = createCliLogger(options.logLevel);
       const config = await loadConfig(options);
-      const runtime = await VectorsyncRuntime.open({ config, logger });
+      const runtime = await VectorsyncRuntime.open({
+        config,
+        logger,
+        onEmbedderProgress: embedderProgressBars(),
+      });
+      await runtime.warmUp();
       if (commandOptions.setup) await setupCollections(runtime);
       const service = await startService(runtime, logger, {
         runWorkers: commandOptions.workers,

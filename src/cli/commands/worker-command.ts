@@ -35,6 +35,7 @@ export function registerWorkerCommand(program: Command): void {
           ),
         );
         for (const collection of runtime.collections.keys()) runtime.activeTarget(collection);
+        await runtime.warmUp();
         await worker.start();
         process.stderr.write(`vectorsync worker ${worker.id} running\n`);
         await untilSignal();

@@ -17,9 +17,10 @@ import type {
   StoredRecordMeta,
   VectorStore,
 } from '../vector-store.js';
-import { bm25Ddl, bm25Names, bm25ScoringSql } from './pgvector-bm25.js';
+import { bm25Ddl, bm25Names, compactBm25Sql } from './pgvector-bm25.js';
 import { hnswParams, type PgvectorStoreConfig, pgvectorNames, vectorLiteral } from './pgvector-config.js';
 import { compileFilter } from './pgvector-filter.js';
+import { pgvectorKeywordSearch } from './pgvector-keyword-search.js';
 import { TermDictionary } from './pgvector-terms.js';
 
 interface HitRow {
@@ -95,7 +96,8 @@ export class PgvectorStore implements VectorStore {
           `CREATE TABLE IF NOT EXISTS ${names.tombstones} (
              id text PRIMARY KEY, tenant text NOT NULL, version bigint NOT NULL, deleted_at timestamptz NOT NULL DEFAULT now())`,
         );
-        for (const statement of bm25Ddl(spec.location, idType)) await tx.query(statement);
+        for (const statement of bm25Ddl(spec.location, idType, bm25Parameters(spec)))
+          await tx.query(statement);
       });
       await this.ensureHnswIndex(spec);
     });
@@ -321,29 +323,22 @@ export class PgvectorStore implements VectorStore {
 
   async keywordSearch(spec: IndexSpec, request: KeywordSearchRequest): Promise<SearchHit[]> {
     if (request.terms.length === 0) return [];
-    const names = pgvectorNames(spec.location);
-    const params: unknown[] = [
-      request.terms.map((term) => term.term),
-      request.terms.map((term) => term.frequency),
-      request.tenant,
-      request.bm25.k1,
-      request.bm25.b,
-      request.k,
-    ];
-    const { cte } = bm25ScoringSql(spec.location, 1);
-    const filter = request.filter ? ` AND ${compileFilter(request.filter, 'i', params)}` : '';
-    const result = await this.run(() =>
-      this.db.query<HitRow>(
-        `WITH ${cte}
-         SELECT i.id::text AS id, i.version::text AS version, i.payload, s.score
-           FROM scored s JOIN ${names.table} i ON i.id = s.doc_id
-          WHERE i.tenant = $3${filter}
-          ORDER BY s.score DESC, i.id::text
-          LIMIT $6`,
-        params,
-      ),
+    const idType = this.source(spec)?.type ?? 'text';
+    return this.run(() => pgvectorKeywordSearch(this.db, spec, idType, request));
+  }
+
+  /** Folds BM25 statistics deltas; cheap, and safe to run alongside writers. */
+  async maintain(spec: IndexSpec): Promise<void> {
+    await this.run(() =>
+      this.db.transaction(async (tx) => {
+        const locked = await tx.query<{ locked: boolean }>(
+          'SELECT pg_try_advisory_xact_lock($1, 1) AS locked',
+          [spec.indexId],
+        );
+        if (!locked.rows[0]?.locked) return;
+        for (const statement of compactBm25Sql(spec.location)) await tx.query(statement);
+      }),
     );
-    return result.rows.map(toHit);
   }
 
   private async applySearchSettings(tx: SqlExecutor): Promise<void> {
@@ -451,6 +446,12 @@ export class PgvectorStore implements VectorStore {
       });
     }
   }
+}
+
+/** The k1 and b an index's impacts are computed with: fixed for the life of the index version. */
+function bm25Parameters(spec: IndexSpec): { k1: number; b: number } {
+  const recorded = spec.params.bm25 as { k1?: number; b?: number } | undefined;
+  return { k1: recorded?.k1 ?? 1.2, b: recorded?.b ?? 0.75 };
 }
 
 function toHit(row: HitRow): SearchHit {

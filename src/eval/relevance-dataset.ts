@@ -1,0 +1,69 @@
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import { ErrorCode, VectorsyncError } from '../errors.js';
+
+/**
+ * A retrieval test collection in the shared format: corpus.jsonl.gz {id, title, text},
+ * queries.jsonl.gz {id, text} and qrels.tsv.gz (query_id, doc_id, gain; gain 0 = judged
+ * non-relevant).
+ */
+export interface RelevanceDataset {
+  name: string;
+  documents: Array<{ id: string; title: string; text: string }>;
+  queries: Array<{ id: string; text: string }>;
+  /** query id → doc id → gain */
+  judgments: Map<string, Map<string, number>>;
+}
+
+async function* lines(path: string): AsyncGenerator<string> {
+  const input = createReadStream(path).pipe(createGunzip());
+  const reader = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of reader) if (line.trim() !== '') yield line;
+}
+
+export function datasetFiles(dir: string) {
+  return {
+    corpus: join(dir, 'corpus.jsonl.gz'),
+    queries: join(dir, 'queries.jsonl.gz'),
+    qrels: join(dir, 'qrels.tsv.gz'),
+  };
+}
+
+/** The reason a directory is not a usable dataset, or undefined when it is. */
+export function missingDataset(dir: string): string | undefined {
+  if (!existsSync(dir)) return `dataset directory ${dir} does not exist`;
+  const missing = Object.values(datasetFiles(dir)).filter((file) => !existsSync(file));
+  return missing.length > 0
+    ? `dataset ${dir} lacks ${missing.map((file) => file.split('/').pop()).join(', ')}`
+    : undefined;
+}
+
+export async function loadRelevanceDataset(
+  dir: string,
+  name = dir.replace(/\/+$/, '').split('/').pop() ?? 'dataset',
+): Promise<RelevanceDataset> {
+  const problem = missingDataset(dir);
+  if (problem) throw new VectorsyncError(ErrorCode.NotFound, problem, { details: { dataset: dir } });
+  const files = datasetFiles(dir);
+  const documents: RelevanceDataset['documents'] = [];
+  for await (const line of lines(files.corpus)) {
+    const row = JSON.parse(line) as { id: unknown; title?: unknown; text?: unknown };
+    documents.push({ id: String(row.id), title: String(row.title ?? ''), text: String(row.text ?? '') });
+  }
+  const queries: RelevanceDataset['queries'] = [];
+  for await (const line of lines(files.queries)) {
+    const row = JSON.parse(line) as { id: unknown; text: unknown };
+    queries.push({ id: String(row.id), text: String(row.text) });
+  }
+  const judgments = new Map<string, Map<string, number>>();
+  for await (const line of lines(files.qrels)) {
+    const [queryId, docId, gain] = line.split('\t');
+    if (queryId === undefined || docId === undefined || gain === undefined) continue;
+    const forQuery = judgments.get(queryId) ?? new Map<string, number>();
+    forQuery.set(docId, Number(gain));
+    judgments.set(queryId, forQuery);
+  }
+  return { name, documents, queries, judgments };
+}

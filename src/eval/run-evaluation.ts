@@ -1,0 +1,228 @@
+import type { AnalyzerSettings, EmbedderConfig, SearchSettings } from '../config/config-schema.js';
+import { parseConfig } from '../config/resolve-config.js';
+import type { Database } from '../db/database.js';
+import type { EmbedderProgress } from '../embedders/create-embedder.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { indexSpecFor, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { type SearchMode, SearchService } from '../search/search-service.js';
+import { listIndexes } from '../stores/index-registry.js';
+import { OutboxWorker } from '../sync/outbox-worker.js';
+import { setupCollections } from '../sync/setup-collections.js';
+import type { RelevanceDataset } from './relevance-dataset.js';
+import { mean, ndcgAt, percentile, recallAt, reciprocalRankAt } from './relevance-metrics.js';
+
+export interface EvaluationOptions {
+  db: Database;
+  databaseUrl?: string;
+  logger?: Logger;
+  embedder: EmbedderConfig;
+  analyzer?: Partial<AnalyzerSettings>;
+  search?: Partial<
+    Pick<SearchSettings, 'bm25' | 'fusion' | 'rrfK' | 'weights' | 'normalization' | 'candidates'>
+  >;
+  modes?: SearchMode[];
+  /** Evaluate only the first N judged queries (quick runs). */
+  queryLimit?: number;
+  /** Re-use an already loaded collection with the same settings instead of reloading. */
+  reuse?: boolean;
+  onProgress?: (phase: string, done: number, total: number) => void;
+  onEmbedderProgress?: EmbedderProgress;
+}
+
+export interface ModeResult {
+  mode: SearchMode;
+  queries: number;
+  ndcg10: number;
+  recall100: number;
+  mrr10: number;
+  latencyMs: { p50: number; p95: number };
+}
+
+export interface EvaluationResult {
+  dataset: string;
+  documents: number;
+  queries: number;
+  embedder: string;
+  loadSeconds: number;
+  results: ModeResult[];
+}
+
+const TENANT = 'eval';
+
+/**
+ * Loads a test collection into Postgres, lets the outbox workers index it (the normal sync
+ * path, not a shortcut), runs every judged query in each mode and scores the rankings.
+ */
+export async function runEvaluation(
+  dataset: RelevanceDataset,
+  options: EvaluationOptions,
+): Promise<EvaluationResult> {
+  const { db } = options;
+  const logger = options.logger ?? silentLogger;
+  const collection = `eval_${dataset.name.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`.slice(0, 40);
+  const table = `vectorsync_eval.${collection}`;
+  const config = parseConfig({
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    embedders: { eval: options.embedder },
+    stores: { main: { provider: 'pgvector' } },
+    collections: {
+      [collection]: {
+        table,
+        primaryKey: 'id',
+        tenantColumn: 'tenant',
+        versionColumn: 'version',
+        manageVersion: true,
+        text: '{{title}}. {{body}}',
+        keywordFields: ['title', 'body'],
+        store: 'main',
+        embedder: 'eval',
+        ...(options.analyzer ? { analyzer: options.analyzer } : {}),
+        ...(options.search ? { search: options.search } : {}),
+      },
+    },
+    sync: { batchSize: 500, concurrency: db.kind === 'pglite' ? 1 : 2, sweepIntervalMs: 1000 },
+  });
+
+  const loadStarted = performance.now();
+  // What the loaded data depends on (search settings apply at query time and may differ).
+  const { search: _search, ...loaded } = config.collections[collection]!;
+  const settings = { collection: loaded, embedder: options.embedder };
+  const reused = options.reuse
+    ? await loadedWithSameSettings(db, collection, dataset.documents.length, settings)
+    : false;
+  if (!reused) await resetCollection(db, collection, table);
+  const runtime = await VectorsyncRuntime.open({
+    config,
+    db,
+    logger,
+    ...(options.onEmbedderProgress ? { onEmbedderProgress: options.onEmbedderProgress } : {}),
+  });
+  try {
+    await runtime.warmUp();
+    await setupCollections(runtime);
+    if (!reused) {
+      await db.query(`COMMENT ON TABLE ${table} IS '${JSON.stringify(settings).replace(/'/g, "''")}'`);
+      await loadDocuments(runtime, dataset, table, options.onProgress);
+    }
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
+
+    const search = new SearchService(runtime);
+    const judged = dataset.queries.filter((query) =>
+      [...(dataset.judgments.get(query.id)?.values() ?? [])].some((gain) => gain > 0),
+    );
+    const queries = options.queryLimit ? judged.slice(0, options.queryLimit) : judged;
+    const results: ModeResult[] = [];
+    for (const mode of options.modes ?? ['keyword', 'semantic', 'hybrid']) {
+      const ndcg: number[] = [];
+      const recall: number[] = [];
+      const mrr: number[] = [];
+      const latency: number[] = [];
+      for (const [index, query] of queries.entries()) {
+        const judgments = dataset.judgments.get(query.id)!;
+        const started = performance.now();
+        const response = await search.search({ collection, tenant: TENANT, query: query.text, mode, k: 100 });
+        latency.push(performance.now() - started);
+        const ranking = response.hits.map((hit) => hit.id);
+        ndcg.push(ndcgAt(ranking, judgments, 10));
+        recall.push(recallAt(ranking, judgments, 100));
+        mrr.push(reciprocalRankAt(ranking, judgments, 10));
+        options.onProgress?.(`${mode} queries`, index + 1, queries.length);
+      }
+      results.push({
+        mode,
+        queries: queries.length,
+        ndcg10: mean(ndcg),
+        recall100: mean(recall),
+        mrr10: mean(mrr),
+        latencyMs: { p50: percentile(latency, 50), p95: percentile(latency, 95) },
+      });
+    }
+    return {
+      dataset: dataset.name,
+      documents: dataset.documents.length,
+      queries: queries.length,
+      embedder: runtime.collection(collection).embedder.modelId,
+      loadSeconds,
+      results,
+    };
+  } finally {
+    await runtime.close();
+  }
+}
+
+/** Drops any previous run of this collection: its indexes, events, registry rows and table. */
+async function resetCollection(db: Database, collection: string, table: string): Promise<void> {
+  await db.query('CREATE SCHEMA IF NOT EXISTS vectorsync_eval');
+  for (const index of await listIndexes(db, collection)) {
+    for (const suffix of ['', '_tomb', '_postings', '_bm25', '_terms'])
+      await db.query(`DROP TABLE IF EXISTS vectorsync."${index.location}${suffix}" CASCADE`);
+    await db.query(`DROP FUNCTION IF EXISTS vectorsync."${index.location}_bm25_sync"()`);
+  }
+  await db.query('DELETE FROM vectorsync.outbox WHERE collection = $1', [collection]);
+  await db.query('DELETE FROM vectorsync.collections WHERE name = $1', [collection]);
+  await db.query(`DROP TABLE IF EXISTS ${table} CASCADE`);
+  await db.query(
+    `CREATE TABLE ${table} (id text PRIMARY KEY, tenant text NOT NULL DEFAULT '${TENANT}', title text, body text, version bigint NOT NULL DEFAULT 0)`,
+  );
+}
+
+async function loadedWithSameSettings(
+  db: Database,
+  collection: string,
+  documents: number,
+  settings: object,
+): Promise<boolean> {
+  const result = await db.query<{ comment: string | null; rows: string | null }>(
+    `SELECT obj_description(to_regclass($1), 'pg_class') AS comment,
+            (SELECT count(*)::text FROM vectorsync.outbox WHERE collection = $2 AND status = 'done') AS rows`,
+    [`vectorsync_eval.${collection}`, collection],
+  );
+  const row = result.rows[0];
+  return row?.comment === JSON.stringify(settings) && Number(row.rows) >= documents;
+}
+
+async function loadDocuments(
+  runtime: VectorsyncRuntime,
+  dataset: RelevanceDataset,
+  table: string,
+  onProgress: EvaluationOptions['onProgress'],
+): Promise<void> {
+  for (let start = 0; start < dataset.documents.length; start += 2000) {
+    const chunk = dataset.documents.slice(start, start + 2000);
+    await runtime.db.query(
+      `INSERT INTO ${table} (id, title, body) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
+      [
+        chunk.map((document) => document.id),
+        chunk.map((document) => document.title),
+        chunk.map((document) => document.text),
+      ],
+    );
+  }
+  const collection = [...runtime.collections.values()][0]!;
+  const spec = indexSpecFor(runtime.activeTarget(collection.name).record, collection.definition);
+  const worker = new OutboxWorker({ runtime });
+  await worker.start();
+  try {
+    for (;;) {
+      const indexed = await collection.store.count(spec);
+      onProgress?.('indexing', indexed, dataset.documents.length);
+      const open = await runtime.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM vectorsync.outbox WHERE collection = $1 AND status IN ('pending', 'processing')`,
+        [collection.name],
+      );
+      if (open.rows[0]!.n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const failed = await runtime.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM vectorsync.outbox WHERE collection = $1 AND status = 'failed'`,
+      [collection.name],
+    );
+    if (failed.rows[0]!.n > 0)
+      throw new Error(
+        `${failed.rows[0]!.n} documents failed to index; see vectorsync events list --status failed`,
+      );
+  } finally {
+    await worker.stop();
+  }
+}
