@@ -221,31 +221,44 @@ export function buildVocabulary(seed = 11) {
   const next = random(seed);
   const brands = new Set<string>();
   while (brands.size < 2000) brands.add(makeWord(next, 2 + Math.floor(next() * 2)));
-  // Descriptive vocabulary: real attribute words first (most frequent), then generated ones.
-  const filler = new Set<string>([
+  // Descriptive vocabulary in Zipf rank order. The most frequent ranks are generated words that
+  // play the part of a language's common words; the attribute words shoppers type sit at ranks
+  // 300 to 430, like content words in real text.
+  const seen = new Set<string>(brands);
+  const generated: string[] = [];
+  while (generated.length < 12_000) {
+    const candidate = makeWord(next, 2 + Math.floor(next() * 3));
+    if (!seen.has(candidate)) {
+      seen.add(candidate);
+      generated.push(candidate);
+    }
+  }
+  const attributes = [
     ...adjectives,
     ...materials,
     ...colors,
     ...productTypes,
-    'pockets',
-    'zip',
-    'hood',
-    'collar',
-    'sleeves',
-    'waist',
-    'fit',
-    'comfort',
-    'summer',
-    'winter',
-    'office',
-    'weekend',
-    'travel',
-    'hiking',
-    'running',
-    'yoga',
-  ]);
-  while (filler.size < 12_000) filler.add(makeWord(next, 2 + Math.floor(next() * 3)));
-  return { brands: [...brands], filler: [...filler] };
+    ...[
+      'pockets',
+      'zip',
+      'hood',
+      'collar',
+      'sleeves',
+      'waist',
+      'fit',
+      'comfort',
+      'summer',
+      'winter',
+      'office',
+      'weekend',
+      'travel',
+      'hiking',
+      'running',
+      'yoga',
+    ],
+  ];
+  const filler = [...generated.slice(0, 300), ...attributes, ...generated.slice(300)];
+  return { brands: [...brands], filler };
 }
 
 export function* generateRealisticCorpus(count: number, seed = 5): Generator<CorpusDocument> {

@@ -249,14 +249,17 @@ async function main() {
               ? `AND (payload->>'bucket')::int = 0`
               : `AND (payload->>'bucket')::int < 10`
             : '';
-          const result = await tx.query<{ id: string }>(
-            `SELECT id FROM ${table} WHERE tenant = 'bench' ${where} ORDER BY embedding <=> $1::vector LIMIT 10`,
+          const result = await tx.query<{ distance: number }>(
+            `SELECT embedding <=> $1::vector AS distance FROM ${table} WHERE tenant = 'bench' ${where} ORDER BY embedding <=> $1::vector LIMIT 10`,
             [vectorLiteral(vector!)],
           );
-          return result.rows.map((row) => row.id);
+          return result.rows.map((row) => Number(row.distance));
         });
-        const found = new Set(approximate.hits.map((hit) => hit.id));
-        recalls.push(exact.filter((id) => found.has(id)).length / Math.max(1, exact.length));
+        // Tie-aware: a hit counts when it is as close as the exact 10th neighbour (generated
+        // catalogs contain many documents with identical vectors, any of which is a right answer).
+        const cutoff = (exact[exact.length - 1] ?? 0) + 1e-6;
+        const correct = approximate.hits.filter((hit) => 1 - hit.score <= cutoff).length;
+        recalls.push(Math.min(correct, exact.length) / Math.max(1, exact.length));
       }
       const recall = recalls.reduce((sum, value) => sum + value, 0) / recalls.length;
       recallRows.push({
@@ -270,13 +273,14 @@ async function main() {
     }
     void parseFilter;
 
-    // The alternative BM25 representation: GIN over each row's term ids, exact scoring of every candidate.
+    // Alternative representations of the same BM25, scored in SQL; each must agree with ours.
     await db.query(`CREATE INDEX bench_terms_gin ON ${table} USING gin (bm25_terms)`);
+    await db.query(`VACUUM ANALYZE ${table}`);
     const representationRows: Array<Record<string, string | number>> = [];
     const keywordQueries = texts.slice(0, 100);
-    const postings: number[] = [];
-    const gin: number[] = [];
+    const timings = { ours: [] as number[], sqlAggregate: [] as number[], gin: [] as number[] };
     const analyzer = runtime.collection('docs').analyzer;
+    const location = target.record.location;
     for (const text of keywordQueries) {
       let started = performance.now();
       const ours = await search.search({
@@ -286,11 +290,23 @@ async function main() {
         mode: 'keyword',
         k: 10,
       });
-      postings.push(performance.now() - started);
+      timings.ours.push(performance.now() - started);
       const terms = [...analyzer.termFrequencies(text).frequencies];
+      const params = [terms.map(([term]) => term), terms.map(([, tf]) => tf)];
       started = performance.now();
-      const alternative = await db.query<{ id: string; score: number }>(
-        `WITH q AS (SELECT d.id AS term_id, x.qtf FROM unnest($1::text[], $2::int[]) AS x(term, qtf) JOIN vectorsync."${target.record.location}_terms" d ON d.term = x.term),
+      const aggregated = await db.query<{ score: number }>(
+        `WITH q AS (SELECT d.id AS term_id, x.qtf FROM unnest($1::text[], $2::int[]) AS x(term, qtf) JOIN vectorsync."${location}_terms" d ON d.term = x.term),
+              st AS (SELECT sum(docs)::float8 AS n, sum(total_len)::float8 / sum(docs) AS avgdl FROM vectorsync."${location}_bm25" WHERE tenant = 'bench'),
+              p AS (SELECT p.term_id, p.ord, p.tf, p.len, count(*) OVER (PARTITION BY p.term_id) AS df
+                      FROM vectorsync."${location}_postings" p WHERE p.term_id IN (SELECT term_id FROM q) AND p.tenant = 'bench')
+         SELECT p.ord, sum(q.qtf * ln(1 + (st.n - p.df + 0.5) / (p.df + 0.5)) * (p.tf * 2.2) / (p.tf + 1.2 * (0.25 + 0.75 * p.len / st.avgdl))) AS score
+           FROM p JOIN q USING (term_id) CROSS JOIN st GROUP BY p.ord ORDER BY score DESC LIMIT 10`,
+        params,
+      );
+      timings.sqlAggregate.push(performance.now() - started);
+      started = performance.now();
+      const gin = await db.query<{ score: number }>(
+        `WITH q AS (SELECT d.id AS term_id, x.qtf FROM unnest($1::text[], $2::int[]) AS x(term, qtf) JOIN vectorsync."${location}_terms" d ON d.term = x.term),
               st AS (SELECT count(*)::float8 AS n, avg(bm25_len)::float8 AS avgdl FROM ${table} WHERE tenant = 'bench'),
               candidates AS (SELECT id, bm25_terms, bm25_tfs, bm25_len FROM ${table} WHERE tenant = 'bench' AND bm25_terms && (SELECT array_agg(term_id) FROM q)),
               df AS (SELECT q.term_id, count(*) AS df FROM q JOIN candidates c ON q.term_id = ANY(c.bm25_terms) GROUP BY q.term_id)
@@ -298,30 +314,32 @@ async function main() {
            FROM candidates c CROSS JOIN LATERAL unnest(c.bm25_terms, c.bm25_tfs) AS t(term_id, tf)
            JOIN q ON q.term_id = t.term_id JOIN df ON df.term_id = t.term_id CROSS JOIN st
           GROUP BY c.id ORDER BY score DESC, c.id LIMIT 10`,
-        [terms.map(([term]) => term), terms.map(([, tf]) => tf)],
+        params,
       );
-      gin.push(performance.now() - started);
-      if (
-        alternative.rows[0] &&
-        ours.hits[0] &&
-        Math.abs(alternative.rows[0].score - ours.hits[0].score) > 1e-6
-      ) {
-        throw new Error(
-          `the two representations disagree on "${text}": ${alternative.rows[0].score} vs ${ours.hits[0].score}`,
-        );
+      timings.gin.push(performance.now() - started);
+      for (const [name, rows] of [
+        ['SQL aggregation', aggregated.rows],
+        ['GIN', gin.rows],
+      ] as const) {
+        if (rows[0] && ours.hits[0] && Math.abs(Number(rows[0].score) - ours.hits[0].score) > 1e-6) {
+          throw new Error(
+            `${name} disagrees with vectorsync on "${text}": ${rows[0].score} vs ${ours.hits[0].score}`,
+          );
+        }
       }
     }
+    const row = (representation: string, values: number[]) => ({
+      representation,
+      'p50 ms': percentile(values, 50).toFixed(1),
+      'p95 ms': percentile(values, 95).toFixed(1),
+    });
     representationRows.push(
-      {
-        representation: 'postings table + trigger-maintained statistics (vectorsync)',
-        'p50 ms': percentile(postings, 50).toFixed(1),
-        'p95 ms': percentile(postings, 95).toFixed(1),
-      },
-      {
-        representation: 'GIN over per-row term ids + exact scoring of candidates',
-        'p50 ms': percentile(gin, 50).toFixed(1),
-        'p95 ms': percentile(gin, 95).toFixed(1),
-      },
+      row(
+        'postings (term, tenant, ordinal) read index-only, packed to bytea, scored in the service (vectorsync)',
+        timings.ours,
+      ),
+      row('the same postings, scored per document by a SQL aggregate', timings.sqlAggregate),
+      row('GIN over each row’s term ids, candidates scored in SQL', timings.gin),
     );
     const sizes = await db.query<{ name: string; size: string }>(
       `SELECT c.relname AS name, pg_size_pretty(pg_total_relation_size(c.oid)) AS size FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -358,7 +376,9 @@ ${markdownTable(latencyRows)}
 
 ## Filtered semantic search: recall@10 against exact search
 
-Exact = the same filter and ordering with index scans disabled (a sequential scan). pgvector 0.8 iterative
+Exact = the same filter and ordering with index scans disabled (a sequential scan). A returned hit counts as
+correct when its distance is no larger than the exact 10th neighbour's (generated documents share vectors, so
+several ids are equally right). pgvector 0.8 iterative
 index scans (\`hnsw.iterative_scan = relaxed_order\`, \`ef_search = 40\`) keep scanning the graph until enough rows
 pass the filter.
 
@@ -374,10 +394,12 @@ Space used by the index version's tables:
 
 ${markdownTable(sizes.rows.map((row) => ({ table: row.name, size: row.size })))}
 
-The GIN alternative has to read every candidate row's term arrays to score it; the postings table serves
-each query term from one index range holding exactly (doc, tf, length), and document frequency comes from
-the same scan. A sparse-vector (\`sparsevec\`) representation was rejected without measuring: its only index
-(HNSW) is approximate, and BM25 scores here must be exact; without the index it scores every row.
+Reading a term's postings is one index-only range scan in every variant; what differs is where the per-document
+sums happen. Summing in a SQL aggregate costs about a microsecond a posting (hash aggregation of numeric
+expressions); packing the postings into a bytea in the same query and summing them over typed data in the service
+is several times cheaper, and document frequency is simply the number of postings read. The GIN variant must read
+every candidate row's term arrays. A sparse-vector (\`sparsevec\`) representation was rejected without measuring:
+its only index (HNSW) is approximate, and BM25 scores here must be exact; without the index it scores every row.
 `;
       await writeReport(
         `search${CORPUS === 'realistic' ? '' : '-catalog'}${DOCS === 100_000 ? '' : `-${DOCS}`}`,

@@ -68,7 +68,7 @@ describe('search API: modes, explain, pagination, aliases', () => {
       assert.equal(body.hits.length, 5);
       for (const [index, hit] of body.hits.entries()) {
         if (mode === 'hybrid') {
-          assert.equal(hit.explain.fusion, 'rrf(k=60)');
+          assert.equal(hit.explain.fusion, 'weighted(minmax)');
           const ranks = Object.values(hit.explain.signals).filter(Boolean) as Array<{ rank: number }>;
           assert.ok(ranks.length >= 1);
         } else assert.deepEqual(hit.explain.signals[mode], { rank: index + 1, score: hit.score });

@@ -95,16 +95,22 @@ export const analyzerSchema = z.strictObject({
   minTokenLength: z.number().int().min(1).max(20).default(1),
 });
 
+/**
+ * Hybrid defaults come from `npm run bench:relevance` on the shared test collections with the
+ * offline embedder: weighted min-max fusion with the semantic signal at 0.2 was the best
+ * single setting there (docs/benchmarks/relevance.md). With a strong embedder, measure with
+ * `vectorsync eval`; RRF with equal weights is the usual choice then.
+ */
 export const searchSchema = z.strictObject({
   bm25: z
     .strictObject({ k1: z.number().min(0).max(10).default(1.2), b: z.number().min(0).max(1).default(0.75) })
     .default({ k1: 1.2, b: 0.75 }),
   /** How hybrid mode combines the semantic and keyword rankings. */
-  fusion: z.enum(['rrf', 'weighted']).default('rrf'),
+  fusion: z.enum(['rrf', 'weighted']).default('weighted'),
   rrfK: z.number().int().min(1).max(1000).default(60),
   weights: z
-    .strictObject({ semantic: z.number().min(0).default(1), keyword: z.number().min(0).default(1) })
-    .default({ semantic: 1, keyword: 1 }),
+    .strictObject({ semantic: z.number().min(0).default(0.2), keyword: z.number().min(0).default(1) })
+    .default({ semantic: 0.2, keyword: 1 }),
   /** Score normalisation for weighted fusion. */
   normalization: z.enum(['minmax', 'zscore']).default('minmax'),
   /** Candidates each signal contributes to fusion (at least offset + k). */

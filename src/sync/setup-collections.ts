@@ -58,8 +58,6 @@ async function setupCollection(
       ? { m: storeConfig.hnsw.m, efConstruction: storeConfig.hnsw.efConstruction }
       : {}),
     analyzer,
-    // Postings' impacts are computed with these; a later change of k1/b falls back to full scoring.
-    bm25: definition.config.search.bm25,
   };
 
   const { index, created, retired } = await runtime.db.transaction(async (tx) => {

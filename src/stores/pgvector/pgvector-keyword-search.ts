@@ -1,211 +1,174 @@
 import type { SqlExecutor } from '../../db/database.js';
-import type { FilterNode } from '../../search/filter.js';
 import type { Bm25Params, IndexSpec, KeywordSearchRequest, SearchHit } from '../vector-store.js';
 import { bm25Names } from './pgvector-bm25.js';
 import { compileFilter } from './pgvector-filter.js';
-
-interface QueryTerm {
-  termId: number;
-  /** qtf · idf: the term's weight in every document's score. */
-  weight: number;
-}
-
-/** Okapi BM25's per-term document factor, tf·(k1+1) / (tf + k1·(1 − b + b·dl/avgdl)). */
-export function bm25TermFactor(tf: number, docLength: number, avgdl: number, { k1, b }: Bm25Params): number {
-  return (tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * docLength) / avgdl));
-}
 
 /** idf = ln(1 + (N − df + 0.5) / (df + 0.5)), always positive. */
 export function bm25Idf(documents: number, df: number): number {
   return Math.log(1 + (documents - df + 0.5) / (df + 0.5));
 }
 
-const FIRST_DEPTH = 64;
-const MAX_DEPTH = 16_384;
+/** Bytes per packed posting: ordinal int8, tf int4, length int4 (network byte order). */
+const POSTING_BYTES = 16;
 
 /**
- * Exact BM25 top-k over the postings, usually without reading most of them. Postings are
- * indexed by impact (pgvector-bm25.ts), so the first M postings of a term are its M best.
- * Candidates from every term's first M postings are scored exactly from their own term arrays;
- * any other document scores at most Σ weight · impact(M-th posting) · max(1, A/A₀). Once the
- * k-th best candidate reaches that bound no other document can beat it; otherwise M quadruples.
- * Filtered queries, queries with other k1/b than the index was built with, and queries whose
- * bound never closes fall back to scoring every posting, which is exact too.
+ * Exact BM25 over every posting of the query terms. Postgres reads each term's postings with
+ * one index-only range scan and packs them into a bytea (16 bytes a posting) in the same
+ * query; the scoring happens here over typed data, which is several times faster than
+ * aggregating per document in SQL. Document frequency is the number of postings read, so it is
+ * exact by construction; N and the average length come from the trigger-maintained statistics.
+ * The top k (or, with a filter, the best documents that pass it) are then mapped back to ids.
  */
 export async function pgvectorKeywordSearch(
   db: SqlExecutor,
   spec: IndexSpec,
-  idType: string,
   request: KeywordSearchRequest,
 ): Promise<SearchHit[]> {
   const names = bm25Names(spec.location);
-  const info = await db.query<{
-    term_id: number;
-    qtf: number;
-    df: number;
+  const result = await db.query<{
+    qtf: number | null;
+    postings: Uint8Array | null;
     docs: number;
     total_len: number;
-    reference: number | null;
   }>(
     `WITH q AS (
        SELECT d.id AS term_id, x.qtf FROM unnest($1::text[], $2::int[]) AS x(term, qtf) JOIN ${names.terms} d ON d.term = x.term
      ), st AS (
        SELECT coalesce(sum(docs), 0)::float8 AS docs, coalesce(sum(total_len), 0)::float8 AS total_len FROM ${names.stats} WHERE tenant = $3
      )
-     SELECT q.term_id, q.qtf, st.docs, st.total_len,
-            (SELECT coalesce(sum(delta), 0) FROM ${names.df} d WHERE d.tenant = $3 AND d.term_id = q.term_id)::int AS df,
-            (SELECT avgdl FROM ${names.impactReference} WHERE tenant = $3) AS reference
-       FROM q CROSS JOIN st`,
+     SELECT q.qtf, st.docs, st.total_len,
+            (SELECT string_agg(int8send(p.ord) || int4send(p.tf) || int4send(p.len), ''::bytea)
+               FROM ${names.postings} p WHERE p.term_id = q.term_id AND p.tenant = $3) AS postings
+       FROM st LEFT JOIN q ON true`,
     [request.terms.map((term) => term.term), request.terms.map((term) => term.frequency), request.tenant],
   );
-  const first = info.rows[0];
-  if (!first || first.docs <= 0) return [];
-  const avgdl = first.total_len / first.docs;
-  const terms: QueryTerm[] = info.rows
-    .filter((row) => row.df > 0)
-    .map((row) => ({ termId: row.term_id, weight: row.qtf * bm25Idf(first.docs, row.df) }));
-  if (terms.length === 0) return [];
-  const factor = (tf: number, length: number) => bm25TermFactor(tf, length, avgdl, request.bm25);
-
-  const built = spec.params.bm25 as { k1?: number; b?: number } | undefined;
-  const sameParameters = built?.k1 === request.bm25.k1 && built?.b === request.bm25.b;
-  if (request.filter || !sameParameters || first.reference === null)
-    return scoreAllPostings(db, spec, request, terms, avgdl, request.filter);
-  // Impacts were computed with the reference length A₀; with today's A they grow by at most A/A₀.
-  const drift = Math.max(1, avgdl / first.reference);
-
-  const exact = new Map<string, number>();
-  for (let depth = Math.max(FIRST_DEPTH, request.k * 4); depth <= MAX_DEPTH; depth *= 4) {
-    const postings = await db.query<{ term_id: number; doc_id: string; impact: number }>(
-      `SELECT t.term_id, p.doc_id::text AS doc_id, p.impact
-         FROM unnest($1::int[]) AS t(term_id)
-         CROSS JOIN LATERAL (
-           SELECT doc_id, impact FROM ${names.postings} p
-            WHERE p.term_id = t.term_id AND p.tenant = $2
-            ORDER BY p.impact DESC, p.doc_id LIMIT $3) AS p`,
-      [terms.map((term) => term.termId), request.tenant, depth],
+  const stats = result.rows[0];
+  if (!stats || stats.docs <= 0) return [];
+  const documents = stats.docs;
+  const avgdl = stats.total_len / documents;
+  const lists = result.rows.filter(
+    (row): row is typeof row & { qtf: number; postings: Uint8Array } =>
+      row.qtf !== null && row.postings !== null,
+  );
+  if (lists.length === 0) return [];
+  const scores = accumulate(lists, documents, avgdl, request.bm25);
+  const ranked = scores.top(request.filter ? Number.POSITIVE_INFINITY : request.k);
+  if (!request.filter) return hydrate(db, names, ranked.slice(0, request.k), request.k, undefined);
+  // With a filter: walk the ranking in growing chunks until k documents pass it.
+  const hits: SearchHit[] = [];
+  for (
+    let start = 0, size = Math.max(64, request.k * 4);
+    start < ranked.length && hits.length < request.k;
+    start += size, size *= 2
+  ) {
+    hits.push(
+      ...(await hydrate(
+        db,
+        names,
+        ranked.slice(start, start + size),
+        request.k - hits.length,
+        request.filter,
+      )),
     );
-    const lists = new Map<number, number[]>();
-    for (const row of postings.rows) {
-      const list = lists.get(row.term_id) ?? [];
-      list.push(row.impact);
-      lists.set(row.term_id, list);
-    }
-    const unscored = [...new Set(postings.rows.map((row) => row.doc_id))].filter((id) => !exact.has(id));
-    await scoreDocuments(db, names.table, idType, unscored, terms, factor, exact);
-
-    let bound = 0;
-    let exhausted = true;
-    for (const term of terms) {
-      const list = lists.get(term.termId) ?? [];
-      if (list.length < depth) continue;
-      exhausted = false;
-      // float4 storage: allow for its rounding on top of the drift.
-      bound += term.weight * list[list.length - 1]! * drift * (1 + 1e-6);
-    }
-    const ranked = rank(exact);
-    const kth = ranked[request.k - 1]?.score;
-    if (exhausted || (kth !== undefined && kth >= bound))
-      return withPayloads(db, names.table, idType, ranked.slice(0, request.k));
   }
-  return scoreAllPostings(db, spec, request, terms, avgdl, undefined);
+  return hits;
 }
 
-/** Exact scores from the documents' own term arrays (one index lookup per document). */
-async function scoreDocuments(
-  db: SqlExecutor,
-  table: string,
-  idType: string,
-  ids: string[],
-  terms: QueryTerm[],
-  factor: (tf: number, length: number) => number,
-  scores: Map<string, number>,
-): Promise<void> {
-  if (ids.length === 0) return;
-  const rows = await db.query<{ id: string; bm25_terms: number[]; bm25_tfs: number[]; bm25_len: number }>(
-    `SELECT id::text AS id, bm25_terms, bm25_tfs, bm25_len FROM ${table} WHERE id = ANY($1::${idType}[])`,
-    [ids],
-  );
-  for (const row of rows.rows) {
-    let score = 0;
-    for (const term of terms) {
-      const position = row.bm25_terms.indexOf(term.termId);
-      if (position >= 0) score += term.weight * factor(row.bm25_tfs[position]!, row.bm25_len);
-    }
-    scores.set(row.id, score);
-  }
+interface ScoreTable {
+  /** The n best as [ordinal, score]: score descending, ordinal ascending on ties. */
+  top(n: number): Array<[number, number]>;
 }
 
-function rank(scores: Map<string, number>): Array<{ id: string; score: number }> {
-  return [...scores]
-    .map(([id, score]) => ({ id, score }))
-    .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-}
-
-async function withPayloads(
-  db: SqlExecutor,
-  table: string,
-  idType: string,
-  top: Array<{ id: string; score: number }>,
-): Promise<SearchHit[]> {
-  if (top.length === 0) return [];
-  const rows = await db.query<{ id: string; version: string; payload: Record<string, unknown> }>(
-    `SELECT id::text AS id, version::text AS version, payload FROM ${table} WHERE id = ANY($1::${idType}[])`,
-    [top.map((hit) => hit.id)],
-  );
-  const byId = new Map(rows.rows.map((row) => [row.id, row]));
-  return top
-    .filter((hit) => byId.has(hit.id))
-    .map((hit) => ({
-      id: hit.id,
-      score: hit.score,
-      version: Number(byId.get(hit.id)!.version),
-      payload: byId.get(hit.id)!.payload,
-    }));
-}
-
-/** Scores every posting of the query terms; with a filter, joined to the filtered documents. */
-async function scoreAllPostings(
-  db: SqlExecutor,
-  spec: IndexSpec,
-  request: KeywordSearchRequest,
-  terms: QueryTerm[],
+/**
+ * Sums every posting's weighted factor qtf·idf · tf·(k1+1) / (tf + k1·(1 − b + b·dl/avgdl)) per
+ * document. When the ordinals are dense enough (bulk loads, few re-indexes) a Float64Array indexed by ordinal
+ * does the summing, otherwise a Map.
+ */
+function accumulate(
+  lists: Array<{ qtf: number; postings: Uint8Array }>,
+  documents: number,
   avgdl: number,
-  filter: FilterNode | undefined,
+  { k1, b }: Bm25Params,
+): ScoreTable {
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
+  let total = 0;
+  const views = lists.map(({ qtf, postings }) => {
+    const view = new DataView(postings.buffer, postings.byteOffset, postings.byteLength);
+    const count = postings.byteLength / POSTING_BYTES;
+    total += count;
+    for (let offset = 0; offset < postings.byteLength; offset += POSTING_BYTES) {
+      const ordinal = ordinalAt(view, offset);
+      if (ordinal < low) low = ordinal;
+      if (ordinal > high) high = ordinal;
+    }
+    return { view, count, weight: qtf * bm25Idf(documents, count) };
+  });
+  const span = high - low + 1;
+  const dense = span <= Math.max(1_000_000, total * 8) && span <= 50_000_000;
+  const sums = dense ? new Float64Array(span) : undefined;
+  const sparse = dense ? undefined : new Map<number, number>();
+  for (const { view, count, weight } of views) {
+    for (let i = 0, offset = 0; i < count; i++, offset += POSTING_BYTES) {
+      const tf = view.getInt32(offset + 8);
+      const contribution =
+        (weight * (tf * (k1 + 1))) / (tf + k1 * (1 - b + (b * view.getInt32(offset + 12)) / avgdl));
+      const ordinal = ordinalAt(view, offset);
+      if (sums) sums[ordinal - low] = sums[ordinal - low]! + contribution;
+      else sparse!.set(ordinal, (sparse!.get(ordinal) ?? 0) + contribution);
+    }
+  }
+  return {
+    top(n) {
+      const order = (a: [number, number], c: [number, number]) => c[1] - a[1] || a[0] - c[0];
+      const best: Array<[number, number]> = [];
+      let floor = Number.NEGATIVE_INFINITY;
+      const offer = (ordinal: number, score: number) => {
+        if (score <= 0 || (best.length >= n && score < floor)) return;
+        best.push([ordinal, score]);
+        if (Number.isFinite(n) && best.length > n * 4 + 64) {
+          best.sort(order);
+          best.length = n;
+          floor = best[n - 1]![1];
+        }
+      };
+      if (sums) for (let i = 0; i < sums.length; i++) offer(low + i, sums[i]!);
+      else for (const [ordinal, score] of sparse!) offer(ordinal, score);
+      best.sort(order);
+      return Number.isFinite(n) ? best.slice(0, n) : best;
+    },
+  };
+}
+
+/** Ordinals come from a sequence: far below 2^53, so a double holds them exactly. */
+function ordinalAt(view: DataView, offset: number): number {
+  return view.getUint32(offset) * 4294967296 + view.getUint32(offset + 4);
+}
+
+/** Ids, versions and payloads of ranked ordinals, in rank order (only those passing the filter). */
+async function hydrate(
+  db: SqlExecutor,
+  names: ReturnType<typeof bm25Names>,
+  ranked: Array<[number, number]>,
+  limit: number,
+  filter: KeywordSearchRequest['filter'],
 ): Promise<SearchHit[]> {
-  const names = bm25Names(spec.location);
-  const params: unknown[] = [
-    terms.map((term) => term.termId),
-    terms.map((term) => term.weight),
-    request.tenant,
-    request.bm25.k1,
-    request.bm25.b,
-    avgdl,
-    request.k,
-  ];
-  const where = filter ? `WHERE ${compileFilter(filter, 'i', params)}` : '';
-  const result = await db.query<{
-    id: string;
-    version: string;
-    payload: Record<string, unknown>;
-    score: number;
-  }>(
-    `WITH q AS (SELECT * FROM unnest($1::int[], $2::float8[]) AS q(term_id, weight)),
-          scored AS (
-            SELECT p.doc_id, sum(q.weight * (p.tf * ($4::float8 + 1)) / (p.tf + $4::float8 * (1 - $5::float8 + $5::float8 * p.doc_len / $6::float8))) AS score
-              FROM ${names.postings} p JOIN q USING (term_id)
-             WHERE p.tenant = $3
-             GROUP BY p.doc_id)
-     SELECT i.id::text AS id, i.version::text AS version, i.payload, s.score
-       FROM scored s JOIN ${names.table} i ON i.id = s.doc_id ${where}
-      ORDER BY s.score DESC, i.id::text
-      LIMIT $7`,
+  if (ranked.length === 0) return [];
+  const params: unknown[] = [ranked.map(([ordinal]) => String(ordinal))];
+  const where = filter ? `AND ${compileFilter(filter, 'i', params)}` : '';
+  const rows = await db.query<{ ord: string; id: string; version: string; payload: Record<string, unknown> }>(
+    `SELECT d.ord::text AS ord, i.id::text AS id, i.version::text AS version, i.payload
+       FROM ${names.documents} d JOIN ${names.table} i ON i.id = d.id
+      WHERE d.ord = ANY($1::bigint[]) ${where}`,
     params,
   );
-  return result.rows.map((row) => ({
-    id: row.id,
-    score: Number(row.score),
-    version: Number(row.version),
-    payload: row.payload,
-  }));
+  const byOrdinal = new Map(rows.rows.map((row) => [row.ord, row]));
+  const hits: SearchHit[] = [];
+  for (const [ordinal, score] of ranked) {
+    const row = byOrdinal.get(String(ordinal));
+    if (!row) continue;
+    hits.push({ id: row.id, score, version: Number(row.version), payload: row.payload });
+    if (hits.length === limit) break;
+  }
+  return hits;
 }

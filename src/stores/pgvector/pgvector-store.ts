@@ -96,8 +96,7 @@ export class PgvectorStore implements VectorStore {
           `CREATE TABLE IF NOT EXISTS ${names.tombstones} (
              id text PRIMARY KEY, tenant text NOT NULL, version bigint NOT NULL, deleted_at timestamptz NOT NULL DEFAULT now())`,
         );
-        for (const statement of bm25Ddl(spec.location, idType, bm25Parameters(spec)))
-          await tx.query(statement);
+        for (const statement of bm25Ddl(spec.location, idType)) await tx.query(statement);
       });
       await this.ensureHnswIndex(spec);
     });
@@ -288,7 +287,9 @@ export class PgvectorStore implements VectorStore {
   async truncate(spec: IndexSpec): Promise<void> {
     const names = bm25Names(spec.location);
     await this.run(() =>
-      this.db.query(`TRUNCATE ${names.table}, ${names.tombstones}, ${names.postings}, ${names.stats}`),
+      this.db.query(
+        `TRUNCATE ${names.table}, ${names.tombstones}, ${names.postings}, ${names.stats}, ${names.documents}`,
+      ),
     );
   }
 
@@ -323,8 +324,7 @@ export class PgvectorStore implements VectorStore {
 
   async keywordSearch(spec: IndexSpec, request: KeywordSearchRequest): Promise<SearchHit[]> {
     if (request.terms.length === 0) return [];
-    const idType = this.source(spec)?.type ?? 'text';
-    return this.run(() => pgvectorKeywordSearch(this.db, spec, idType, request));
+    return this.run(() => pgvectorKeywordSearch(this.db, spec, request));
   }
 
   /** Folds BM25 statistics deltas; cheap, and safe to run alongside writers. */
@@ -384,9 +384,10 @@ export class PgvectorStore implements VectorStore {
     this.terms.forget(spec.location);
     await this.run(async () => {
       await this.db.query(
-        `DROP TABLE IF EXISTS ${names.table}, ${names.tombstones}, ${names.postings}, ${names.stats}, ${names.terms}`,
+        `DROP TABLE IF EXISTS ${names.table}, ${names.tombstones}, ${names.postings}, ${names.stats}, ${names.terms}, ${names.documents}`,
       );
       await this.db.query(`DROP FUNCTION IF EXISTS ${names.triggerFunction}()`);
+      await this.db.query(`DROP SEQUENCE IF EXISTS ${names.ordinals}`);
     });
   }
 
@@ -446,12 +447,6 @@ export class PgvectorStore implements VectorStore {
       });
     }
   }
-}
-
-/** The k1 and b an index's impacts are computed with: fixed for the life of the index version. */
-function bm25Parameters(spec: IndexSpec): { k1: number; b: number } {
-  const recorded = spec.params.bm25 as { k1?: number; b?: number } | undefined;
-  return { k1: recorded?.k1 ?? 1.2, b: recorded?.b ?? 0.75 };
 }
 
 function toHit(row: HitRow): SearchHit {
