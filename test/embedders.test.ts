@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { HashEmbedder } from '../src/embedders/hash-embedder.js';
 import { OpenAiEmbedder } from '../src/embedders/openai-embedder.js';

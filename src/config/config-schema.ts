@@ -118,7 +118,10 @@ export const searchSchema = z.strictObject({
 });
 
 const collectionSync = z.strictObject({
-  mode: z.enum(['outbox']).default('outbox'),
+  /** outbox: capture triggers + workers. cdc: logical replication. dual-write: the documents API writes both. */
+  mode: z.enum(['outbox', 'cdc', 'dual-write']).default('outbox'),
+  /** Publish captured changes to the event bus (top-level `bus`) and apply them from it. */
+  bus: z.boolean().default(false),
 });
 
 export const collectionSchema = z.strictObject({
@@ -139,7 +142,7 @@ export const collectionSchema = z.strictObject({
   embedder: name,
   analyzer: analyzerSchema.default(analyzerSchema.parse({})),
   search: searchSchema.default(searchSchema.parse({})),
-  sync: collectionSync.default({ mode: 'outbox' }),
+  sync: collectionSync.default({ mode: 'outbox', bus: false }),
 });
 
 export const syncSchema = z.strictObject({
@@ -161,6 +164,59 @@ export const syncSchema = z.strictObject({
   /** Lag percentiles in status cover events finished within this window. */
   lagWindowSeconds: z.number().int().min(1).default(300),
   listenReconnectMaxMs: z.number().int().min(10).default(30_000),
+  /** Dual-write: how long a request waits for the index write before answering anyway (drift recorded). */
+  dualWriteTimeoutMs: z.number().int().min(1).default(2000),
+});
+
+export const cdcSchema = z.strictObject({
+  /** Publication over the tables of every CDC collection (owned by vectorsync). */
+  publication: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/)
+    .default('vectorsync'),
+  /** Permanent logical replication slot (pgoutput); one consumer holds it at a time. */
+  slot: z
+    .string()
+    .regex(/^[a-z0-9_]{1,63}$/)
+    .default('vectorsync'),
+  /** Changes applied per batch; the slot is confirmed after each applied batch. */
+  batchSize: z.number().int().min(1).max(100_000).default(2000),
+  /** How long to gather changes into a batch once the first arrives. */
+  batchDelayMs: z.number().int().min(0).default(20),
+  /** Standby status interval (must stay below the server's wal_sender_timeout). */
+  statusIntervalMs: z.number().int().min(100).default(10_000),
+  /** Status warns when the slot retains more WAL than this (the WAL-bloat hazard)… */
+  maxLagBytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(1024 * 1024 * 1024),
+  /** …or when the oldest unapplied change is older than this. */
+  maxLagSeconds: z.number().min(0).default(300),
+  reconnectMaxMs: z.number().int().min(10).default(30_000),
+});
+
+export const busSchema = z.strictObject({
+  provider: z.literal('nats'),
+  /** NATS server(s) with JetStream enabled. */
+  url: z.string().default('nats://127.0.0.1:4222'),
+  /** JetStream stream holding every change event (subjects `<subjectPrefix>.<collection>.<tenant>`). */
+  stream: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('VECTORSYNC'),
+  subjectPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('vectorsync'),
+  /** Durable consumer that applies events to the indexes. */
+  consumer: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('vectorsync-apply'),
+  /** Keep events this long (0: forever, which replay needs). */
+  maxAgeHours: z.number().min(0).default(0),
+  ackWaitMs: z.number().int().min(1000).default(30_000),
 });
 
 export const serverSchema = z.strictObject({
@@ -180,6 +236,8 @@ export const configSchema = z.strictObject({
   stores: z.record(name, storeSchema),
   collections: z.record(name, collectionSchema),
   sync: syncSchema.default(syncSchema.parse({})),
+  cdc: cdcSchema.default(cdcSchema.parse({})),
+  bus: busSchema.optional(),
   server: serverSchema.default(serverSchema.parse({})),
 });
 
@@ -189,6 +247,8 @@ export type EmbedderConfig = z.output<typeof embedderSchema>;
 export type StoreConfig = z.output<typeof storeSchema>;
 export type CollectionConfig = z.output<typeof collectionSchema>;
 export type SyncConfig = z.output<typeof syncSchema>;
+export type CdcConfig = z.output<typeof cdcSchema>;
+export type BusConfig = z.output<typeof busSchema>;
 export type AnalyzerSettings = z.output<typeof analyzerSchema>;
 export type SearchSettings = z.output<typeof searchSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;

@@ -62,6 +62,18 @@ export function parseConfig(raw: unknown, source = 'config'): VectorsyncConfig {
       );
     }
   }
+  for (const [collection, definition] of Object.entries(config.collections)) {
+    if (definition.sync.bus && !config.bus) {
+      problems.push(
+        `collections.${collection}.sync.bus: needs a top-level "bus" (e.g. { "provider": "nats", "url": "nats://…" })`,
+      );
+    }
+    if (definition.sync.bus && definition.sync.mode === 'dual-write') {
+      problems.push(
+        `collections.${collection}.sync.bus: dual-write applies in the request; the bus works with outbox or cdc`,
+      );
+    }
+  }
   if (config.sync.backoffMaxMs < config.sync.backoffBaseMs) {
     problems.push('sync.backoffMaxMs: must be at least sync.backoffBaseMs');
   }

@@ -1,5 +1,4 @@
 import type { AnalyzerSettings, EmbedderConfig, SearchSettings } from '../config/config-schema.js';
-import { storeSchema } from '../config/config-schema.js';
 import { parseConfig } from '../config/resolve-config.js';
 import type { Database } from '../db/database.js';
 import type { EmbedderProgress } from '../embedders/create-embedder.js';
@@ -8,8 +7,6 @@ import { silentLogger } from '../logger.js';
 import { indexSpecFor, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { type SearchMode, SearchService } from '../search/search-service.js';
 import { listIndexes } from '../stores/index-registry.js';
-import type { PgvectorStoreConfig } from '../stores/pgvector/pgvector-config.js';
-import { PgvectorStore } from '../stores/pgvector/pgvector-store.js';
 import { OutboxWorker } from '../sync/outbox-worker.js';
 import { setupCollections } from '../sync/setup-collections.js';
 import type { RelevanceDataset } from './relevance-dataset.js';

@@ -81,7 +81,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
 
   registerHealthRoutes(app, runtime, options.workersRunning ?? (() => undefined));
   registerCollectionRoutes(app, runtime);
-  registerDocumentRoutes(app, runtime);
+  registerDocumentRoutes(app, runtime, logger);
   registerSearchRoutes(app, runtime);
   registerSyncRoutes(app, runtime);
   if (metrics) {

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { OutboxWorker } from '../sync/outbox-worker.js';
 import { readSyncStatus } from '../sync/sync-status.js';
+import type { SyncWorkers } from '../sync/sync-workers.js';
 
 /** Prometheus metrics of one service process; queue depths are read from Postgres at scrape time. */
 export class ServiceMetrics {
@@ -79,6 +80,16 @@ export class ServiceMetrics {
         },
       });
     }
+  }
+
+  attachWorkers(workers: SyncWorkers): void {
+    this.attachWorker(workers.outbox);
+    workers.cdc?.on('batch', (report) => {
+      for (const { collection, ms } of report.lags) this.lag.observe({ collection }, ms / 1000);
+      const counts = new Map<string, number>();
+      for (const { collection } of report.lags) counts.set(collection, (counts.get(collection) ?? 0) + 1);
+      for (const [collection, count] of counts) this.events.inc({ collection, outcome: 'done' }, count);
+    });
   }
 
   attachWorker(worker: OutboxWorker): void {

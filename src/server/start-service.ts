@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import { OutboxWorker } from '../sync/outbox-worker.js';
+import { SyncWorkers } from '../sync/sync-workers.js';
 import { createServer } from './create-server.js';
 import { ServiceMetrics } from './metrics.js';
 
 export interface RunningService {
   app: FastifyInstance;
   url: string;
-  worker: OutboxWorker | undefined;
+  workers: SyncWorkers | undefined;
   metrics: ServiceMetrics;
   stop(): Promise<void>;
 }
@@ -21,20 +21,13 @@ export async function startService(
 ): Promise<RunningService> {
   const runWorkers = options.runWorkers ?? runtime.config.server.runWorkers;
   const metrics = new ServiceMetrics(runtime);
-  let worker: OutboxWorker | undefined;
-  let workerRunning = false;
+  let workers: SyncWorkers | undefined;
   if (runWorkers) {
-    worker = new OutboxWorker({ runtime, logger });
-    metrics.attachWorker(worker);
-    await worker.start();
-    workerRunning = true;
+    workers = new SyncWorkers(runtime, logger);
+    metrics.attachWorkers(workers);
+    await workers.start();
   }
-  const app = createServer({
-    runtime,
-    logger,
-    metrics,
-    workersRunning: () => (worker ? workerRunning : undefined),
-  });
+  const app = createServer({ runtime, logger, metrics, workersRunning: () => workers?.running });
   const address = await app.listen({
     host: options.host ?? runtime.config.server.host,
     port: options.port ?? runtime.config.server.port,
@@ -45,13 +38,12 @@ export async function startService(
   return {
     app,
     url,
-    worker,
+    workers,
     metrics,
     stop() {
       stopping ??= (async () => {
         await app.close();
-        workerRunning = false;
-        await worker?.stop();
+        await workers?.stop();
       })();
       return stopping;
     },

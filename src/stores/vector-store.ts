@@ -35,7 +35,8 @@ export interface ApplyResult {
 }
 
 export interface DeleteRequest {
-  tenant: string;
+  /** Null when only the key is known (a CDC delete with the default replica identity): any tenant. */
+  tenant: string | null;
   id: string;
   /** The source version that was deleted; null deletes whatever version is stored. */
   version: number | null;

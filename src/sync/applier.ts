@@ -126,7 +126,7 @@ export class Applier {
       if (row) {
         // Keys this row used to have under another tenant are removed (the trigger also says so).
         for (const event of list) {
-          if (event.tenant !== row.tenant && event.tenant !== '')
+          if (event.tenant !== null && event.tenant !== '' && event.tenant !== row.tenant)
             deletes.push({ tenant: event.tenant, id, version: event.sourceVersion });
         }
         try {
@@ -136,7 +136,8 @@ export class Applier {
         }
       } else {
         // Gone from the source: whatever the events said, the index must not have it.
-        const latest = list.reduce((a, b) => (BigInt(a.eventId) > BigInt(b.eventId) ? a : b));
+        // Events arrive in capture order, so the last one knows the latest tenant.
+        const latest = list[list.length - 1]!;
         const versions = list
           .map((event) => event.sourceVersion)
           .filter((version): version is number => version !== null);

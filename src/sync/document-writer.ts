@@ -68,11 +68,19 @@ export class DocumentWriter {
     return this.found(definition, id, result.rows[0]);
   }
 
-  async delete(definition: CollectionDefinition, tenant: string, id: string): Promise<void> {
+  /** Deletes and returns the deleted row (dual-write needs its version). */
+  async delete(
+    definition: CollectionDefinition,
+    tenant: string,
+    id: string,
+  ): Promise<Record<string, unknown>> {
     const result = await this.run(definition, () =>
-      this.db.query(`DELETE FROM ${definition.tableSql} WHERE ${this.keyFilter(definition)}`, [id, tenant]),
+      this.db.query<Record<string, unknown>>(
+        `DELETE FROM ${definition.tableSql} WHERE ${this.keyFilter(definition)} RETURNING *`,
+        [id, tenant],
+      ),
     );
-    if (result.rowCount === 0) this.found(definition, id, undefined);
+    return this.found(definition, id, result.rows[0]);
   }
 
   private keyFilter(definition: CollectionDefinition): string {

@@ -43,7 +43,8 @@ export async function claimEvents(
     .map((row) => ({
       eventId: row.id,
       collection: row.collection,
-      tenant: row.tenant,
+      // '' is how the outbox stores "tenant unknown" (a CDC delete, a row whose tenant is NULL).
+      tenant: row.tenant === '' ? null : row.tenant,
       sourceId: row.source_id,
       op: row.op,
       sourceVersion: row.source_version === null ? null : Number(row.source_version),
@@ -190,4 +191,42 @@ export async function pruneDoneEvents(
     total += result.rowCount;
     if (result.rowCount < chunk) return total;
   }
+}
+
+/**
+ * Records events that another path could not apply: a CDC change that failed ('failed', so it
+ * is visible and retryable) or a dual-write the request could not finish ('pending', so the
+ * workers repair it: drift). Tenant '' stands for "unknown" (a CDC delete knows only the key).
+ */
+export async function recordFailedEvents(
+  db: SqlExecutor,
+  items: ReadonlyArray<{ event: ChangeEvent; error: string; code: string }>,
+  origin: string,
+  options: { status?: 'failed' | 'pending'; delayMs?: number } = {},
+): Promise<void> {
+  if (items.length === 0) return;
+  const status = options.status ?? 'failed';
+  await db.query(
+    `WITH recorded AS (
+       INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin, status, attempts, last_error, last_error_code, run_after)
+       SELECT u.collection, u.tenant, u.source_id, u.op, u.source_version, $8, $9, CASE WHEN $9 = 'failed' THEN 1 ELSE 0 END,
+              left(u.error, 4000), u.code, clock_timestamp() + make_interval(secs => $10 / 1000.0)
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
+           AS u(collection, tenant, source_id, op, source_version, error, code)
+       RETURNING collection
+     )
+     SELECT pg_notify('vectorsync_outbox', collection) FROM (SELECT DISTINCT collection FROM recorded) c WHERE $9 = 'pending'`,
+    [
+      items.map((item) => item.event.collection),
+      items.map((item) => item.event.tenant ?? ''),
+      items.map((item) => item.event.sourceId),
+      items.map((item) => item.event.op),
+      items.map((item) => item.event.sourceVersion),
+      items.map((item) => item.error),
+      items.map((item) => item.code),
+      origin,
+      status,
+      options.delayMs ?? 0,
+    ],
+  );
 }

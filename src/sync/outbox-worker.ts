@@ -48,7 +48,7 @@ export interface OutboxWorkerEvents {
 
 export interface OutboxWorkerOptions {
   runtime: VectorsyncRuntime;
-  /** Default: every collection in outbox mode. */
+  /** Default: every collection (the outbox is every mode's retry queue). */
   collections?: string[];
   sync?: Partial<SyncConfig>;
   workerId?: string;
@@ -80,11 +80,9 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
     super();
     this.runtime = options.runtime;
     this.sync = { ...options.runtime.config.sync, ...options.sync };
-    this.collections =
-      options.collections ??
-      [...options.runtime.collections.values()]
-        .filter((c) => c.definition.config.sync.mode === 'outbox')
-        .map((c) => c.name);
+    // Every collection: besides captured changes, the outbox carries backfills, dual-write
+    // drift and retried CDC failures for all modes.
+    this.collections = options.collections ?? [...options.runtime.collections.keys()];
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.logger = (options.logger ?? options.runtime.logger).child({ worker: this.id });
     this.applier = new Applier(this.runtime, this.logger);

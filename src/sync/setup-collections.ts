@@ -1,3 +1,5 @@
+import { ensurePublication, ensureSlot } from '../capture/cdc/cdc-setup.js';
+import { formatLsn } from '../capture/cdc/lsn.js';
 import { installOutboxCapture } from '../capture/outbox/outbox-capture.js';
 import { versionExpression } from '../config/collection-definition.js';
 import { quoteIdent } from '../db/sql-identifier.js';
@@ -30,14 +32,17 @@ export interface SetupOptions {
 
 /**
  * Makes the database match the config, idempotently: registers each collection, installs
- * its capture triggers, creates its index (CONCURRENTLY) and, for a new index, enqueues
- * every existing source row so the index is built from Postgres, the source of truth.
+ * its capture (outbox triggers, or the CDC publication and replication slot), creates its
+ * index (CONCURRENTLY) and, for a new index, enqueues every existing source row so the index
+ * is built from Postgres, the source of truth. CDC capture starts before that backfill reads
+ * anything, so no change can fall between the two.
  */
 export async function setupCollections(
   runtime: VectorsyncRuntime,
   options: SetupOptions = {},
 ): Promise<SetupResult[]> {
   const names = options.collections ?? [...runtime.collections.keys()];
+  await setupCdcCapture(runtime);
   const results: SetupResult[] = [];
   for (const name of names)
     results.push(await setupCollection(runtime, runtime.collection(name), options.rebuild ?? false));
@@ -145,6 +150,41 @@ async function setupCollection(
   return { collection: definition.name, index, createdIndex: created, backfilled, retiredIndexes: retired };
 }
 
+/** Publication over every CDC collection's table, and the permanent slot. */
+export async function setupCdcCapture(runtime: VectorsyncRuntime): Promise<void> {
+  const cdc = [...runtime.collections.values()].filter(
+    (collection) => collection.definition.config.sync.mode === 'cdc',
+  );
+  if (cdc.length === 0) return;
+  for (const collection of cdc) {
+    const info = collection.definition.tableInfo;
+    const identity = await runtime.db.query<{ identity: string }>(
+      `SELECT relreplident::text AS identity FROM pg_class WHERE oid = $1::regclass`,
+      [collection.definition.tableSql],
+    );
+    if (info.primaryKey.length === 0 && identity.rows[0]?.identity === 'd') {
+      throw new VectorsyncError(
+        ErrorCode.ConfigInvalid,
+        `collections.${collection.name}: CDC needs ${collection.definition.table.schema}.${collection.definition.table.name} to have a primary key or a replica identity (ALTER TABLE … REPLICA IDENTITY USING INDEX …); without one, Postgres would refuse the application's updates and deletes once the table is published`,
+      );
+    }
+  }
+  await runtime.db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [hashCollectionLock('__cdc_publication')]);
+    await ensurePublication(
+      tx,
+      runtime.config.cdc.publication,
+      cdc.map((collection) => collection.definition),
+    );
+  });
+  const { created, lsn } = await ensureSlot(runtime.db, runtime.config.cdc.slot);
+  if (created)
+    runtime.logger.info(
+      { slot: runtime.config.cdc.slot, lsn: formatLsn(lsn) },
+      'created logical replication slot',
+    );
+}
+
 /** Enqueues every source row; the workers then build the index through the normal path. */
 export async function enqueueBackfill(
   runtime: VectorsyncRuntime,
@@ -153,9 +193,9 @@ export async function enqueueBackfill(
   const { definition } = collection;
   const result = await runtime.db.query<{ count: string }>(
     `WITH enqueued AS (
-       INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version)
+       INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin)
        SELECT $1, coalesce(s.${quoteIdent(definition.tenantColumn.name)}::text, ''), s.${quoteIdent(definition.primaryKey.name)}::text,
-              'upsert', ${versionExpression(definition, 's')}
+              'upsert', ${versionExpression(definition, 's')}, 'backfill'
          FROM ${definition.tableSql} s
        RETURNING 1
      )

@@ -1,3 +1,5 @@
+import { slotInfo } from '../capture/cdc/cdc-setup.js';
+import { formatLsn } from '../capture/cdc/lsn.js';
 import type { SqlExecutor } from '../db/database.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 
@@ -7,6 +9,8 @@ export interface CollectionSyncStatus {
   pending: number;
   processing: number;
   failed: number;
+  /** Pending repairs of dual-writes that could not reach the index. */
+  drift: number;
   /** Age of the oldest event not yet applied (pending or processing); 0 when caught up. */
   oldestPendingSeconds: number;
   lag: {
@@ -29,9 +33,30 @@ export interface WorkerStatus {
   alive: boolean;
 }
 
+export interface CdcStatus {
+  slot: string;
+  publication: string;
+  collections: string[];
+  exists: boolean;
+  active: boolean;
+  /** WAL written since the consumer's last confirmed position. */
+  lagBytes: number;
+  /** WAL the slot keeps from being recycled (the WAL-bloat hazard). */
+  retainedBytes: number;
+  /**
+   * How far behind the consumer is in time: 0 when it has confirmed everything, otherwise the
+   * time since the last transaction it applied was committed (an upper bound).
+   */
+  lagSeconds: number;
+  confirmedLsn: string | null;
+  lastAppliedAt: string | null;
+  warning: string | null;
+}
+
 export interface SyncStatus {
   collections: CollectionSyncStatus[];
   workers: WorkerStatus[];
+  cdc: CdcStatus | null;
 }
 
 /** Queue depth, age and lag per collection, from the outbox; each query uses a partial index. */
@@ -92,6 +117,7 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
       pending: count?.pending ?? 0,
       processing: count?.processing ?? 0,
       failed: count?.failed ?? 0,
+      drift: count?.drift ?? 0,
       oldestPendingSeconds: count?.oldest ?? 0,
       lag: {
         windowSeconds: lagWindowSeconds,
@@ -116,6 +142,7 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
   });
   return {
     collections,
+    cdc: await readCdcStatus(runtime),
     workers: workers.rows.map((row) => ({
       id: row.id,
       hostname: row.hostname,
@@ -137,12 +164,23 @@ async function countByStatus(db: SqlExecutor) {
        FROM vectorsync.outbox WHERE status = 'processing' GROUP BY collection, status
      UNION ALL
      SELECT collection, status, count(*)::int, NULL
-       FROM vectorsync.outbox WHERE status = 'failed' GROUP BY collection, status`,
+       FROM vectorsync.outbox WHERE status = 'failed' GROUP BY collection, status
+     UNION ALL
+     SELECT collection, 'drift', count(*)::int, NULL
+       FROM vectorsync.outbox WHERE status = 'pending' AND origin = 'dual-write' GROUP BY collection`,
   );
-  const counts = new Map<string, { pending: number; processing: number; failed: number; oldest: number }>();
+  const counts = new Map<
+    string,
+    { pending: number; processing: number; failed: number; drift: number; oldest: number }
+  >();
   for (const row of result.rows) {
-    const entry = counts.get(row.collection) ?? { pending: 0, processing: 0, failed: 0, oldest: 0 };
-    if (row.status === 'pending' || row.status === 'processing' || row.status === 'failed')
+    const entry = counts.get(row.collection) ?? { pending: 0, processing: 0, failed: 0, drift: 0, oldest: 0 };
+    if (
+      row.status === 'pending' ||
+      row.status === 'processing' ||
+      row.status === 'failed' ||
+      row.status === 'drift'
+    )
       entry[row.status] = row.count;
     if (row.oldest !== null) entry.oldest = Math.max(entry.oldest, round(Number(row.oldest)));
     counts.set(row.collection, entry);
@@ -152,4 +190,53 @@ async function countByStatus(db: SqlExecutor) {
 
 function round(value: number): number {
   return Math.round(Number(value) * 1000) / 1000;
+}
+
+async function readCdcStatus(runtime: VectorsyncRuntime): Promise<CdcStatus | null> {
+  const collections = [...runtime.collections.values()]
+    .filter((c) => c.definition.config.sync.mode === 'cdc')
+    .map((c) => c.name);
+  if (collections.length === 0 || runtime.db.kind !== 'postgres') return null;
+  const { slot, publication, maxLagBytes, maxLagSeconds } = runtime.config.cdc;
+  const info = await slotInfo(runtime.db, slot);
+  const progress = await runtime.db.query<{
+    confirmed_lsn: string | null;
+    last_commit_time: Date | null;
+    last_applied_at: Date | null;
+  }>(
+    'SELECT confirmed_lsn::text, last_commit_time, last_applied_at FROM vectorsync.cdc_progress WHERE slot = $1',
+    [slot],
+  );
+  const row = progress.rows[0];
+  const lagBytes = info?.lagBytes ?? 0;
+  const since = row?.last_commit_time ?? row?.last_applied_at;
+  const lagSeconds = lagBytes > 0 && since ? Math.max(0, (Date.now() - new Date(since).getTime()) / 1000) : 0;
+  const warnings: string[] = [];
+  if (!info) warnings.push(`replication slot "${slot}" does not exist: run \`vectorsync setup\``);
+  else {
+    if (info.retainedBytes > maxLagBytes)
+      warnings.push(
+        `slot retains ${info.retainedBytes} bytes of WAL (over cdc.maxLagBytes ${maxLagBytes}): is the consumer running?`,
+      );
+    if (lagSeconds > maxLagSeconds)
+      warnings.push(
+        `consumer is ${Math.round(lagSeconds)} s behind (over cdc.maxLagSeconds ${maxLagSeconds})`,
+      );
+  }
+  return {
+    slot,
+    publication,
+    collections,
+    exists: info !== undefined,
+    active: info?.active ?? false,
+    lagBytes,
+    retainedBytes: info?.retainedBytes ?? 0,
+    lagSeconds: Math.round(lagSeconds * 1000) / 1000,
+    confirmedLsn:
+      info?.confirmedFlushLsn !== undefined && info?.confirmedFlushLsn !== null
+        ? formatLsn(info.confirmedFlushLsn)
+        : null,
+    lastAppliedAt: row?.last_applied_at ? new Date(row.last_applied_at).toISOString() : null,
+    warning: warnings.length > 0 ? warnings.join('; ') : null,
+  };
 }

@@ -4,7 +4,7 @@ import { PgDatabase } from '../../db/pg-database.js';
 import { PgliteDatabase } from '../../db/pglite-database.js';
 import { bootstrapDemo, demoInstructions } from '../../demo/demo-bootstrap.js';
 import { startService } from '../../server/start-service.js';
-import { createCliLogger, embedderProgressBars, type GlobalOptions } from '../cli-context.js';
+import { createCliLogger, type GlobalOptions } from '../cli-context.js';
 import { untilSignal } from './serve-command.js';
 import { waitForDrain } from './setup-command.js';
 

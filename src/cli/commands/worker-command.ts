@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { OutboxWorker } from '../../sync/outbox-worker.js';
+import { SyncWorkers } from '../../sync/sync-workers.js';
 import { type GlobalOptions, withRuntime } from '../cli-context.js';
 import { untilSignal } from './serve-command.js';
 
@@ -13,16 +13,14 @@ export function registerWorkerCommand(program: Command): void {
     .action(async (commandOptions: { collection?: string[]; concurrency?: string; batchSize?: string }) => {
       const options = program.opts<GlobalOptions>();
       await withRuntime(options, async (runtime, logger) => {
-        const worker = new OutboxWorker({
-          runtime,
-          logger,
+        const workers = new SyncWorkers(runtime, logger, {
           ...(commandOptions.collection ? { collections: commandOptions.collection } : {}),
           sync: {
             ...(commandOptions.concurrency ? { concurrency: Number(commandOptions.concurrency) } : {}),
             ...(commandOptions.batchSize ? { batchSize: Number(commandOptions.batchSize) } : {}),
           },
         });
-        worker.on('batch', (report) =>
+        workers.outbox.on('batch', (report) =>
           logger.debug(
             {
               claimed: report.claimed,
@@ -34,12 +32,20 @@ export function registerWorkerCommand(program: Command): void {
             'batch',
           ),
         );
+        workers.cdc?.on('batch', (report) =>
+          logger.debug(
+            { transactions: report.transactions, events: report.events, confirmed: report.confirmedLsn },
+            'cdc batch',
+          ),
+        );
         for (const collection of runtime.collections.keys()) runtime.activeTarget(collection);
         await runtime.warmUp();
-        await worker.start();
-        process.stderr.write(`vectorsync worker ${worker.id} running\n`);
+        await workers.start();
+        process.stderr.write(
+          `vectorsync worker ${workers.outbox.id} running${workers.cdc ? ` (CDC on slot ${runtime.config.cdc.slot})` : ''}\n`,
+        );
         await untilSignal();
-        await worker.stop();
+        await workers.stop();
       });
     });
 }

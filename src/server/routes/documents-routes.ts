@@ -1,6 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CollectionDefinition } from '../../config/collection-definition.js';
+import type { Logger } from '../../logger.js';
 import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
 import { DocumentWriter } from '../../sync/document-writer.js';
+import { DualWriter } from '../../sync/dual-writer.js';
 import { requireTenant } from '../auth.js';
 
 interface DocumentParams {
@@ -8,10 +11,41 @@ interface DocumentParams {
   id: string;
 }
 
-/** CRUD on a collection's source table, scoped to the caller's tenant. */
-export function registerDocumentRoutes(app: FastifyInstance, runtime: VectorsyncRuntime): void {
+/**
+ * CRUD on a collection's source table, scoped to the caller's tenant. In outbox and CDC mode
+ * capture does the rest; in dual-write mode the request also writes the index, and reports how
+ * that went in the `x-vectorsync-index` header (`applied`, or `drift` when it will be repaired).
+ */
+export function registerDocumentRoutes(
+  app: FastifyInstance,
+  runtime: VectorsyncRuntime,
+  logger: Logger,
+): void {
   const writer = new DocumentWriter(runtime.db);
+  const dualWriter = new DualWriter(runtime, logger);
   const definitionOf = (name: string) => runtime.collection(name).definition;
+  const afterWrite = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    definition: CollectionDefinition,
+    row: Record<string, unknown>,
+    op: 'upsert' | 'delete',
+  ) => {
+    if (definition.config.sync.mode !== 'dual-write') return;
+    const result = await dualWriter.afterWrite(
+      {
+        collection: definition.name,
+        tenant: String(row[definition.tenantColumn.name]),
+        sourceId: String(row[definition.primaryKey.name]),
+        op,
+        // The applier re-reads the row for an upsert; a delete removes whatever version is stored
+        // and leaves a tombstone at that version.
+        sourceVersion: null,
+      },
+      String(request.id),
+    );
+    reply.header('x-vectorsync-index', result.index);
+  };
 
   app.post<{ Params: { collection: string } }>(
     '/v1/collections/:collection/documents',
@@ -20,6 +54,7 @@ export function registerDocumentRoutes(app: FastifyInstance, runtime: Vectorsync
       const definition = definitionOf(request.params.collection);
       const document = await writer.create(definition, tenant, request.body);
       const id = String(document[definition.primaryKey.name]);
+      await afterWrite(request, reply, definition, document, 'upsert');
       return reply
         .status(201)
         .header('location', `/v1/collections/${definition.name}/documents/${encodeURIComponent(id)}`)
@@ -32,33 +67,30 @@ export function registerDocumentRoutes(app: FastifyInstance, runtime: Vectorsync
     return writer.get(definitionOf(request.params.collection), tenant, request.params.id);
   });
 
-  app.put<{ Params: DocumentParams }>('/v1/collections/:collection/documents/:id', async (request) => {
-    const tenant = requireTenant(request);
-    return writer.update(
-      definitionOf(request.params.collection),
-      tenant,
-      request.params.id,
-      request.body,
-      'replace',
-    );
-  });
-
-  app.patch<{ Params: DocumentParams }>('/v1/collections/:collection/documents/:id', async (request) => {
-    const tenant = requireTenant(request);
-    return writer.update(
-      definitionOf(request.params.collection),
-      tenant,
-      request.params.id,
-      request.body,
-      'patch',
-    );
-  });
+  for (const [method, mode] of [
+    ['PUT', 'replace'],
+    ['PATCH', 'patch'],
+  ] as const) {
+    app.route<{ Params: DocumentParams }>({
+      method,
+      url: '/v1/collections/:collection/documents/:id',
+      handler: async (request, reply) => {
+        const tenant = requireTenant(request);
+        const definition = definitionOf(request.params.collection);
+        const document = await writer.update(definition, tenant, request.params.id, request.body, mode);
+        await afterWrite(request, reply, definition, document, 'upsert');
+        return document;
+      },
+    });
+  }
 
   app.delete<{ Params: DocumentParams }>(
     '/v1/collections/:collection/documents/:id',
     async (request, reply) => {
       const tenant = requireTenant(request);
-      await writer.delete(definitionOf(request.params.collection), tenant, request.params.id);
+      const definition = definitionOf(request.params.collection);
+      const deleted = await writer.delete(definition, tenant, request.params.id);
+      await afterWrite(request, reply, definition, deleted, 'delete');
       return reply.status(204).send();
     },
   );

@@ -259,11 +259,11 @@ export class PgvectorStore implements VectorStore {
                SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, tenant, version)
              ), removed AS (
                DELETE FROM ${names.table} t USING input i
-                WHERE t.id = i.id${idCast} AND t.tenant = i.tenant AND (i.version IS NULL OR t.version <= i.version)
-               RETURNING t.id::text AS id, t.version
+                WHERE t.id = i.id${idCast} AND (i.tenant IS NULL OR t.tenant = i.tenant) AND (i.version IS NULL OR t.version <= i.version)
+               RETURNING t.id::text AS id, t.version, t.tenant
              )
              INSERT INTO ${names.tombstones} AS d (id, tenant, version)
-             SELECT i.id, i.tenant, COALESCE(i.version, r.version, 0)
+             SELECT i.id, COALESCE(i.tenant, r.tenant, ''), COALESCE(i.version, r.version, 0)
                FROM input i LEFT JOIN removed r ON r.id = i.id
              ON CONFLICT (id) DO UPDATE
                 SET version = GREATEST(d.version, EXCLUDED.version), tenant = EXCLUDED.tenant, deleted_at = now()`,
@@ -271,7 +271,7 @@ export class PgvectorStore implements VectorStore {
           );
           const remaining = await tx.query<{ id: string }>(
             `SELECT t.id::text AS id FROM ${names.table} t
-               JOIN unnest($1::text[], $2::text[]) AS u(id, tenant) ON t.id = u.id${idCast} AND t.tenant = u.tenant`,
+               JOIN unnest($1::text[], $2::text[]) AS u(id, tenant) ON t.id = u.id${idCast} AND (u.tenant IS NULL OR t.tenant = u.tenant)`,
             [ids, unique.map((request) => request.tenant)],
           );
           return new Set(remaining.rows.map((row) => row.id));

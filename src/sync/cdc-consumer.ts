@@ -1,0 +1,474 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type pg from 'pg';
+import { formatLsn, type Lsn } from '../capture/cdc/lsn.js';
+import {
+  PgoutputDecoder,
+  type PgoutputMessage,
+  type Relation,
+  tupleText,
+} from '../capture/cdc/pgoutput-decoder.js';
+import { ReplicationConnection } from '../capture/cdc/replication-connection.js';
+import type { CollectionDefinition } from '../config/collection-definition.js';
+import type { CdcConfig } from '../config/config-schema.js';
+import { PgDatabase } from '../db/pg-database.js';
+import { coerceError, ErrorCode, VectorsyncError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { Applier, type ApplyStats } from './applier.js';
+import { backoffDelay } from './backoff.js';
+import type { ChangeEvent } from './change-event.js';
+import { recordFailedEvents } from './outbox-queries.js';
+
+interface Transaction {
+  endLsn: Lsn;
+  commitTime: Date;
+  events: ChangeEvent[];
+}
+
+export interface CdcBatchReport {
+  transactions: number;
+  events: number;
+  failed: number;
+  confirmedLsn: string;
+  durationMs: number;
+  stats: ApplyStats | undefined;
+  /** Per event: milliseconds from its transaction's commit to the moment it was applied. */
+  lags: Array<{ collection: string; ms: number }>;
+}
+
+export interface CdcConsumerEvents {
+  batch: [CdcBatchReport];
+  error: [Error];
+  connected: [{ slot: string; from: string }];
+}
+
+/** What the consumer does with a batch of changes: apply them (default) or hand them to the bus. */
+export type CdcSink = (
+  events: ChangeEvent[],
+) => Promise<Map<string, { failed?: { error: Error; code: string; transient: boolean } }>>;
+
+export interface CdcConsumerOptions {
+  runtime: VectorsyncRuntime;
+  collections?: string[];
+  cdc?: Partial<CdcConfig>;
+  logger?: Logger;
+  consumerId?: string;
+  sink?: CdcSink;
+}
+
+/**
+ * Streams changes from the permanent logical replication slot (pgoutput) and applies them
+ * through the same applier as every other mode. The slot's flush position is confirmed only
+ * after the index write for those transactions has committed, so a crash, a restart or a lost
+ * connection resumes from the last applied transaction: nothing is lost, and what is replayed
+ * is absorbed by the version guard. A change that cannot be applied goes to the failed list
+ * (the outbox, origin 'cdc') and the slot keeps advancing; an unavailable store or embedder
+ * stops the stream (back-pressure, nothing confirmed) until it comes back.
+ */
+export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
+  readonly id: string;
+  private readonly runtime: VectorsyncRuntime;
+  private readonly cdc: CdcConfig;
+  private readonly logger: Logger;
+  private readonly applier: Applier;
+  private readonly byTable = new Map<string, CollectionRuntime[]>();
+  private readonly sink: CdcSink;
+  private connection: ReplicationConnection | undefined;
+  private decoder = new PgoutputDecoder();
+  private open: Transaction | undefined;
+  private ready: Transaction[] = [];
+  private readyEvents = 0;
+  private confirmed: Lsn = 0n;
+  private processing: Promise<void> | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private sessionEnded: (() => void) | undefined;
+  private failures = 0;
+  private sequence = 0;
+
+  constructor(options: CdcConsumerOptions) {
+    super();
+    this.runtime = options.runtime;
+    this.cdc = { ...options.runtime.config.cdc, ...options.cdc };
+    this.id = options.consumerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.logger = (options.logger ?? options.runtime.logger).child({ cdc: this.cdc.slot, consumer: this.id });
+    this.applier = new Applier(this.runtime, this.logger);
+    const names =
+      options.collections ??
+      [...options.runtime.collections.values()]
+        .filter((c) => c.definition.config.sync.mode === 'cdc')
+        .map((c) => c.name);
+    for (const name of names) {
+      const collection = this.runtime.collection(name);
+      const key = tableKey(collection.definition);
+      this.byTable.set(key, [...(this.byTable.get(key) ?? []), collection]);
+    }
+    this.sink = options.sink ?? ((events) => this.applyEvents(events));
+  }
+
+  get collections(): string[] {
+    return [...this.byTable.values()].flat().map((collection) => collection.name);
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.statusTimer = setInterval(
+      () => this.connection?.sendStatus(this.confirmed),
+      this.cdc.statusIntervalMs,
+    );
+    this.statusTimer.unref();
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearInterval(this.statusTimer);
+    clearTimeout(this.flushTimer);
+    await this.processing;
+    await this.connection?.close();
+    this.sessionEnded?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const session = this.connect();
+      await session;
+      if (!this.running) break;
+      this.failures++;
+      const delay = backoffDelay(this.failures, 200, this.cdc.reconnectMaxMs);
+      this.logger.warn({ retryInMs: delay }, 'replication session ended; reconnecting');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  /** One replication session; resolves when it ends for any reason. */
+  private async connect(): Promise<void> {
+    const pool = (this.runtime.db as PgDatabase).pool as pg.Pool | undefined;
+    if (!(this.runtime.db instanceof PgDatabase) || !pool) {
+      throw new VectorsyncError(
+        ErrorCode.ConfigInvalid,
+        'CDC needs a Postgres server (logical replication); the embedded demo database has none',
+      );
+    }
+    // Anything received but not confirmed is re-sent by the server after a reconnect.
+    this.decoder = new PgoutputDecoder();
+    this.open = undefined;
+    this.ready = [];
+    this.readyEvents = 0;
+    const connection = new ReplicationConnection({
+      ...(pool.options as pg.ClientConfig),
+      application_name: `vectorsync-cdc:${this.cdc.slot}`,
+    });
+    this.connection = connection;
+    const ended = new Promise<void>((resolve) => {
+      this.sessionEnded = resolve;
+      connection.on('end', () => resolve());
+      connection.on('error', (error) => {
+        if (/is active for PID/.test(error.message))
+          this.logger.info({}, 'slot is held by another consumer; standing by');
+        else {
+          this.logger.warn({ err: error.message }, 'replication connection error');
+          this.emit('error', error);
+        }
+        resolve();
+      });
+    });
+    connection.on('data', ({ payload }) => this.onMessage(this.decoder.decode(payload)));
+    connection.on('keepalive', ({ walEnd, replyRequested }) => {
+      // Nothing received is waiting to be applied: everything up to the server's position is done.
+      if (!this.open && this.ready.length === 0 && !this.processing && walEnd > this.confirmed)
+        this.confirmed = walEnd;
+      if (replyRequested) connection.sendStatus(this.confirmed);
+    });
+    try {
+      await connection.start(this.cdc.slot, this.cdc.publication, 0n);
+      this.failures = 0;
+      this.logger.info({ slot: this.cdc.slot }, 'streaming changes');
+      this.emit('connected', { slot: this.cdc.slot, from: formatLsn(this.confirmed) });
+    } catch (error) {
+      const err = coerceError(error);
+      this.logger.warn({ err: err.message }, 'could not start replication');
+      this.emit('error', err);
+      await connection.close();
+      return;
+    }
+    await ended;
+    await connection.close();
+    this.connection = undefined;
+  }
+
+  private onMessage(message: PgoutputMessage): void {
+    switch (message.tag) {
+      case 'begin':
+        this.open = { endLsn: 0n, commitTime: message.commitTime, events: [] };
+        break;
+      case 'insert':
+      case 'update':
+        this.record(message.relation, (collection) =>
+          this.upsertEvent(collection, message.relation, message.newTuple),
+        );
+        break;
+      case 'delete':
+        this.record(message.relation, (collection) =>
+          this.deleteEvent(collection, message.relation, message.oldTuple),
+        );
+        break;
+      case 'truncate':
+        for (const relation of message.relations) {
+          this.record(relation, (collection) => ({
+            ...this.baseEvent(collection),
+            tenant: '',
+            sourceId: '',
+            op: 'truncate',
+            sourceVersion: null,
+          }));
+        }
+        break;
+      case 'commit':
+        if (this.open) {
+          this.open.endLsn = message.endLsn;
+          this.ready.push(this.open);
+          this.readyEvents += this.open.events.length;
+          this.open = undefined;
+          this.scheduleFlush();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private record(
+    relation: Relation,
+    build: (collection: CollectionRuntime) => ChangeEvent | undefined,
+  ): void {
+    const collections = this.byTable.get(`${relation.schema}.${relation.name}`);
+    if (!collections || !this.open) return;
+    for (const collection of collections) {
+      const event = build(collection);
+      if (event) this.open.events.push(event);
+    }
+  }
+
+  private baseEvent(collection: CollectionRuntime): Pick<ChangeEvent, 'eventId' | 'collection'> {
+    return { eventId: `cdc-${++this.sequence}`, collection: collection.name };
+  }
+
+  private upsertEvent(
+    collection: CollectionRuntime,
+    relation: Relation,
+    tuple: Parameters<typeof tupleText>[1],
+  ): ChangeEvent | undefined {
+    const { definition } = collection;
+    const id = tupleText(relation, tuple, definition.primaryKey.name);
+    if (id === undefined) return undefined;
+    return {
+      ...this.baseEvent(collection),
+      tenant: tupleText(relation, tuple, definition.tenantColumn.name) ?? null,
+      sourceId: id,
+      op: 'upsert',
+      // The applier re-reads the row, so unchanged TOASTed columns never matter here.
+      sourceVersion: parseVersion(definition, tupleText(relation, tuple, definition.versionColumn.name)),
+    };
+  }
+
+  private deleteEvent(
+    collection: CollectionRuntime,
+    relation: Relation,
+    tuple: Parameters<typeof tupleText>[1],
+  ): ChangeEvent | undefined {
+    const { definition } = collection;
+    const id = tupleText(relation, tuple, definition.primaryKey.name);
+    if (id === undefined) return undefined;
+    // With the default replica identity only the key is known: the tenant and version are not.
+    return {
+      ...this.baseEvent(collection),
+      tenant: tupleText(relation, tuple, definition.tenantColumn.name) ?? null,
+      sourceId: id,
+      op: 'delete',
+      sourceVersion: parseVersion(definition, tupleText(relation, tuple, definition.versionColumn.name)),
+    };
+  }
+
+  private scheduleFlush(): void {
+    if (this.readyEvents >= this.cdc.batchSize * 4) this.connection?.pause();
+    if (this.readyEvents >= this.cdc.batchSize) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+      void this.flush();
+    } else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        void this.flush();
+      }, this.cdc.batchDelayMs);
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.processing) return;
+    this.processing = this.drain().finally(() => {
+      this.processing = undefined;
+    });
+    await this.processing;
+  }
+
+  /** Applies ready transactions batch by batch; confirms the slot after each applied batch. */
+  private async drain(): Promise<void> {
+    while (this.running && this.ready.length > 0) {
+      const batch: Transaction[] = [];
+      let events = 0;
+      while (
+        this.ready.length > 0 &&
+        (batch.length === 0 || events + this.ready[0]!.events.length <= this.cdc.batchSize)
+      ) {
+        const transaction = this.ready.shift()!;
+        batch.push(transaction);
+        events += transaction.events.length;
+      }
+      this.readyEvents -= events;
+      await this.applyBatch(batch);
+      if (this.readyEvents < this.cdc.batchSize * 2) this.connection?.resume();
+    }
+  }
+
+  private async applyBatch(batch: Transaction[]): Promise<void> {
+    const started = performance.now();
+    const events = batch.flatMap((transaction) => transaction.events);
+    let failedCount = 0;
+    for (let attempt = 1; this.running; attempt++) {
+      try {
+        const outcomes = events.length > 0 ? await this.sink(events) : new Map();
+        const transient = [...outcomes.values()].find((outcome) => outcome.failed?.transient)?.failed;
+        if (transient)
+          throw new VectorsyncError(ErrorCode.StoreUnavailable, transient.error.message, {
+            cause: transient.error,
+            transient: true,
+          });
+        const failed = events.filter((event) => outcomes.get(event.eventId)?.failed);
+        failedCount = failed.length;
+        if (failed.length > 0) {
+          // Kept, visible and retryable in the failed list; the slot moves on.
+          await recordFailedEvents(
+            this.runtime.db,
+            failed.map((event) => ({
+              event,
+              error: outcomes.get(event.eventId)!.failed!.error.message,
+              code: outcomes.get(event.eventId)!.failed!.code,
+            })),
+            'cdc',
+          );
+          this.logger.error(
+            { events: failed.map((event) => `${event.collection}/${event.sourceId}`) },
+            'changes could not be applied; recorded as failed',
+          );
+        }
+        break;
+      } catch (error) {
+        const err = coerceError(error);
+        const delay = backoffDelay(attempt, 200, this.runtime.config.sync.backoffMaxMs);
+        // Nothing is confirmed while the store is away: the slot keeps the changes.
+        this.connection?.pause();
+        this.logger.warn(
+          { err: err.message, attempt, retryInMs: delay },
+          'could not apply changes; retrying (slot not advanced)',
+        );
+        this.emit('error', err);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+    if (!this.running) return;
+    const last = batch[batch.length - 1]!;
+    this.confirmed = last.endLsn > this.confirmed ? last.endLsn : this.confirmed;
+    this.connection?.sendStatus(this.confirmed);
+    const appliedAt = Date.now();
+    await this.runtime.db
+      .query(
+        `INSERT INTO vectorsync.cdc_progress (slot, collections, confirmed_lsn, last_commit_time, last_applied_at, consumer, updated_at)
+         VALUES ($1, $2, $3::pg_lsn, $4, now(), $5, now())
+         ON CONFLICT (slot) DO UPDATE SET collections = EXCLUDED.collections, confirmed_lsn = EXCLUDED.confirmed_lsn,
+           last_commit_time = EXCLUDED.last_commit_time, last_applied_at = now(), consumer = EXCLUDED.consumer, updated_at = now()`,
+        [this.cdc.slot, this.collections, formatLsn(this.confirmed), last.commitTime, this.id],
+      )
+      .catch((error: Error) => this.logger.warn({ err: error.message }, 'could not record CDC progress'));
+    this.emit('batch', {
+      transactions: batch.length,
+      events: events.length,
+      failed: failedCount,
+      confirmedLsn: formatLsn(this.confirmed),
+      durationMs: performance.now() - started,
+      stats: undefined,
+      lags: batch.flatMap((transaction) =>
+        transaction.events.map((event) => ({
+          collection: event.collection,
+          ms: appliedAt - transaction.commitTime.getTime(),
+        })),
+      ),
+    });
+  }
+
+  private async applyEvents(events: ChangeEvent[]) {
+    const { outcomes } = await this.applier.apply(events);
+    const result = new Map<string, { failed?: { error: Error; code: string; transient: boolean } }>();
+    for (const [id, outcome] of outcomes) {
+      result.set(
+        id,
+        outcome.status === 'failed'
+          ? { failed: { error: outcome.error, code: outcome.code, transient: outcome.transient } }
+          : {},
+      );
+    }
+    return result;
+  }
+}
+
+function tableKey(definition: CollectionDefinition): string {
+  return `${definition.table.schema}.${definition.table.name}`;
+}
+
+/** The version column's text (from the WAL) as the same bigint the SQL version expression gives. */
+export function parseVersion(definition: CollectionDefinition, text: string | undefined): number | null {
+  if (text === undefined) return null;
+  if (definition.versionKind === 'integer') {
+    const value = Number(text.split('.')[0]);
+    return Number.isSafeInteger(value) ? value : null;
+  }
+  return timestampMicros(text);
+}
+
+/** '2026-11-21 22:15:03.123456+00' → microseconds since the epoch, exactly (no Date rounding). */
+export function timestampMicros(text: string): number | null {
+  const match =
+    /^(\d{4,})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?)?$/.exec(
+      text,
+    );
+  if (!match) return null;
+  const [
+    ,
+    year,
+    month,
+    day,
+    hour,
+    minute,
+    second,
+    fraction = '',
+    sign,
+    offsetHours = '0',
+    offsetMinutes = '0',
+    offsetSeconds = '0',
+  ] = match;
+  const seconds =
+    Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second)) /
+    1000;
+  const offset = sign
+    ? (sign === '-' ? -1 : 1) *
+      (Number(offsetHours) * 3600 + Number(offsetMinutes) * 60 + Number(offsetSeconds))
+    : 0;
+  return (seconds - offset) * 1_000_000 + Number(fraction.padEnd(6, '0'));
+}
