@@ -38,6 +38,8 @@ export const ErrorCode = {
   EventNotFound: 'EVENT_NOT_FOUND',
   OptionalDependencyMissing: 'OPTIONAL_DEPENDENCY_MISSING',
   Aborted: 'ABORTED',
+  Timeout: 'TIMEOUT',
+  DualWriteTimeout: 'DUAL_WRITE_TIMEOUT',
   Internal: 'INTERNAL',
 } as const;
 

@@ -43,3 +43,16 @@ CREATE TABLE vectorsync.cdc_progress (
   consumer text,
   updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Every process that writes indexes (service, worker) and when it last reloaded the list of
+-- live indexes. A new index being built beside the active one (replay, store migration) may
+-- only start reading the source once every live writer writes to it too; otherwise a change
+-- read by a writer that does not know the new index yet could be missing from it.
+CREATE TABLE vectorsync.index_writers (
+  id text PRIMARY KEY,
+  hostname text NOT NULL,
+  pid int NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  heartbeat_at timestamptz NOT NULL DEFAULT now(),
+  indexes_seen_at timestamptz
+);

@@ -166,6 +166,8 @@ export const syncSchema = z.strictObject({
   listenReconnectMaxMs: z.number().int().min(10).default(30_000),
   /** Dual-write: how long a request waits for the index write before answering anyway (drift recorded). */
   dualWriteTimeoutMs: z.number().int().min(1).default(2000),
+  /** How often each process reloads the list of live indexes (new builds, cut-overs). */
+  indexRefreshMs: z.number().int().min(50).default(2000),
 });
 
 export const cdcSchema = z.strictObject({

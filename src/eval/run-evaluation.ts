@@ -205,7 +205,7 @@ async function loadDocuments(
   await worker.start();
   try {
     for (;;) {
-      const indexed = await collection.store.count(spec);
+      const indexed = await runtime.activeTarget(collection.name).store.count(spec);
       onProgress?.('indexing', indexed, dataset.documents.length);
       const open = await runtime.db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM vectorsync.outbox WHERE collection = $1 AND status IN ('pending', 'processing')`,

@@ -23,6 +23,9 @@ import type { IndexSpec, VectorStore } from '../stores/vector-store.js';
 export interface IndexTarget {
   record: IndexRecord;
   spec: IndexSpec;
+  /** The store holding this index (during a store migration, targets live in different stores). */
+  store: VectorStore;
+  storeName: string;
 }
 
 export interface CollectionRuntime {
@@ -181,8 +184,23 @@ export class VectorsyncRuntime {
       collection.targets = records.map((record) => ({
         record,
         spec: indexSpecFor(record, collection.definition),
+        store: this.store(record.store, collection.name),
+        storeName: record.store,
       }));
     }
+  }
+
+  /** A configured store by name; an index in a store the config no longer names cannot be written. */
+  store(name: string, collection?: string): VectorStore {
+    const store = this.stores.get(name);
+    if (!store) {
+      throw new VectorsyncError(
+        ErrorCode.ConfigInvalid,
+        `store "${name}"${collection ? ` holds a live index of collection "${collection}" but` : ''} is not declared in the config (stores.${name})`,
+        { details: { store: name, known: [...this.stores.keys()], ...(collection ? { collection } : {}) } },
+      );
+    }
+    return store;
   }
 
   async close(): Promise<void> {

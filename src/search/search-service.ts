@@ -132,7 +132,7 @@ export class SearchService {
   ): Promise<SearchHit[]> {
     assertEmbedderMatches(target.record, collection.embedder);
     const vector = await this.embedQuery(collection.embedder, request.query);
-    return collection.store.search(target.spec, {
+    return target.store.search(target.spec, {
       tenant: request.tenant,
       vector,
       k,
@@ -147,19 +147,19 @@ export class SearchService {
     k: number,
     filter: FilterNode | undefined,
   ): Promise<SearchHit[]> {
-    if (!collection.store.keywordSearch || !collection.store.capabilities.keyword) {
+    if (!target.store.keywordSearch || !target.store.capabilities.keyword) {
       throw new VectorsyncError(
         ErrorCode.InvalidRequest,
-        `store "${collection.storeName}" (${collection.store.kind}) has no keyword search; use mode=semantic`,
+        `store "${target.storeName}" (${target.store.kind}) has no keyword search; use mode=semantic`,
         {
-          details: { store: collection.storeName },
+          details: { store: target.storeName },
         },
       );
     }
     assertAnalyzerMatches(target.record, collection.definition.config.analyzer);
     const { frequencies } = collection.analyzer.termFrequencies(request.query);
     if (frequencies.size === 0) return [];
-    return collection.store.keywordSearch(target.spec, {
+    return target.store.keywordSearch(target.spec, {
       tenant: request.tenant,
       terms: [...frequencies].map(([term, frequency]) => ({ term, frequency })),
       k,

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { IndexWatcher } from '../sync/index-watcher.js';
 import { SyncWorkers } from '../sync/sync-workers.js';
 import { createServer } from './create-server.js';
 import { ServiceMetrics } from './metrics.js';
@@ -22,10 +23,15 @@ export async function startService(
   const runWorkers = options.runWorkers ?? runtime.config.server.runWorkers;
   const metrics = new ServiceMetrics(runtime);
   let workers: SyncWorkers | undefined;
+  // Dual-write requests write indexes too: this process must follow new index builds.
+  let watcher: IndexWatcher | undefined;
   if (runWorkers) {
     workers = new SyncWorkers(runtime, logger);
     metrics.attachWorkers(workers);
     await workers.start();
+  } else {
+    watcher = new IndexWatcher(runtime, logger, runtime.config.sync.indexRefreshMs);
+    await watcher.start();
   }
   const app = createServer({ runtime, logger, metrics, workersRunning: () => workers?.running });
   const address = await app.listen({
@@ -44,6 +50,7 @@ export async function startService(
       stopping ??= (async () => {
         await app.close();
         await workers?.stop();
+        await watcher?.stop();
       })();
       return stopping;
     },

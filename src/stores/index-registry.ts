@@ -1,4 +1,5 @@
-import type { SqlExecutor } from '../db/database.js';
+import { hashCollectionLock } from '../db/collection-lock.js';
+import type { Database, SqlExecutor } from '../db/database.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 
 export type IndexState = 'building' | 'active' | 'retired';
@@ -136,4 +137,71 @@ export function assertAnalyzerMatches(index: IndexRecord, analyzer: unknown): vo
       { details: { collection: index.collection, indexAnalyzer: recorded, configuredAnalyzer: analyzer } },
     );
   }
+}
+
+/**
+ * Makes a building index the one searches read, atomically: the previously active index of
+ * the collection is retired in the same transaction. Returns the retired records (their
+ * physical data is the caller's to drop once nothing reads it).
+ */
+export async function activateIndex(
+  db: Database,
+  collection: string,
+  indexId: number,
+): Promise<{ activated: IndexRecord; retired: IndexRecord[] }> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [hashCollectionLock(collection)]);
+    return swapActive(tx, collection, indexId);
+  });
+}
+
+async function swapActive(
+  db: SqlExecutor,
+  collection: string,
+  indexId: number,
+): Promise<{ activated: IndexRecord; retired: IndexRecord[] }> {
+  const retired = await db.query<IndexRow>(
+    `WITH target AS (
+       SELECT id FROM vectorsync.indexes WHERE id = $2 AND collection = $1 AND state IN ('building', 'active')
+     )
+     UPDATE vectorsync.indexes SET state = 'retired', retired_at = now()
+      WHERE collection = $1 AND state = 'active' AND id <> $2 AND EXISTS (SELECT 1 FROM target)
+      RETURNING ${columns}`,
+    [collection, indexId],
+  );
+  const activated = await db.query<IndexRow>(
+    `UPDATE vectorsync.indexes SET state = 'active', activated_at = coalesce(activated_at, now())
+      WHERE id = $2 AND collection = $1 AND state IN ('building', 'active')
+      RETURNING ${columns}`,
+    [collection, indexId],
+  );
+  if (!activated.rows[0]) {
+    throw new VectorsyncError(
+      ErrorCode.IndexNotFound,
+      `index ${indexId} of collection "${collection}" is not building or active`,
+      { details: { collection, indexId } },
+    );
+  }
+  return { activated: toRecord(activated.rows[0]), retired: retired.rows.map(toRecord) };
+}
+
+/** Stops writing to an index (an abandoned build, or an old index after a cut-over). */
+export async function retireIndex(db: SqlExecutor, indexId: number): Promise<IndexRecord | undefined> {
+  const result = await db.query<IndexRow>(
+    `UPDATE vectorsync.indexes SET state = 'retired', retired_at = now()
+      WHERE id = $1 AND state <> 'retired' RETURNING ${columns}`,
+    [indexId],
+  );
+  return result.rows[0] ? toRecord(result.rows[0]) : undefined;
+}
+
+export async function getIndex(db: SqlExecutor, indexId: number): Promise<IndexRecord> {
+  const result = await db.query<IndexRow>(`SELECT ${columns} FROM vectorsync.indexes WHERE id = $1`, [
+    indexId,
+  ]);
+  if (!result.rows[0])
+    throw new VectorsyncError(ErrorCode.IndexNotFound, `no index with id ${indexId}`, {
+      details: { indexId },
+    });
+  return toRecord(result.rows[0]);
 }

@@ -83,7 +83,7 @@ export class Applier {
     const truncates = events.filter((event) => event.op === 'truncate');
     if (truncates.length > 0) {
       try {
-        for (const target of targets) await collection.store.truncate(target.spec);
+        for (const target of targets) await target.store.truncate(target.spec);
         for (const event of truncates) outcomes.set(event.eventId, { status: 'applied' });
         log.info({ events: truncates.map((event) => event.eventId) }, 'source truncated; index emptied');
       } catch (error) {
@@ -152,7 +152,7 @@ export class Applier {
     if (deletes.length > 0) {
       const results = await this.forEachTarget(
         collection,
-        (target) => collection.store.delete(target.spec, deletes),
+        (target) => target.store.delete(target.spec, deletes),
         deletes.map((request) => request.id),
       );
       for (const result of results) record(idOutcome, result, stats, 'delete');
@@ -170,7 +170,7 @@ export class Applier {
       if (embedded) {
         const results = await this.forEachTarget(
           collection,
-          (target) => collection.store.upsert(target.spec, embedded.documents),
+          (target) => target.store.upsert(target.spec, embedded.documents),
           documents.map((document) => document.id),
         );
         for (const result of results) {

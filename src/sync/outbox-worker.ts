@@ -312,7 +312,7 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
         const pruned = await pruneDoneEvents(db, this.sync.retentionHours);
         for (const name of this.collections) {
           const collection = this.runtime.collection(name);
-          for (const target of collection.targets) await collection.store.maintain?.(target.spec);
+          for (const target of collection.targets) await target.store.maintain?.(target.spec);
         }
         await forgetDeadWorkers(db, Math.max(3_600_000, this.sync.workerTimeoutMs * 10));
         if (pruned > 0) this.logger.info({ pruned }, 'pruned done events past retention');

@@ -2,6 +2,7 @@ import { ensurePublication, ensureSlot } from '../capture/cdc/cdc-setup.js';
 import { formatLsn } from '../capture/cdc/lsn.js';
 import { installOutboxCapture } from '../capture/outbox/outbox-capture.js';
 import { versionExpression } from '../config/collection-definition.js';
+import { hashCollectionLock } from '../db/collection-lock.js';
 import { quoteIdent } from '../db/sql-identifier.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
@@ -13,7 +14,6 @@ import {
   type IndexRecord,
   liveIndexes,
 } from '../stores/index-registry.js';
-import { hashCollectionLock } from './collection-lock.js';
 
 export interface SetupResult {
   collection: string;

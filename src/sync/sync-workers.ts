@@ -2,6 +2,7 @@ import type { SyncConfig } from '../config/config-schema.js';
 import type { Logger } from '../logger.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { CdcConsumer } from './cdc-consumer.js';
+import { IndexWatcher } from './index-watcher.js';
 import { OutboxWorker } from './outbox-worker.js';
 
 /**
@@ -12,6 +13,7 @@ import { OutboxWorker } from './outbox-worker.js';
 export class SyncWorkers {
   readonly outbox: OutboxWorker;
   readonly cdc: CdcConsumer | undefined;
+  readonly indexes: IndexWatcher;
   running = false;
 
   constructor(
@@ -19,6 +21,7 @@ export class SyncWorkers {
     logger: Logger,
     options: { collections?: string[]; sync?: Partial<SyncConfig> } = {},
   ) {
+    this.indexes = new IndexWatcher(runtime, logger, runtime.config.sync.indexRefreshMs);
     this.outbox = new OutboxWorker({
       runtime,
       logger,
@@ -36,6 +39,7 @@ export class SyncWorkers {
   }
 
   async start(): Promise<void> {
+    await this.indexes.start();
     await this.outbox.start();
     await this.cdc?.start();
     this.running = true;
@@ -45,5 +49,6 @@ export class SyncWorkers {
     this.running = false;
     await this.cdc?.stop();
     await this.outbox.stop();
+    await this.indexes.stop();
   }
 }

@@ -53,29 +53,30 @@ export async function pgvectorKeywordSearch(
   if (lists.length === 0) return [];
   const scores = accumulate(lists, documents, avgdl, request.bm25);
   const ranked = scores.top(request.filter ? Number.POSITIVE_INFINITY : request.k);
-  if (!request.filter) return hydrate(db, names, ranked.slice(0, request.k), request.k, undefined);
+  // Equal scores are ordered by id, like every other ranking, so the whole group tied at the
+  // cut-off is fetched before cutting.
+  if (!request.filter) return (await hydrate(db, names, ranked, undefined)).slice(0, request.k);
   // With a filter: walk the ranking in growing chunks until k documents pass it.
+  // Chunks end on a tie-group boundary, so sorting what passed gives the same order.
   const hits: SearchHit[] = [];
   for (
     let start = 0, size = Math.max(64, request.k * 4);
     start < ranked.length && hits.length < request.k;
-    start += size, size *= 2
+    size *= 2
   ) {
-    hits.push(
-      ...(await hydrate(
-        db,
-        names,
-        ranked.slice(start, start + size),
-        request.k - hits.length,
-        request.filter,
-      )),
-    );
+    const end = start + withTies(ranked.slice(start), size);
+    hits.push(...(await hydrate(db, names, ranked.slice(start, end), request.filter)));
+    start = end;
   }
-  return hits;
+  return hits.sort(byScoreThenId).slice(0, request.k);
+}
+
+function byScoreThenId(a: SearchHit, b: SearchHit): number {
+  return b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 interface ScoreTable {
-  /** The n best as [ordinal, score]: score descending, ordinal ascending on ties. */
+  /** The n best as [ordinal, score], score descending, plus any further ones tied with the n-th. */
   top(n: number): Array<[number, number]>;
 }
 
@@ -128,16 +129,24 @@ function accumulate(
         best.push([ordinal, score]);
         if (Number.isFinite(n) && best.length > n * 4 + 64) {
           best.sort(order);
-          best.length = n;
+          best.length = withTies(best, n);
           floor = best[n - 1]![1];
         }
       };
       if (sums) for (let i = 0; i < sums.length; i++) offer(low + i, sums[i]!);
       else for (const [ordinal, score] of sparse!) offer(ordinal, score);
       best.sort(order);
-      return Number.isFinite(n) ? best.slice(0, n) : best;
+      return Number.isFinite(n) ? best.slice(0, withTies(best, n)) : best;
     },
   };
+}
+
+/** How many of the sorted `ranked` to keep so that the n-th one's ties are all kept. */
+function withTies(ranked: ReadonlyArray<[number, number]>, n: number): number {
+  if (ranked.length <= n || n <= 0) return Math.min(ranked.length, Math.max(n, 0));
+  let end = n;
+  while (end < ranked.length && ranked[end]![1] === ranked[n - 1]![1]) end++;
+  return end;
 }
 
 /** Ordinals come from a sequence: far below 2^53, so a double holds them exactly. */
@@ -145,12 +154,11 @@ function ordinalAt(view: DataView, offset: number): number {
   return view.getUint32(offset) * 4294967296 + view.getUint32(offset + 4);
 }
 
-/** Ids, versions and payloads of ranked ordinals, in rank order (only those passing the filter). */
+/** Ids, versions and payloads of ranked ordinals (those passing the filter), by score then id. */
 async function hydrate(
   db: SqlExecutor,
   names: ReturnType<typeof bm25Names>,
   ranked: Array<[number, number]>,
-  limit: number,
   filter: KeywordSearchRequest['filter'],
 ): Promise<SearchHit[]> {
   if (ranked.length === 0) return [];
@@ -168,7 +176,6 @@ async function hydrate(
     const row = byOrdinal.get(String(ordinal));
     if (!row) continue;
     hits.push({ id: row.id, score, version: Number(row.version), payload: row.payload });
-    if (hits.length === limit) break;
   }
-  return hits;
+  return hits.sort(byScoreThenId);
 }
