@@ -4,9 +4,13 @@ import { buildDocument } from '../pipeline/document-builder.js';
 import { embedDocuments } from '../pipeline/embed-documents.js';
 import type { IndexDocument } from '../pipeline/index-document.js';
 import { readSourceRows } from '../pipeline/source-reader.js';
-import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import type { CollectionRuntime, IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { ApplyResult, DeleteRequest } from '../stores/vector-store.js';
 import type { ChangeEvent, EventOutcome } from './change-event.js';
+
+export interface ApplyOptions {
+  targetIndexIds?: readonly number[];
+}
 
 export interface ApplyStats {
   events: number;
@@ -29,8 +33,13 @@ export class Applier {
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * `targetIndexIds` restricts the writes to those live indexes (filling one index being built
+   * beside the others, e.g. a replay or a store migration); by default every live index.
+   */
   async apply(
     events: readonly ChangeEvent[],
+    options: ApplyOptions = {},
   ): Promise<{ outcomes: Map<string, EventOutcome>; stats: ApplyStats }> {
     const outcomes = new Map<string, EventOutcome>();
     const stats: ApplyStats = {
@@ -56,7 +65,7 @@ export class Applier {
         for (const event of collectionEvents) outcomes.set(event.eventId, failure(error));
         continue;
       }
-      await this.applyCollection(collection, collectionEvents, outcomes, stats);
+      await this.applyCollection(collection, collectionEvents, outcomes, stats, options);
     }
     for (const outcome of outcomes.values()) if (outcome.status === 'failed') stats.failed++;
     return { outcomes, stats };
@@ -67,9 +76,10 @@ export class Applier {
     events: ChangeEvent[],
     outcomes: Map<string, EventOutcome>,
     stats: ApplyStats,
+    options: ApplyOptions,
   ): Promise<void> {
     const log = this.logger.child({ collection: collection.name });
-    const targets = collection.targets;
+    const targets = selectTargets(collection, options);
     if (targets.length === 0) {
       const error = new VectorsyncError(
         ErrorCode.IndexNotFound,
@@ -152,6 +162,7 @@ export class Applier {
     if (deletes.length > 0) {
       const results = await this.forEachTarget(
         collection,
+        options,
         (target) => target.store.delete(target.spec, deletes),
         deletes.map((request) => request.id),
       );
@@ -170,6 +181,7 @@ export class Applier {
       if (embedded) {
         const results = await this.forEachTarget(
           collection,
+          options,
           (target) => target.store.upsert(target.spec, embedded.documents),
           documents.map((document) => document.id),
         );
@@ -205,11 +217,12 @@ export class Applier {
   /** Runs a write against every live index; one index failing fails the id (it is retried for all). */
   private async forEachTarget(
     collection: CollectionRuntime,
+    options: ApplyOptions,
     write: (target: CollectionRuntime['targets'][number]) => Promise<ApplyResult[]>,
     ids: string[],
   ): Promise<ApplyResult[]> {
     const merged = new Map<string, ApplyResult>();
-    for (const target of collection.targets) {
+    for (const target of selectTargets(collection, options)) {
       let results: ApplyResult[];
       try {
         results = await write(target);
@@ -226,6 +239,12 @@ export class Applier {
     }
     return [...merged.values()];
   }
+}
+
+function selectTargets(collection: CollectionRuntime, options: ApplyOptions): IndexTarget[] {
+  // Read at each use: the live list can change while a batch is in flight (a new build).
+  if (!options.targetIndexIds) return collection.targets;
+  return collection.targets.filter((target) => options.targetIndexIds!.includes(target.record.id));
 }
 
 /** failed beats applied beats skipped: an id is done only when every index has it. */
