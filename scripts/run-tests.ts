@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import pg from 'pg';
 import { migrate } from '../src/db/migrator.js';
 import { PgDatabase } from '../src/db/pg-database.js';
+import { NatsServer } from '../test/helpers/nats-server.js';
 import { PostgresCluster } from '../test/helpers/postgres-cluster.js';
 
 function findTests(dir: string): string[] {
@@ -69,8 +70,17 @@ async function main(): Promise<number> {
       `[tests] template database ${template} migrated to ${current}; running ${files.length} test file(s)`,
     );
 
+    let natsUrl = process.env.VECTORSYNC_TEST_NATS_URL;
+    if (!natsUrl) {
+      const nats = await NatsServer.start();
+      cleanups.push(() => nats.destroy());
+      natsUrl = nats.url();
+      console.log(`[tests] started nats-server (JetStream) on port ${nats.port}`);
+    }
+
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      VECTORSYNC_TEST_NATS_URL: natsUrl,
       VECTORSYNC_TEST_ADMIN_URL: adminUrl,
       VECTORSYNC_TEST_TEMPLATE: template,
       ...(cluster

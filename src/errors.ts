@@ -28,6 +28,7 @@ export const ErrorCode = {
   EmbedderUnavailable: 'EMBEDDER_UNAVAILABLE',
   StoreFailed: 'STORE_FAILED',
   StoreUnavailable: 'STORE_UNAVAILABLE',
+  BusUnavailable: 'BUS_UNAVAILABLE',
   SourceRowMissing: 'SOURCE_ROW_MISSING',
   SourceUnavailable: 'SOURCE_UNAVAILABLE',
   TemplateFieldMissing: 'TEMPLATE_FIELD_MISSING',

@@ -40,6 +40,8 @@ CREATE TABLE vectorsync.cdc_progress (
   confirmed_lsn pg_lsn,
   last_commit_time timestamptz,
   last_applied_at timestamptz,
+  -- Commit time of the oldest transaction received but not yet applied (null: none waiting).
+  pending_since timestamptz,
   consumer text,
   updated_at timestamptz NOT NULL DEFAULT now()
 );
@@ -56,3 +58,12 @@ CREATE TABLE vectorsync.index_writers (
   heartbeat_at timestamptz NOT NULL DEFAULT now(),
   indexes_seen_at timestamptz
 );
+
+-- A sync-mode switch in progress: the new capture is installed beside the old one (the version
+-- guard absorbs the overlap) until `vectorsync switch-mode finish` removes the old one. For a
+-- switch away from CDC, the slot must first have confirmed switch_lsn (taken once the new
+-- capture was committed), so every change the old capture took is applied.
+ALTER TABLE vectorsync.collections
+  ADD COLUMN switch_from text,
+  ADD COLUMN switch_lsn pg_lsn,
+  ADD COLUMN switch_started_at timestamptz;

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { type ResolvedConfig, resolveConfig } from '../config/resolve-config.js';
 import type { EmbedderProgress } from '../embedders/create-embedder.js';
+import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { ProgressBar } from './progress-bar.js';
@@ -82,4 +83,27 @@ function formatCell(value: unknown): string {
   if (Array.isArray(value)) return value.join(',');
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
+}
+
+/**
+ * Asks for explicit confirmation of a destructive step: the user types `expected` (e.g. the
+ * slot name). Without a TTY (scripts, CI) it refuses unless `--yes` was given.
+ */
+export async function confirmDestructive(question: string, expected: string, yes: boolean): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY) {
+    throw new VectorsyncError(
+      ErrorCode.InvalidRequest,
+      `${question} Refusing without confirmation: re-run with --yes (no terminal to ask on)`,
+    );
+  }
+  const { createInterface } = await import('node:readline/promises');
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await prompt.question(`${question}\nType "${expected}" to confirm: `);
+    if (answer.trim() !== expected)
+      throw new VectorsyncError(ErrorCode.Aborted, 'not confirmed; nothing was changed');
+  } finally {
+    prompt.close();
+  }
 }

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { isVectorsyncError } from '../errors.js';
+import { registerCdcCommand } from './commands/cdc-command.js';
 import { registerConfigCommand } from './commands/config-command.js';
 import { registerDemoCommand } from './commands/demo-command.js';
 import { registerEvalCommand } from './commands/eval-command.js';
 import { registerEventsCommand } from './commands/events-command.js';
 import { registerKeysCommand } from './commands/keys-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
+import { registerReplayCommand } from './commands/replay-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerSetupCommand } from './commands/setup-command.js';
 import { registerStatusCommand } from './commands/status-command.js';
+import { registerSwitchModeCommand } from './commands/switch-mode-command.js';
 import { registerWorkerCommand } from './commands/worker-command.js';
 
 const program = new Command()
@@ -29,6 +32,9 @@ registerEventsCommand(program);
 registerKeysCommand(program);
 registerConfigCommand(program);
 registerEvalCommand(program);
+registerCdcCommand(program);
+registerSwitchModeCommand(program);
+registerReplayCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

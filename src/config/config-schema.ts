@@ -202,7 +202,7 @@ export const busSchema = z.strictObject({
   provider: z.literal('nats'),
   /** NATS server(s) with JetStream enabled. */
   url: z.string().default('nats://127.0.0.1:4222'),
-  /** JetStream stream holding every change event (subjects `<subjectPrefix>.<collection>.<tenant>`). */
+  /** JetStream stream holding every change event (one subject per collection: `<subjectPrefix>.<collection>`). */
   stream: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)

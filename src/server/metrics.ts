@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { OutboxWorker } from '../sync/outbox-worker.js';
-import { readSyncStatus } from '../sync/sync-status.js';
+import { type CdcStatus, readSyncStatus } from '../sync/sync-status.js';
 import type { SyncWorkers } from '../sync/sync-workers.js';
 
 /** Prometheus metrics of one service process; queue depths are read from Postgres at scrape time. */
@@ -11,6 +11,9 @@ export class ServiceMetrics {
   private readonly events: Counter<'collection' | 'outcome'>;
   private readonly batchDuration: Histogram;
   private readonly lag: Histogram<'collection'>;
+  private readonly changes: Counter<'collection' | 'source'>;
+  private readonly changeFailures: Counter<'source'>;
+  private readonly busRedeliveries: Counter;
 
   constructor(runtime: VectorsyncRuntime) {
     collectDefaultMetrics({ register: this.registry, prefix: 'vectorsync_process_' });
@@ -40,6 +43,55 @@ export class ServiceMetrics {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [this.registry],
     });
+    // One status query per scrape feeds every queue gauge.
+    let snapshot: Promise<Awaited<ReturnType<typeof readSyncStatus>>> | undefined;
+    this.changes = new Counter({
+      name: 'vectorsync_sync_changes_applied_total',
+      help: 'Changes applied to the indexes from the replication stream (cdc) or the event bus (bus)',
+      labelNames: ['collection', 'source'],
+      registers: [this.registry],
+    });
+    this.changeFailures = new Counter({
+      name: 'vectorsync_sync_changes_failed_total',
+      help: 'Streamed changes that could not be applied and went to the failed list',
+      labelNames: ['source'],
+      registers: [this.registry],
+    });
+    this.busRedeliveries = new Counter({
+      name: 'vectorsync_bus_redeliveries_total',
+      help: 'Bus messages handed back for redelivery because the store or embedder was unavailable',
+      registers: [this.registry],
+    });
+    for (const [name, help, pick] of [
+      [
+        'vectorsync_cdc_slot_lag_bytes',
+        'WAL written since the CDC consumer last confirmed its position',
+        (cdc: CdcStatus) => cdc.lagBytes,
+      ],
+      [
+        'vectorsync_cdc_slot_retained_bytes',
+        'WAL the replication slot keeps from being recycled',
+        (cdc: CdcStatus) => cdc.retainedBytes,
+      ],
+      [
+        'vectorsync_cdc_lag_seconds',
+        'Age of the oldest change in the replication stream not yet applied',
+        (cdc: CdcStatus) => cdc.lagSeconds,
+      ],
+    ] as const) {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['slot'],
+        registers: [this.registry],
+        async collect() {
+          snapshot ??= readSyncStatus(runtime).finally(() => setTimeout(() => (snapshot = undefined), 100));
+          const status = await snapshot;
+          this.reset();
+          if (status.cdc) this.set({ slot: status.cdc.slot }, pick(status.cdc));
+        },
+      });
+    }
     type CollectionStatus = Awaited<ReturnType<typeof readSyncStatus>>['collections'][number];
     const gauges: Array<{ name: string; help: string; pick: (status: CollectionStatus) => number }> = [
       {
@@ -63,8 +115,6 @@ export class ServiceMetrics {
         pick: (s) => s.oldestPendingSeconds,
       },
     ];
-    // One status query per scrape feeds every queue gauge.
-    let snapshot: Promise<Awaited<ReturnType<typeof readSyncStatus>>> | undefined;
     for (const gauge of gauges) {
       new Gauge({
         name: gauge.name,
@@ -82,13 +132,25 @@ export class ServiceMetrics {
     }
   }
 
+  /** Call after `workers.start()` (the CDC consumer is created there). */
   attachWorkers(workers: SyncWorkers): void {
     this.attachWorker(workers.outbox);
-    workers.cdc?.on('batch', (report) => {
-      for (const { collection, ms } of report.lags) this.lag.observe({ collection }, ms / 1000);
+    const observe = (source: string, lags: Array<{ collection: string; ms: number }>) => {
+      for (const { collection, ms } of lags) this.lag.observe({ collection }, ms / 1000);
       const counts = new Map<string, number>();
-      for (const { collection } of report.lags) counts.set(collection, (counts.get(collection) ?? 0) + 1);
-      for (const [collection, count] of counts) this.events.inc({ collection, outcome: 'done' }, count);
+      for (const { collection } of lags) counts.set(collection, (counts.get(collection) ?? 0) + 1);
+      for (const [collection, count] of counts) this.changes.inc({ collection, source }, count);
+    };
+    workers.cdc?.on('batch', (report) => {
+      this.batchDuration.observe(report.durationMs / 1000);
+      observe('cdc', report.lags);
+      if (report.failed) this.changeFailures.inc({ source: 'cdc' }, report.failed);
+    });
+    workers.busConsumer?.on('batch', (report) => {
+      this.batchDuration.observe(report.durationMs / 1000);
+      observe('bus', report.lags);
+      if (report.failed) this.changeFailures.inc({ source: 'bus' }, report.failed);
+      if (report.redelivered) this.busRedeliveries.inc(report.redelivered);
     });
   }
 

@@ -27,8 +27,8 @@ export async function startService(
   let watcher: IndexWatcher | undefined;
   if (runWorkers) {
     workers = new SyncWorkers(runtime, logger);
-    metrics.attachWorkers(workers);
     await workers.start();
+    metrics.attachWorkers(workers);
   } else {
     watcher = new IndexWatcher(runtime, logger, runtime.config.sync.indexRefreshMs);
     await watcher.start();

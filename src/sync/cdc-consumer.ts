@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type pg from 'pg';
+import type { EventBus } from '../bus/event-bus.js';
 import { formatLsn, type Lsn } from '../capture/cdc/lsn.js';
 import {
   PgoutputDecoder,
@@ -18,7 +19,8 @@ import type { Logger } from '../logger.js';
 import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier, type ApplyStats } from './applier.js';
 import { backoffDelay } from './backoff.js';
-import type { ChangeEvent } from './change-event.js';
+import type { ChangeEvent, EventOutcome } from './change-event.js';
+import { ChangeRouter } from './change-router.js';
 import { recordFailedEvents } from './outbox-queries.js';
 
 interface Transaction {
@@ -34,6 +36,8 @@ export interface CdcBatchReport {
   confirmedLsn: string;
   durationMs: number;
   stats: ApplyStats | undefined;
+  /** Events handed to the event bus (their lag is measured by the bus consumer). */
+  published: number;
   /** Per event: milliseconds from its transaction's commit to the moment it was applied. */
   lags: Array<{ collection: string; ms: number }>;
 }
@@ -44,18 +48,14 @@ export interface CdcConsumerEvents {
   connected: [{ slot: string; from: string }];
 }
 
-/** What the consumer does with a batch of changes: apply them (default) or hand them to the bus. */
-export type CdcSink = (
-  events: ChangeEvent[],
-) => Promise<Map<string, { failed?: { error: Error; code: string; transient: boolean } }>>;
-
 export interface CdcConsumerOptions {
   runtime: VectorsyncRuntime;
   collections?: string[];
   cdc?: Partial<CdcConfig>;
   logger?: Logger;
   consumerId?: string;
-  sink?: CdcSink;
+  /** Where collections with `sync.bus` publish; without it their changes are applied directly. */
+  bus?: EventBus;
 }
 
 /**
@@ -72,9 +72,8 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
   private readonly runtime: VectorsyncRuntime;
   private readonly cdc: CdcConfig;
   private readonly logger: Logger;
-  private readonly applier: Applier;
+  private readonly router: ChangeRouter;
   private readonly byTable = new Map<string, CollectionRuntime[]>();
-  private readonly sink: CdcSink;
   private connection: ReplicationConnection | undefined;
   private decoder = new PgoutputDecoder();
   private open: Transaction | undefined;
@@ -89,6 +88,8 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
   private sessionEnded: (() => void) | undefined;
   private failures = 0;
   private sequence = 0;
+  /** Commit time of the first transaction of the batch being applied. */
+  private inFlightSince: Date | undefined;
 
   constructor(options: CdcConsumerOptions) {
     super();
@@ -96,7 +97,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     this.cdc = { ...options.runtime.config.cdc, ...options.cdc };
     this.id = options.consumerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.logger = (options.logger ?? options.runtime.logger).child({ cdc: this.cdc.slot, consumer: this.id });
-    this.applier = new Applier(this.runtime, this.logger);
+    this.router = new ChangeRouter(this.runtime, new Applier(this.runtime, this.logger), options.bus);
     const names =
       options.collections ??
       [...options.runtime.collections.values()]
@@ -107,7 +108,6 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
       const key = tableKey(collection.definition);
       this.byTable.set(key, [...(this.byTable.get(key) ?? []), collection]);
     }
-    this.sink = options.sink ?? ((events) => this.applyEvents(events));
   }
 
   get collections(): string[] {
@@ -118,8 +118,11 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     if (this.running) return;
     this.running = true;
     this.statusTimer = setInterval(
-      () => this.connection?.sendStatus(this.confirmed),
-      this.cdc.statusIntervalMs,
+      () => {
+        this.connection?.sendStatus(this.confirmed);
+        void this.recordProgress(undefined);
+      },
+      Math.min(this.cdc.statusIntervalMs, 2000),
     );
     this.statusTimer.unref();
     this.loop = this.run();
@@ -257,8 +260,15 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     }
   }
 
-  private baseEvent(collection: CollectionRuntime): Pick<ChangeEvent, 'eventId' | 'collection'> {
-    return { eventId: `cdc-${++this.sequence}`, collection: collection.name };
+  private baseEvent(
+    collection: CollectionRuntime,
+  ): Pick<ChangeEvent, 'eventId' | 'collection' | 'capturedAt'> & { origin: string } {
+    return {
+      eventId: `cdc-${++this.sequence}`,
+      collection: collection.name,
+      origin: 'cdc',
+      ...(this.open ? { capturedAt: this.open.commitTime } : {}),
+    };
   }
 
   private upsertEvent(
@@ -338,34 +348,62 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     }
   }
 
+  /**
+   * Where the consumer is, for `sync status`: the confirmed position, the last applied commit,
+   * and the commit time of the oldest change received but not applied (lag in seconds).
+   */
+  private async recordProgress(lastCommit: Date | undefined): Promise<void> {
+    const oldest = this.inFlightSince ?? this.ready[0]?.commitTime ?? this.open?.commitTime ?? null;
+    await this.runtime.db
+      .query(
+        `INSERT INTO vectorsync.cdc_progress (slot, collections, confirmed_lsn, last_commit_time, last_applied_at, pending_since, consumer, updated_at)
+         VALUES ($1, $2, $3::pg_lsn, $4, CASE WHEN $4::timestamptz IS NOT NULL THEN now() END, $5, $6, now())
+         ON CONFLICT (slot) DO UPDATE SET collections = EXCLUDED.collections, confirmed_lsn = EXCLUDED.confirmed_lsn,
+           last_commit_time = coalesce(EXCLUDED.last_commit_time, cdc_progress.last_commit_time),
+           last_applied_at = coalesce(EXCLUDED.last_applied_at, cdc_progress.last_applied_at),
+           pending_since = EXCLUDED.pending_since, consumer = EXCLUDED.consumer, updated_at = now()`,
+        [this.cdc.slot, this.collections, formatLsn(this.confirmed), lastCommit ?? null, oldest, this.id],
+      )
+      .catch((error: Error) => this.logger.warn({ err: error.message }, 'could not record CDC progress'));
+  }
+
   private async applyBatch(batch: Transaction[]): Promise<void> {
     const started = performance.now();
+    this.inFlightSince = batch[0]?.commitTime;
     const events = batch.flatMap((transaction) => transaction.events);
     let failedCount = 0;
+    let stats: ApplyStats | undefined;
+    let published = new Set<string>();
     for (let attempt = 1; this.running; attempt++) {
       try {
-        const outcomes = events.length > 0 ? await this.sink(events) : new Map();
-        const transient = [...outcomes.values()].find((outcome) => outcome.failed?.transient)?.failed;
-        if (transient)
-          throw new VectorsyncError(ErrorCode.StoreUnavailable, transient.error.message, {
-            cause: transient.error,
-            transient: true,
-          });
-        const failed = events.filter((event) => outcomes.get(event.eventId)?.failed);
+        const routed = events.length > 0 ? await this.router.route(events) : undefined;
+        const outcomes = routed?.outcomes ?? new Map<string, EventOutcome>();
+        stats = routed?.stats;
+        published = routed?.published ?? new Set();
+        const transient = [...outcomes.values()].find(
+          (outcome): outcome is Extract<EventOutcome, { status: 'failed' }> =>
+            outcome.status === 'failed' && outcome.transient,
+        );
+        if (transient) throw transient.error;
+        const failed = events.flatMap((event) => {
+          const outcome = outcomes.get(event.eventId);
+          return outcome?.status === 'failed'
+            ? [{ event, error: outcome.error.message, code: outcome.code }]
+            : [];
+        });
         failedCount = failed.length;
         if (failed.length > 0) {
           // Kept, visible and retryable in the failed list; the slot moves on.
-          await recordFailedEvents(
-            this.runtime.db,
-            failed.map((event) => ({
-              event,
-              error: outcomes.get(event.eventId)!.failed!.error.message,
-              code: outcomes.get(event.eventId)!.failed!.code,
-            })),
-            'cdc',
-          );
+          await recordFailedEvents(this.runtime.db, failed, 'cdc');
           this.logger.error(
-            { events: failed.map((event) => `${event.collection}/${event.sourceId}`) },
+            {
+              events: failed.map(({ event, code, error }) => ({
+                collection: event.collection,
+                id: event.sourceId,
+                code,
+                err: error,
+              })),
+            },
             'changes could not be applied; recorded as failed',
           );
         }
@@ -388,43 +426,25 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     this.confirmed = last.endLsn > this.confirmed ? last.endLsn : this.confirmed;
     this.connection?.sendStatus(this.confirmed);
     const appliedAt = Date.now();
-    await this.runtime.db
-      .query(
-        `INSERT INTO vectorsync.cdc_progress (slot, collections, confirmed_lsn, last_commit_time, last_applied_at, consumer, updated_at)
-         VALUES ($1, $2, $3::pg_lsn, $4, now(), $5, now())
-         ON CONFLICT (slot) DO UPDATE SET collections = EXCLUDED.collections, confirmed_lsn = EXCLUDED.confirmed_lsn,
-           last_commit_time = EXCLUDED.last_commit_time, last_applied_at = now(), consumer = EXCLUDED.consumer, updated_at = now()`,
-        [this.cdc.slot, this.collections, formatLsn(this.confirmed), last.commitTime, this.id],
-      )
-      .catch((error: Error) => this.logger.warn({ err: error.message }, 'could not record CDC progress'));
+    this.inFlightSince = undefined;
+    await this.recordProgress(last.commitTime);
     this.emit('batch', {
       transactions: batch.length,
       events: events.length,
       failed: failedCount,
       confirmedLsn: formatLsn(this.confirmed),
       durationMs: performance.now() - started,
-      stats: undefined,
+      stats,
+      published: published.size,
       lags: batch.flatMap((transaction) =>
-        transaction.events.map((event) => ({
-          collection: event.collection,
-          ms: appliedAt - transaction.commitTime.getTime(),
-        })),
+        transaction.events
+          .filter((event) => !published.has(event.eventId))
+          .map((event) => ({
+            collection: event.collection,
+            ms: appliedAt - transaction.commitTime.getTime(),
+          })),
       ),
     });
-  }
-
-  private async applyEvents(events: ChangeEvent[]) {
-    const { outcomes } = await this.applier.apply(events);
-    const result = new Map<string, { failed?: { error: Error; code: string; transient: boolean } }>();
-    for (const [id, outcome] of outcomes) {
-      result.set(
-        id,
-        outcome.status === 'failed'
-          ? { failed: { error: outcome.error, code: outcome.code, transient: outcome.transient } }
-          : {},
-      );
-    }
-    return result;
   }
 }
 

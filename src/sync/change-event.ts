@@ -9,6 +9,8 @@ export interface ChangeEvent {
   op: 'upsert' | 'delete' | 'truncate';
   /** Version at capture time: the written version, or the deleted one. */
   sourceVersion: number | null;
+  /** When the change was captured (outbox insert, commit time): where lag is measured from. */
+  capturedAt?: Date;
 }
 
 export type EventOutcome =

@@ -6,6 +6,7 @@ import type { ChangeEvent } from './change-event.js';
 export interface ClaimedEvent extends ChangeEvent {
   attempts: number;
   createdAt: Date;
+  origin: string;
 }
 
 interface ClaimedRow {
@@ -17,6 +18,7 @@ interface ClaimedRow {
   source_version: string | null;
   attempts: number;
   created_at: Date;
+  origin: string;
 }
 
 export async function claimEvents(
@@ -36,7 +38,7 @@ export async function claimEvents(
        FROM claimable c
       WHERE o.id = c.id
      RETURNING o.id::text AS id, o.collection, o.tenant, o.source_id, o.op, o.source_version::text AS source_version,
-               o.attempts, o.created_at`,
+               o.attempts, o.created_at, o.origin`,
     [options.collections, options.limit, options.workerId],
   );
   return result.rows
@@ -50,6 +52,8 @@ export async function claimEvents(
       sourceVersion: row.source_version === null ? null : Number(row.source_version),
       attempts: row.attempts,
       createdAt: new Date(row.created_at),
+      capturedAt: new Date(row.created_at),
+      origin: row.origin,
     }))
     .sort((a, b) => (BigInt(a.eventId) < BigInt(b.eventId) ? -1 : 1));
 }

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
+import type { EventBus } from '../bus/event-bus.js';
 import type { SyncConfig } from '../config/config-schema.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier, type ApplyStats } from './applier.js';
 import { backoffDelay } from './backoff.js';
+import { ChangeRouter } from './change-router.js';
 import { NotifyListener } from './notify-listener.js';
 import {
   type ClaimedEvent,
@@ -33,6 +35,8 @@ export interface BatchReport {
   failed: number;
   durationMs: number;
   stats: ApplyStats;
+  /** Of the done events, how many were handed to the event bus rather than applied. */
+  published: number;
   /** Per applied event: milliseconds from its capture to the moment it was applied. */
   lags: Array<{ collection: string; ms: number }>;
   byCollection: Record<string, { done: number; retried: number; failed: number }>;
@@ -53,6 +57,8 @@ export interface OutboxWorkerOptions {
   sync?: Partial<SyncConfig>;
   workerId?: string;
   logger?: Logger;
+  /** Where collections with `sync.bus` publish; without it their events are applied directly. */
+  bus?: EventBus;
 }
 
 /**
@@ -67,7 +73,7 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
   private readonly sync: SyncConfig;
   private readonly collections: string[];
   private readonly logger: Logger;
-  private readonly applier: Applier;
+  private readonly router: ChangeRouter;
   private readonly wake = new WakeSignal();
   private readonly pausedUntil = new Map<string, { until: number; failures: number }>();
   private listener: NotifyListener | undefined;
@@ -85,7 +91,7 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
     this.collections = options.collections ?? [...options.runtime.collections.keys()];
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.logger = (options.logger ?? options.runtime.logger).child({ worker: this.id });
-    this.applier = new Applier(this.runtime, this.logger);
+    this.router = new ChangeRouter(this.runtime, new Applier(this.runtime, this.logger), options.bus);
   }
 
   async start(): Promise<void> {
@@ -192,7 +198,7 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
 
   private async process(events: ClaimedEvent[]): Promise<void> {
     const started = performance.now();
-    const { outcomes, stats } = await this.applier.apply(events);
+    const { outcomes, stats, published } = await this.router.route(events);
     const done: string[] = [];
     const retries: EventRetry[] = [];
     const unavailable = new Map<string, string>();
@@ -236,8 +242,10 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
       failed: failed.length,
       durationMs: performance.now() - started,
       stats,
+      published: [...published].filter((id) => doneSet.has(id)).length,
+      // Published events are not searchable yet: the bus consumer measures their lag.
       lags: events
-        .filter((event) => doneSet.has(event.eventId))
+        .filter((event) => doneSet.has(event.eventId) && !published.has(event.eventId))
         .map((event) => ({ collection: event.collection, ms: finishedAt - event.createdAt.getTime() })),
       byCollection,
     };

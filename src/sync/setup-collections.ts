@@ -1,6 +1,6 @@
 import { ensurePublication, ensureSlot } from '../capture/cdc/cdc-setup.js';
 import { formatLsn } from '../capture/cdc/lsn.js';
-import { installOutboxCapture } from '../capture/outbox/outbox-capture.js';
+import { installVersionTrigger } from '../capture/version-trigger.js';
 import { versionExpression } from '../config/collection-definition.js';
 import { hashCollectionLock } from '../db/collection-lock.js';
 import { quoteIdent } from '../db/sql-identifier.js';
@@ -14,6 +14,13 @@ import {
   type IndexRecord,
   liveIndexes,
 } from '../stores/index-registry.js';
+import {
+  beginModeSwitch,
+  markSwitchLsn,
+  publishedDefinitions,
+  readCaptureStates,
+  type SyncMode,
+} from './sync-mode-switch.js';
 
 export interface SetupResult {
   collection: string;
@@ -22,6 +29,8 @@ export interface SetupResult {
   /** Rows enqueued to build a new index from the source. */
   backfilled: number;
   retiredIndexes: IndexRecord[];
+  /** Set when this run started a sync-mode switch (both captures now run until it is finished). */
+  switchedFrom?: SyncMode;
 }
 
 export interface SetupOptions {
@@ -65,14 +74,15 @@ async function setupCollection(
     analyzer,
   };
 
-  const { index, created, retired } = await runtime.db.transaction(async (tx) => {
+  const { index, created, retired, switchedFrom } = await runtime.db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [hashCollectionLock(definition.name)]);
+    const previous = (await readCaptureStates(tx)).get(definition.name);
+    // The recorded mode changes only through beginModeSwitch.
     await tx.query(
       `INSERT INTO vectorsync.collections (name, source_table, primary_key, tenant_column, version_column, sync_mode)
        VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (name) DO UPDATE SET source_table = EXCLUDED.source_table, primary_key = EXCLUDED.primary_key,
-         tenant_column = EXCLUDED.tenant_column, version_column = EXCLUDED.version_column,
-         sync_mode = EXCLUDED.sync_mode, updated_at = now()`,
+         tenant_column = EXCLUDED.tenant_column, version_column = EXCLUDED.version_column, updated_at = now()`,
       [
         definition.name,
         `${definition.table.schema}.${definition.table.name}`,
@@ -82,8 +92,9 @@ async function setupCollection(
         definition.config.sync.mode,
       ],
     );
+    if (definition.config.manageVersion) await installVersionTrigger(tx, definition);
+    const switchedFrom = await beginModeSwitch(tx, definition, previous);
     if (definition.config.sync.mode === 'outbox') {
-      await installOutboxCapture(tx, definition);
       await tx.query('UPDATE vectorsync.collections SET capture_installed_at = now() WHERE name = $1', [
         definition.name,
       ]);
@@ -106,7 +117,7 @@ async function setupCollection(
           },
         );
       }
-      return { index: active, created: false, retired: [] as IndexRecord[] };
+      return { index: active, created: false, retired: [] as IndexRecord[], switchedFrom };
     }
     const retiredRows = await tx.query<{ id: number }>(
       `UPDATE vectorsync.indexes SET state = 'retired', retired_at = now()
@@ -126,8 +137,16 @@ async function setupCollection(
       index: record,
       created: true,
       retired: live.filter((row) => retiredRows.rows.some((r) => r.id === row.id)),
+      switchedFrom,
     };
   });
+  if (switchedFrom) {
+    await markSwitchLsn(runtime.db, definition.name);
+    runtime.logger.warn(
+      { collection: definition.name, from: switchedFrom, to: definition.config.sync.mode },
+      'sync mode switch started: both captures are installed; restart workers and services with the new config, then run `vectorsync switch-mode finish`',
+    );
+  }
 
   await collection.store.ensureIndex(indexSpecFor(index, definition));
   for (const old of retired) {
@@ -147,15 +166,30 @@ async function setupCollection(
     { collection: definition.name, index: index.location, createdIndex: created, backfilled },
     created ? 'collection set up; index building from source' : 'collection set up',
   );
-  return { collection: definition.name, index, createdIndex: created, backfilled, retiredIndexes: retired };
+  return {
+    collection: definition.name,
+    index,
+    createdIndex: created,
+    backfilled,
+    retiredIndexes: retired,
+    ...(switchedFrom ? { switchedFrom } : {}),
+  };
 }
 
-/** Publication over every CDC collection's table, and the permanent slot. */
+/**
+ * Publication over every CDC collection's table (and those still switching away from CDC), and
+ * the permanent slot. Runs before any collection's own setup, so a switch to CDC starts
+ * capturing before the old capture could be removed, and a backfill reads nothing the slot
+ * has not already got.
+ */
 export async function setupCdcCapture(runtime: VectorsyncRuntime): Promise<void> {
   const cdc = [...runtime.collections.values()].filter(
     (collection) => collection.definition.config.sync.mode === 'cdc',
   );
-  if (cdc.length === 0) return;
+  if (cdc.length === 0) {
+    const published = await publishedDefinitions(runtime);
+    if (published.length === 0) return;
+  }
   for (const collection of cdc) {
     const info = collection.definition.tableInfo;
     const identity = await runtime.db.query<{ identity: string }>(
@@ -171,11 +205,7 @@ export async function setupCdcCapture(runtime: VectorsyncRuntime): Promise<void>
   }
   await runtime.db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [hashCollectionLock('__cdc_publication')]);
-    await ensurePublication(
-      tx,
-      runtime.config.cdc.publication,
-      cdc.map((collection) => collection.definition),
-    );
+    await ensurePublication(tx, runtime.config.cdc.publication, await publishedDefinitions(runtime));
   });
   const { created, lsn } = await ensureSlot(runtime.db, runtime.config.cdc.slot);
   if (created)

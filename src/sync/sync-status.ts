@@ -2,10 +2,13 @@ import { slotInfo } from '../capture/cdc/cdc-setup.js';
 import { formatLsn } from '../capture/cdc/lsn.js';
 import type { SqlExecutor } from '../db/database.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { readCaptureStates, streamedCollections } from './sync-mode-switch.js';
 
 export interface CollectionSyncStatus {
   collection: string;
   mode: string;
+  /** A sync-mode switch in progress: both captures run until `vectorsync switch-mode finish`. */
+  switching: { from: string; since: string | null } | null;
   pending: number;
   processing: number;
   failed: number;
@@ -105,7 +108,9 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
        FROM vectorsync.workers ORDER BY started_at`,
   );
 
+  const captures = db.kind === 'postgres' ? await readCaptureStates(db) : new Map();
   const collections = names.map((name): CollectionSyncStatus => {
+    const capture = captures.get(name);
     const collection = runtime.collection(name);
     const count = counts.get(name);
     const lag = lags.rows.find((row) => row.collection === name);
@@ -114,6 +119,12 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
     return {
       collection: name,
       mode: collection.definition.config.sync.mode,
+      switching: capture?.switchFrom
+        ? {
+            from: capture.switchFrom,
+            since: capture.switchStartedAt ? new Date(capture.switchStartedAt).toISOString() : null,
+          }
+        : null,
       pending: count?.pending ?? 0,
       processing: count?.processing ?? 0,
       failed: count?.failed ?? 0,
@@ -193,24 +204,35 @@ function round(value: number): number {
 }
 
 async function readCdcStatus(runtime: VectorsyncRuntime): Promise<CdcStatus | null> {
-  const collections = [...runtime.collections.values()]
-    .filter((c) => c.definition.config.sync.mode === 'cdc')
-    .map((c) => c.name);
-  if (collections.length === 0 || runtime.db.kind !== 'postgres') return null;
+  if (runtime.db.kind !== 'postgres') return null;
+  const collections = await streamedCollections(runtime);
+  if (collections.length === 0) return null;
   const { slot, publication, maxLagBytes, maxLagSeconds } = runtime.config.cdc;
   const info = await slotInfo(runtime.db, slot);
   const progress = await runtime.db.query<{
-    confirmed_lsn: string | null;
-    last_commit_time: Date | null;
     last_applied_at: Date | null;
+    pending_seconds: number | null;
+    idle_seconds: number | null;
+    reported_seconds_ago: number;
   }>(
-    'SELECT confirmed_lsn::text, last_commit_time, last_applied_at FROM vectorsync.cdc_progress WHERE slot = $1',
+    `SELECT last_applied_at,
+            extract(epoch FROM clock_timestamp() - pending_since)::float8 AS pending_seconds,
+            extract(epoch FROM clock_timestamp() - coalesce(last_applied_at, updated_at))::float8 AS idle_seconds,
+            extract(epoch FROM clock_timestamp() - updated_at)::float8 AS reported_seconds_ago
+       FROM vectorsync.cdc_progress WHERE slot = $1`,
     [slot],
   );
   const row = progress.rows[0];
   const lagBytes = info?.lagBytes ?? 0;
-  const since = row?.last_commit_time ?? row?.last_applied_at;
-  const lagSeconds = lagBytes > 0 && since ? Math.max(0, (Date.now() - new Date(since).getTime()) / 1000) : 0;
+  // A running consumer reports the commit time of the oldest change it holds unapplied. One
+  // that stopped reporting cannot say what the pending WAL contains: then the time since it
+  // last applied anything is the honest upper bound.
+  const consumerReporting = row !== undefined && row.reported_seconds_ago < 10 && (info?.active ?? false);
+  const lagSeconds = consumerReporting
+    ? Math.max(0, row.pending_seconds ?? 0)
+    : lagBytes > 0
+      ? Math.max(0, row?.idle_seconds ?? 0)
+      : 0;
   const warnings: string[] = [];
   if (!info) warnings.push(`replication slot "${slot}" does not exist: run \`vectorsync setup\``);
   else {

@@ -29,6 +29,7 @@ export class NatsEventBus implements EventBus {
   private jsm: JetStreamManager | undefined;
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
+  private streamReady = false;
 
   constructor(
     private readonly config: BusConfig,
@@ -45,7 +46,7 @@ export class NatsEventBus implements EventBus {
         });
       } catch (error) {
         throw new VectorsyncError(
-          ErrorCode.StoreUnavailable,
+          ErrorCode.BusUnavailable,
           `event bus ${this.config.url} unreachable: ${(error as Error).message}`,
           {
             cause: error,
@@ -79,9 +80,11 @@ export class NatsEventBus implements EventBus {
     } catch {
       await jsm.streams.add(config);
     }
+    this.streamReady = true;
   }
 
   async publish(events: readonly BusEvent[]): Promise<void> {
+    if (!this.streamReady) await this.ensureStream();
     const { js } = await this.client();
     // Pipelined: every publish is in flight at once; all must be acknowledged.
     await Promise.all(
@@ -97,54 +100,74 @@ export class NatsEventBus implements EventBus {
     options: { consumer: string; collections: readonly string[]; batchSize: number },
     handler: (messages: BusMessage[]) => Promise<void>,
   ): Promise<BusSubscription> {
+    if (!this.streamReady) await this.ensureStream();
     const { js, jsm } = await this.client();
-    const filterSubjects = options.collections.map((collection) => this.subject(collection));
-    try {
-      await jsm.consumers.info(this.config.stream, options.consumer);
-      await jsm.consumers.update(this.config.stream, options.consumer, {
-        filter_subjects: filterSubjects,
-        ack_wait: this.config.ackWaitMs * 1_000_000,
-      });
-    } catch {
-      await jsm.consumers.add(this.config.stream, {
-        durable_name: options.consumer,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        filter_subjects: filterSubjects,
+    // One durable consumer per collection (`<consumer>_<collection>`): a single filter subject
+    // each, which every JetStream server version supports.
+    const subscriptions: BusSubscription[] = [];
+    for (const collection of options.collections) {
+      const durable = `${options.consumer}_${collection}`;
+      const settings = {
+        filter_subject: this.subject(collection),
         ack_wait: this.config.ackWaitMs * 1_000_000,
         max_ack_pending: Math.max(1000, options.batchSize * 4),
-      });
+      };
+      try {
+        await jsm.consumers.info(this.config.stream, durable);
+        await jsm.consumers.update(this.config.stream, durable, settings);
+      } catch {
+        await jsm.consumers.add(this.config.stream, {
+          durable_name: durable,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ...settings,
+        });
+      }
+      const consumer = await js.consumers.get(this.config.stream, durable);
+      subscriptions.push(this.pump(consumer, options.batchSize, handler));
     }
-    const consumer = await js.consumers.get(this.config.stream, options.consumer);
-    return this.pump(consumer, options.batchSize, handler);
+    return {
+      async stop() {
+        await Promise.all(subscriptions.map((subscription) => subscription.stop()));
+      },
+    };
   }
 
   async replay(
     options: { collections: readonly string[]; batchSize: number },
     handler: (messages: BusMessage[]) => Promise<void>,
   ): Promise<{ replayed: number; lastSequence: number }> {
-    const { js } = await this.client();
+    const { js, jsm } = await this.client();
     const info = await this.info();
-    if (info.messages === 0) return { replayed: 0, lastSequence: info.lastSequence };
-    const consumer = await js.consumers.get(this.config.stream, {
-      filter_subjects: options.collections.map((collection) => this.subject(collection)),
-      deliver_policy: DeliverPolicy.All,
-    });
     let replayed = 0;
-    for (;;) {
-      const batch = await consumer.fetch({ max_messages: options.batchSize, expires: 2000 });
-      const messages: BusMessage[] = [];
-      let last = 0;
-      for await (const message of batch) {
-        last = message.seq;
-        if (message.seq <= info.lastSequence) messages.push(this.toBusMessage(message));
+    for (const collection of options.collections) {
+      const subject = this.subject(collection);
+      // Where this collection's events end now: later ones are live traffic, applied anyway.
+      const last = await jsm.streams
+        .getMessage(this.config.stream, { last_by_subj: subject })
+        .then((message) => message?.seq ?? 0)
+        .catch(() => 0);
+      if (last === 0) continue;
+      const consumer = await js.consumers.get(this.config.stream, {
+        filter_subjects: subject,
+        deliver_policy: DeliverPolicy.All,
+      });
+      for (let done = false; !done; ) {
+        const batch = await consumer.fetch({ max_messages: options.batchSize, expires: 2000 });
+        const messages: BusMessage[] = [];
+        let seen = 0;
+        for await (const message of batch) {
+          seen = message.seq;
+          if (message.seq <= last) messages.push(this.toBusMessage(message));
+        }
+        if (messages.length > 0) {
+          await handler(messages);
+          replayed += messages.length;
+        }
+        done = seen === 0 || seen >= last;
       }
-      if (messages.length > 0) {
-        await handler(messages);
-        replayed += messages.length;
-      }
-      if (last === 0 || last >= info.lastSequence) return { replayed, lastSequence: info.lastSequence };
     }
+    return { replayed, lastSequence: info.lastSequence };
   }
 
   async info(): Promise<{ messages: number; firstSequence: number; lastSequence: number }> {

@@ -14,15 +14,26 @@ export async function ensurePublication(
   publication: string,
   definitions: CollectionDefinition[],
 ): Promise<void> {
-  const tables = [...new Set(definitions.map((definition) => definition.tableSql))];
+  const wanted = await db.query<{ oid: string; name: string }>(
+    `SELECT t::regclass::oid::text AS oid, t AS name FROM unnest($1::text[]) AS t`,
+    [[...new Set(definitions.map((definition) => definition.tableSql))]],
+  );
   const exists = await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
-  if (tables.length === 0) {
-    if (exists.rowCount) await db.query(`DROP PUBLICATION ${quoteIdent(publication)}`);
-    return;
-  }
-  if (!exists.rowCount)
-    await db.query(`CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${tables.join(', ')}`);
-  else await db.query(`ALTER PUBLICATION ${quoteIdent(publication)} SET TABLE ${tables.join(', ')}`);
+  // Created empty and kept even when empty: a consumer streaming from the slot needs it to exist.
+  if (!exists.rowCount) await db.query(`CREATE PUBLICATION ${quoteIdent(publication)}`);
+  const current = await db.query<{ oid: string; name: string }>(
+    `SELECT pr.prrelid::text AS oid, pr.prrelid::regclass::text AS name
+       FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid WHERE p.pubname = $1`,
+    [publication],
+  );
+  const currentOids = new Set(current.rows.map((row) => row.oid));
+  const wantedOids = new Set(wanted.rows.map((row) => row.oid));
+  const add = wanted.rows.filter((row) => !currentOids.has(row.oid)).map((row) => row.name);
+  const drop = current.rows.filter((row) => !wantedOids.has(row.oid)).map((row) => row.name);
+  if (add.length > 0)
+    await db.query(`ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${add.join(', ')}`);
+  if (drop.length > 0)
+    await db.query(`ALTER PUBLICATION ${quoteIdent(publication)} DROP TABLE ${drop.join(', ')}`);
 }
 
 export interface SlotInfo {

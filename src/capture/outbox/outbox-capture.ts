@@ -64,20 +64,6 @@ $capture$;`;
       `CREATE TRIGGER ${triggerName(definition.name, suffix)} ${when} EXECUTE FUNCTION ${fn}()`,
     );
   }
-  if (definition.config.manageVersion) {
-    const versionFn = `vectorsync.${quoteIdent(`version_${definition.name}`)}`;
-    statements.push(`
-CREATE OR REPLACE FUNCTION ${versionFn}() RETURNS trigger LANGUAGE plpgsql AS $version$
-BEGIN
-  NEW.${quoteIdent(definition.versionColumn.name)} := nextval('vectorsync.row_version');
-  RETURN NEW;
-END
-$version$;`);
-    statements.push(`DROP TRIGGER IF EXISTS ${triggerName(definition.name, 'version')} ON ${table}`);
-    statements.push(
-      `CREATE TRIGGER ${triggerName(definition.name, 'version')} BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${versionFn}()`,
-    );
-  }
   return statements;
 }
 
@@ -87,13 +73,12 @@ export async function installOutboxCapture(tx: SqlExecutor, definition: Collecti
 }
 
 export async function removeOutboxCapture(tx: SqlExecutor, definition: CollectionDefinition): Promise<void> {
-  for (const suffix of ['ins', 'upd', 'del', 'trunc', 'version']) {
+  for (const suffix of ['ins', 'upd', 'del', 'trunc']) {
     await tx.query(
       `DROP TRIGGER IF EXISTS ${triggerName(definition.name, suffix)} ON ${definition.tableSql}`,
     );
   }
   await tx.query(`DROP FUNCTION IF EXISTS ${captureFunctionName(definition.name)}()`);
-  await tx.query(`DROP FUNCTION IF EXISTS vectorsync.${quoteIdent(`version_${definition.name}`)}()`);
 }
 
 /** True when all four capture triggers exist on the source table. */

@@ -14,7 +14,7 @@ export function registerStatusCommand(program: Command): void {
         printTable(
           status.collections.map((c) => ({
             collection: c.collection,
-            mode: c.mode,
+            mode: c.switching ? `${c.mode} (switching from ${c.switching.from})` : c.mode,
             pending: c.pending,
             processing: c.processing,
             failed: c.failed,
@@ -36,6 +36,13 @@ export function registerStatusCommand(program: Command): void {
             collections: w.collections,
           })),
         );
+        if (status.cdc) {
+          const cdc = status.cdc;
+          process.stdout.write(
+            `\nCDC slot ${cdc.slot}: ${cdc.exists ? (cdc.active ? 'streaming' : 'no consumer connected') : 'missing'}, lag ${cdc.lagBytes} bytes / ${cdc.lagSeconds.toFixed(1)} s, WAL retained ${cdc.retainedBytes} bytes\n`,
+          );
+          if (cdc.warning) process.stdout.write(`WARNING: ${cdc.warning}\n`);
+        }
       });
     });
 }

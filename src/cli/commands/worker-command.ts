@@ -6,7 +6,9 @@ import { untilSignal } from './serve-command.js';
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
-    .description('run outbox sync workers (any number of processes may run against one database)')
+    .description(
+      'run sync workers: outbox, CDC consumer, event-bus consumer (any number of processes may run against one database)',
+    )
     .option('-c, --collection <name...>', 'only these collections')
     .option('--concurrency <n>', 'parallel batch loops in this process')
     .option('--batch-size <n>', 'events claimed per batch')
@@ -32,15 +34,15 @@ export function registerWorkerCommand(program: Command): void {
             'batch',
           ),
         );
+        for (const collection of runtime.collections.keys()) runtime.activeTarget(collection);
+        await runtime.warmUp();
+        await workers.start();
         workers.cdc?.on('batch', (report) =>
           logger.debug(
             { transactions: report.transactions, events: report.events, confirmed: report.confirmedLsn },
             'cdc batch',
           ),
         );
-        for (const collection of runtime.collections.keys()) runtime.activeTarget(collection);
-        await runtime.warmUp();
-        await workers.start();
         process.stderr.write(
           `vectorsync worker ${workers.outbox.id} running${workers.cdc ? ` (CDC on slot ${runtime.config.cdc.slot})` : ''}\n`,
         );
