@@ -213,7 +213,22 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
         this.open = { endLsn: 0n, commitTime: message.commitTime, events: [] };
         break;
       case 'insert':
+        this.record(message.relation, (collection) =>
+          this.upsertEvent(collection, message.relation, message.newTuple),
+        );
+        break;
       case 'update':
+        // The old key arrives only when the key changed: the row left that id behind.
+        if (message.oldTuple) {
+          const oldTuple = message.oldTuple;
+          this.record(message.relation, (collection) => {
+            const oldId = tupleText(message.relation, oldTuple, collection.definition.primaryKey.name);
+            const newId = tupleText(message.relation, message.newTuple, collection.definition.primaryKey.name);
+            return oldId !== undefined && oldId !== newId
+              ? this.deleteEvent(collection, message.relation, oldTuple)
+              : undefined;
+          });
+        }
         this.record(message.relation, (collection) =>
           this.upsertEvent(collection, message.relation, message.newTuple),
         );

@@ -132,3 +132,74 @@ export async function assertIndexMatchesSource(db: SqlExecutor, location: string
   const count = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM products');
   return { rows: count.rows[0]!.n };
 }
+
+export interface ProductsConfigOptions {
+  mode?: 'outbox' | 'cdc' | 'dual-write';
+  bus?: ConfigInput['bus'];
+  /** Overrides of the `cdc` section; the slot name defaults to one unique to the test database. */
+  cdc?: ConfigInput['cdc'];
+  sync?: Partial<SyncConfig>;
+  /** Put the pgvector store in another database (to stop it for real). */
+  storeDatabaseUrl?: string;
+  dimensions?: number;
+}
+
+/** The demo collection in a chosen sync mode, with test-speed timings. */
+export function productsConfigWith(testDb: TestDatabase, options: ProductsConfigOptions = {}): ResolvedConfig {
+  const base = demoConfig({ dimensions: options.dimensions ?? 64 });
+  const products = base.collections.products!;
+  return parseConfig({
+    ...base,
+    databaseUrl: testDb.url,
+    sync: { ...fastSync, ...options.sync },
+    stores: {
+      main: {
+        provider: 'pgvector',
+        ...(options.storeDatabaseUrl ? { databaseUrl: options.storeDatabaseUrl } : {}),
+      },
+    },
+    collections: {
+      products: {
+        ...products,
+        sync: { mode: options.mode ?? 'outbox', bus: options.bus !== undefined },
+      },
+    },
+    cdc: { slot: `vs_${testDb.name}`.slice(0, 63), batchDelayMs: 5, statusIntervalMs: 500, reconnectMaxMs: 500, ...options.cdc },
+    ...(options.bus ? { bus: options.bus } : {}),
+  });
+}
+
+/** Source rows against index rows read from another database (a store in its own Postgres). */
+export async function assertIndexMatchesSourceAcross(
+  source: SqlExecutor,
+  store: SqlExecutor,
+  location: string,
+): Promise<{ rows: number }> {
+  const sourceRows = await source.query<{ id: string; tenant: string; version: string }>(
+    'SELECT article_id AS id, tenant_id AS tenant, version::text AS version FROM products',
+  );
+  const indexed = await indexRows(store, location);
+  const problems: string[] = [];
+  for (const row of sourceRows.rows) {
+    const stored = indexed.get(row.id);
+    if (!stored) problems.push(`missing ${row.id}`);
+    else if (stored.version !== Number(row.version) || stored.tenant !== row.tenant)
+      problems.push(`stale ${row.id}: index v${stored.version}/${stored.tenant}, source v${row.version}/${row.tenant}`);
+    indexed.delete(row.id);
+  }
+  for (const id of indexed.keys()) problems.push(`orphan ${id}`);
+  if (problems.length > 0)
+    throw new Error(`index ${location} differs from source:\n${problems.slice(0, 20).join('\n')}`);
+  return { rows: sourceRows.rows.length };
+}
+
+/** True once the index equals the source (for waitFor). */
+export async function indexMatchesSource(db: SqlExecutor, location: string, store?: SqlExecutor): Promise<boolean> {
+  try {
+    if (store) await assertIndexMatchesSourceAcross(db, store, location);
+    else await assertIndexMatchesSource(db, location);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -83,9 +83,14 @@ export async function createTestDatabase(
         }
         return [];
       });
-      await withAdmin((client) =>
-        client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`),
-      );
+      await withAdmin(async (client) => {
+        // A logical slot pins its database: a test that leaves one behind is cleaned up here.
+        await client.query(
+          `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active`,
+          [name],
+        );
+        await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+      });
       if (leaked.length > 0) {
         throw new Error(
           `test leaked ${leaked.length} connection(s) to ${name}: ${leaked.map((row) => row.application_name || '?').join(', ')}`,
