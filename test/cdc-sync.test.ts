@@ -25,7 +25,8 @@ describe('CDC sync: logical replication (pgoutput) into the pgvector index', () 
   let location: string;
   const synced = () =>
     waitFor(() => indexMatchesSource(testDb.db, location), {
-      message: async () => `index to match the source (${await assertIndexMatchesSource(testDb.db, location).catch((e) => e.message)})`,
+      message: async () =>
+        `index to match the source (${await assertIndexMatchesSource(testDb.db, location).catch((e) => e.message)})`,
     });
 
   before(async () => {
@@ -112,7 +113,9 @@ describe('CDC sync: logical replication (pgoutput) into the pgvector index', () 
   it('keeps streaming when a column is added to the source table', async () => {
     await testDb.db.query(`ALTER TABLE products ADD COLUMN season text DEFAULT 'all'`);
     await insertProducts(testDb.db, 'acme', products(5, 3));
-    await testDb.db.query(`UPDATE products SET season = 'winter', name = name || ' (winter)' WHERE tenant_id = 'acme'`);
+    await testDb.db.query(
+      `UPDATE products SET season = 'winter', name = name || ' (winter)' WHERE tenant_id = 'acme'`,
+    );
     await synced();
   });
 
@@ -136,7 +139,9 @@ describe('CDC sync: logical replication (pgoutput) into the pgvector index', () 
     });
     const after = await waitFor(async () => {
       const info = await slotInfo(testDb.db, runtime.config.cdc.slot);
-      return info?.confirmedFlushLsn && before?.confirmedFlushLsn && info.confirmedFlushLsn > before.confirmedFlushLsn
+      return info?.confirmedFlushLsn &&
+        before?.confirmedFlushLsn &&
+        info.confirmedFlushLsn > before.confirmedFlushLsn
         ? info
         : undefined;
     });
@@ -147,7 +152,9 @@ describe('CDC sync: logical replication (pgoutput) into the pgvector index', () 
   it('empties the index on TRUNCATE and indexes what comes after', async () => {
     // CASCADE: the index table in the same database references the source by foreign key.
     await testDb.db.query('TRUNCATE products CASCADE');
-    await waitFor(async () => (await indexRows(testDb.db, location)).size === 0, { message: 'index to empty' });
+    await waitFor(async () => (await indexRows(testDb.db, location)).size === 0, {
+      message: 'index to empty',
+    });
     await insertProducts(testDb.db, 'acme', products(4, 5));
     await synced();
     assert.equal((await indexRows(testDb.db, location)).size, 4);

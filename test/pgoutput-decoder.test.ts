@@ -93,7 +93,9 @@ describe('pgoutput decoder against a real server', () => {
   });
 
   it('sends a new relation message after a column is added, and decodes truncate', () => {
-    const relations = ofTag('relation').map((message) => message.relation.columns.map((column) => column.name));
+    const relations = ofTag('relation').map((message) =>
+      message.relation.columns.map((column) => column.name),
+    );
     assert.deepEqual(relations[0], ['id', 'tenant', 'big', 'n']);
     assert.deepEqual(relations.at(-1), ['id', 'tenant', 'big', 'n', 'extra']);
     const [truncate] = ofTag('truncate');

@@ -56,6 +56,8 @@ export class BusConsumer extends EventEmitter<BusConsumerEvents> {
 
   constructor(private readonly options: BusConsumerOptions) {
     super();
+    // Errors are logged and retried here; an 'error' listener is optional, so emitting one must never throw.
+    this.on('error', () => undefined);
     const { runtime } = options;
     this.collections =
       options.collections ??

@@ -23,6 +23,9 @@ import type { ChangeEvent, EventOutcome } from './change-event.js';
 import { ChangeRouter } from './change-router.js';
 import { recordFailedEvents } from './outbox-queries.js';
 
+/** Quick retries inside one replication session before it is given up and reconnected. */
+const IN_SESSION_ATTEMPTS = 3;
+
 interface Transaction {
   endLsn: Lsn;
   commitTime: Date;
@@ -88,11 +91,15 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
   private sessionEnded: (() => void) | undefined;
   private failures = 0;
   private sequence = 0;
+  /** Set when applying failed for good in this session: it is being ended and restarted. */
+  private sessionBroken = false;
   /** Commit time of the first transaction of the batch being applied. */
   private inFlightSince: Date | undefined;
 
   constructor(options: CdcConsumerOptions) {
     super();
+    // Errors are logged and retried here; an 'error' listener is optional, so emitting one must never throw.
+    this.on('error', () => undefined);
     this.runtime = options.runtime;
     this.cdc = { ...options.runtime.config.cdc, ...options.cdc };
     this.id = options.consumerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -162,6 +169,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     }
     // Anything received but not confirmed is re-sent by the server after a reconnect.
     this.decoder = new PgoutputDecoder();
+    this.sessionBroken = false;
     this.open = undefined;
     this.ready = [];
     this.readyEvents = 0;
@@ -192,7 +200,6 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     });
     try {
       await connection.start(this.cdc.slot, this.cdc.publication, 0n);
-      this.failures = 0;
       this.logger.info({ slot: this.cdc.slot }, 'streaming changes');
       this.emit('connected', { slot: this.cdc.slot, from: formatLsn(this.confirmed) });
     } catch (error) {
@@ -223,7 +230,11 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
           const oldTuple = message.oldTuple;
           this.record(message.relation, (collection) => {
             const oldId = tupleText(message.relation, oldTuple, collection.definition.primaryKey.name);
-            const newId = tupleText(message.relation, message.newTuple, collection.definition.primaryKey.name);
+            const newId = tupleText(
+              message.relation,
+              message.newTuple,
+              collection.definition.primaryKey.name,
+            );
             return oldId !== undefined && oldId !== newId
               ? this.deleteEvent(collection, message.relation, oldTuple)
               : undefined;
@@ -346,7 +357,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
 
   /** Applies ready transactions batch by batch; confirms the slot after each applied batch. */
   private async drain(): Promise<void> {
-    while (this.running && this.ready.length > 0) {
+    while (this.running && !this.sessionBroken && this.ready.length > 0) {
       const batch: Transaction[] = [];
       let events = 0;
       while (
@@ -358,7 +369,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
         events += transaction.events.length;
       }
       this.readyEvents -= events;
-      await this.applyBatch(batch);
+      if (!(await this.applyBatch(batch))) return;
       if (this.readyEvents < this.cdc.batchSize * 2) this.connection?.resume();
     }
   }
@@ -382,7 +393,8 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
       .catch((error: Error) => this.logger.warn({ err: error.message }, 'could not record CDC progress'));
   }
 
-  private async applyBatch(batch: Transaction[]): Promise<void> {
+  /** Applies one batch and confirms it; false when the session had to be given up. */
+  private async applyBatch(batch: Transaction[]): Promise<boolean> {
     const started = performance.now();
     this.inFlightSince = batch[0]?.commitTime;
     const events = batch.flatMap((transaction) => transaction.events);
@@ -425,18 +437,30 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
         break;
       } catch (error) {
         const err = coerceError(error);
-        const delay = backoffDelay(attempt, 200, this.runtime.config.sync.backoffMaxMs);
-        // Nothing is confirmed while the store is away: the slot keeps the changes.
+        this.emit('error', err);
+        // Nothing is confirmed while the store or source is away: the slot keeps the changes.
+        if (attempt >= IN_SESSION_ATTEMPTS) {
+          // Give the session up rather than hold a walsender that the server may need to stop
+          // (a shutdown waits for it); the next session resends everything not confirmed.
+          this.logger.warn(
+            { err: err.message, attempts: attempt },
+            'could not apply changes; ending the replication session (slot not advanced)',
+          );
+          this.sessionBroken = true;
+          void this.connection?.close();
+          return false;
+        }
+        const delay = backoffDelay(attempt, 100, 1000);
         this.connection?.pause();
         this.logger.warn(
           { err: err.message, attempt, retryInMs: delay },
           'could not apply changes; retrying (slot not advanced)',
         );
-        this.emit('error', err);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
-    if (!this.running) return;
+    if (!this.running) return false;
+    this.failures = 0;
     const last = batch[batch.length - 1]!;
     this.confirmed = last.endLsn > this.confirmed ? last.endLsn : this.confirmed;
     this.connection?.sendStatus(this.confirmed);
@@ -460,6 +484,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
           })),
       ),
     });
+    return true;
   }
 }
 

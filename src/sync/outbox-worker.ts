@@ -84,6 +84,8 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
 
   constructor(options: OutboxWorkerOptions) {
     super();
+    // Errors are logged and retried here; an 'error' listener is optional, so emitting one must never throw.
+    this.on('error', () => undefined);
     this.runtime = options.runtime;
     this.sync = { ...options.runtime.config.sync, ...options.sync };
     // Every collection: besides captured changes, the outbox carries backfills, dual-write

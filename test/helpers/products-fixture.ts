@@ -145,7 +145,10 @@ export interface ProductsConfigOptions {
 }
 
 /** The demo collection in a chosen sync mode, with test-speed timings. */
-export function productsConfigWith(testDb: TestDatabase, options: ProductsConfigOptions = {}): ResolvedConfig {
+export function productsConfigWith(
+  testDb: TestDatabase,
+  options: ProductsConfigOptions = {},
+): ResolvedConfig {
   const base = demoConfig({ dimensions: options.dimensions ?? 64 });
   const products = base.collections.products!;
   return parseConfig({
@@ -164,7 +167,13 @@ export function productsConfigWith(testDb: TestDatabase, options: ProductsConfig
         sync: { mode: options.mode ?? 'outbox', bus: options.bus !== undefined },
       },
     },
-    cdc: { slot: `vs_${testDb.name}`.slice(0, 63), batchDelayMs: 5, statusIntervalMs: 500, reconnectMaxMs: 500, ...options.cdc },
+    cdc: {
+      slot: `vs_${testDb.name}`.slice(0, 63),
+      batchDelayMs: 5,
+      statusIntervalMs: 500,
+      reconnectMaxMs: 500,
+      ...options.cdc,
+    },
     ...(options.bus ? { bus: options.bus } : {}),
   });
 }
@@ -184,7 +193,9 @@ export async function assertIndexMatchesSourceAcross(
     const stored = indexed.get(row.id);
     if (!stored) problems.push(`missing ${row.id}`);
     else if (stored.version !== Number(row.version) || stored.tenant !== row.tenant)
-      problems.push(`stale ${row.id}: index v${stored.version}/${stored.tenant}, source v${row.version}/${row.tenant}`);
+      problems.push(
+        `stale ${row.id}: index v${stored.version}/${stored.tenant}, source v${row.version}/${row.tenant}`,
+      );
     indexed.delete(row.id);
   }
   for (const id of indexed.keys()) problems.push(`orphan ${id}`);
@@ -194,7 +205,11 @@ export async function assertIndexMatchesSourceAcross(
 }
 
 /** True once the index equals the source (for waitFor). */
-export async function indexMatchesSource(db: SqlExecutor, location: string, store?: SqlExecutor): Promise<boolean> {
+export async function indexMatchesSource(
+  db: SqlExecutor,
+  location: string,
+  store?: SqlExecutor,
+): Promise<boolean> {
   try {
     if (store) await assertIndexMatchesSourceAcross(db, store, location);
     else await assertIndexMatchesSource(db, location);
