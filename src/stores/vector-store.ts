@@ -63,6 +63,17 @@ export interface KeywordSearchRequest {
   bm25: Bm25Params;
 }
 
+/** Both signals in one store-side query (a store that fuses natively, e.g. Qdrant's Query API RRF). */
+export interface HybridSearchRequest {
+  tenant: string;
+  vector: Float32Array;
+  terms: ReadonlyArray<{ term: string; frequency: number }>;
+  /** Candidates each signal contributes before fusion. */
+  candidates: number;
+  k: number;
+  filter?: FilterNode;
+}
+
 export interface SearchHit {
   id: string;
   /** Dense: cosine similarity (higher is closer). Keyword: the BM25 score. */
@@ -115,6 +126,11 @@ export interface StoreCapabilities {
   keyword: boolean;
   /** Applies payload filters inside the search (not after it). */
   filters: boolean;
+  /**
+   * Hybrid mode uses the store's own fusion (hybridSearch) instead of vectorsync's. Off unless a
+   * store is configured for it: with it, hybrid ranks differ from the other stores'.
+   */
+  nativeHybrid?: boolean;
 }
 
 /**
@@ -135,6 +151,8 @@ export interface VectorStore {
   keywordSearch?(spec: IndexSpec, request: KeywordSearchRequest): Promise<SearchHit[]>;
   /** Live records (never tombstones) of a bucket range, a page at a time. */
   scan(spec: IndexSpec, request: ScanRequest): Promise<ScanPage>;
+  /** Store-side fusion of dense and keyword candidates; used when capabilities.nativeHybrid. */
+  hybridSearch?(spec: IndexSpec, request: HybridSearchRequest): Promise<SearchHit[]>;
   /** Optional fast path: per-bucket counts and checksums computed inside the store, for buckets grouped
    *  `1 << (16 - bucketBits)` at a time (i.e. the group number is bucket >> (16 - bucketBits)); only non-empty groups returned. */
   bucketChecksums?(
