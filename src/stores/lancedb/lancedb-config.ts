@@ -15,14 +15,15 @@ export function filterColumn(fieldName: string): string {
   return `f_${safe}_${createHash('sha1').update(fieldName).digest('hex').slice(0, 6)}`;
 }
 
-/** The value stored in a field's filter column (timestamps as microseconds since the epoch). */
+/** The value stored in a field's filter column (timestamps as microseconds since the epoch, booleans as 1/0). */
 export function filterValue(field: PayloadField, value: unknown): unknown {
   if (value === null || value === undefined) return null;
   switch (field.type) {
     case 'number':
       return Number(value);
     case 'boolean':
-      return Boolean(value);
+      // As 1/0: LanceDB 0.30 fails merge inserts of null booleans ("Spill has sent an error").
+      return value ? 1 : 0;
     case 'timestamp':
       return timestampMicros(String(value));
     case 'json':

@@ -50,6 +50,6 @@ function literal(field: PayloadField, value: FilterValue): string {
     const text = String(value);
     return /e/i.test(text) ? `CAST('${text}' AS DOUBLE)` : text;
   }
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'boolean') return value ? '1' : '0';
   return sqlString(String(value));
 }

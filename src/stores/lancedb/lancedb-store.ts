@@ -483,12 +483,12 @@ function tableSchema(spec: IndexSpec, arrow: typeof Arrow): Arrow.Schema {
 }
 
 function filterField(name: string, type: string, arrow: typeof Arrow): Arrow.Field {
-  const { Field, Utf8, Float64, Bool, Int64, List } = arrow;
+  const { Field, Utf8, Float64, Int32, Int64, List } = arrow;
   const dataType =
     type === 'number'
       ? new Float64()
       : type === 'boolean'
-        ? new Bool()
+        ? new Int32()
         : type === 'timestamp'
           ? new Int64()
           : type === 'string[]'
