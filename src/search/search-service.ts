@@ -68,13 +68,17 @@ export class SearchService {
 
   constructor(private readonly runtime: VectorsyncRuntime) {}
 
-  async search(request: SearchRequest): Promise<SearchResponse> {
+  /**
+   * `options.target` searches another live index of the collection than the active one (a
+   * store migration's shadow reads compare the two).
+   */
+  async search(request: SearchRequest, options: { target?: IndexTarget } = {}): Promise<SearchResponse> {
     const started = performance.now();
     const mode = request.mode ?? 'hybrid';
     const offset = request.offset ?? 0;
     validateSearch({ query: request.query, k: request.k, offset, mode });
     const collection = this.runtime.collection(request.collection);
-    const target = this.runtime.activeTarget(request.collection);
+    const target = options.target ?? this.runtime.activeTarget(request.collection);
     const filter = parseFilter(request.filter, collection.definition.payloadFields);
     const settings = { ...collection.definition.config.search, ...request.fusion };
     const depth = offset + request.k;
