@@ -7,6 +7,7 @@ import { registerEvalCommand } from './commands/eval-command.js';
 import { registerEventsCommand } from './commands/events-command.js';
 import { registerKeysCommand } from './commands/keys-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
+import { registerMigrateStoreCommand } from './commands/migrate-store-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerSetupCommand } from './commands/setup-command.js';
 import { registerStatusCommand } from './commands/status-command.js';
@@ -29,6 +30,7 @@ registerEventsCommand(program);
 registerKeysCommand(program);
 registerConfigCommand(program);
 registerEvalCommand(program);
+registerMigrateStoreCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

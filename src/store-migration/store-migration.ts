@@ -109,8 +109,21 @@ export async function migrateStore(
   assertEmbedderMatches(active.record, collection.embedder);
 
   stage('prepare', `creating the new index in store "${options.to}"`);
-  const existing = (await liveIndexes(runtime.db, options.collection)).find(
-    (record) => record.state === 'building' && record.store === options.to,
+  const live = await liveIndexes(runtime.db, options.collection);
+  const standby = live.find(
+    (record) => record.state === 'building' && record.activatedAt !== null && record.store === options.to,
+  );
+  if (standby) {
+    throw new VectorsyncError(
+      ErrorCode.InvalidRequest,
+      `store "${options.to}" already holds ${standby.location}, the in-sync standby of collection "${options.collection}": switch to it with \`vectorsync migrate-store --collection ${options.collection} --rollback\``,
+      { details: { collection: options.collection, standby: standby.location } },
+    );
+  }
+  // A build in the target store that was never active (an earlier run without cut-over, or one
+  // that failed verification) is resumed: the fill is idempotent and version-guarded.
+  const existing = live.find(
+    (record) => record.state === 'building' && record.activatedAt === null && record.store === options.to,
   );
   const record: IndexRecord =
     existing ??
@@ -243,7 +256,7 @@ function verificationProblems(
       `new index differs from the source: ${[...kinds].map(([kind, n]) => `${n} ${kind}`).join(', ')}`,
     );
   }
-  for (const tenant of completeness.tenants) {
+  for (const tenant of completeness.countsComparable ? completeness.tenants : []) {
     if (tenant.source !== tenant.index)
       problems.push(
         `tenant ${tenant.tenant}: ${tenant.source} source rows, ${tenant.index} in the new index`,

@@ -397,7 +397,11 @@ export class LancedbStore implements VectorStore {
   }
 
   private connect(): Promise<Lancedb.Connection> {
-    this.connection ??= this.load().then(({ lancedb }) => lancedb.connect(this.config.dataDir));
+    // Every read checks for commits by other handles (other processes, other stores on the
+    // same directory): the version guard's read and every search must see the latest data.
+    this.connection ??= this.load().then(({ lancedb }) =>
+      lancedb.connect(this.config.dataDir, { readConsistencyInterval: 0 }),
+    );
     return this.connection;
   }
 
