@@ -105,17 +105,17 @@ async function main() {
     const ids = (await db.query<{ id: string }>('SELECT id FROM bench_docs ORDER BY id')).rows.map(
       (row) => row.id,
     );
-    let embedStarted = performance.now();
+    const embedStarted = performance.now();
     for (let start = 0; start < ids.length; start += BATCH) {
       const rows = await readSourceRows(db, collection.definition, ids.slice(start, start + BATCH));
       const built = [...rows.values()].map((row) =>
         buildDocument(collection.definition, row, collection.embedder, collection.analyzer),
       );
       const vectors = await collection.embedder.embed(built.map((document) => document.text));
-      built.forEach((document, index) => documents.push({ ...document, vector: vectors[index]! }));
+      for (const [index, document] of built.entries())
+        documents.push({ ...document, vector: vectors[index]! });
     }
     const embedSeconds = (performance.now() - embedStarted) / 1000;
-    embedStarted = 0;
     console.log(`built and embedded ${documents.length} documents in ${embedSeconds.toFixed(1)} s`);
 
     const queries = realisticQueries(QUERIES);
