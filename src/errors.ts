@@ -41,6 +41,7 @@ export const ErrorCode = {
   Aborted: 'ABORTED',
   Timeout: 'TIMEOUT',
   DualWriteTimeout: 'DUAL_WRITE_TIMEOUT',
+  MigrationNotVerified: 'MIGRATION_NOT_VERIFIED',
   Internal: 'INTERNAL',
 } as const;
 

@@ -5,6 +5,7 @@ import { demoConfig } from '../src/demo/demo-schema.js';
 import { silentLogger } from '../src/logger.js';
 import type { EmbeddedDocument } from '../src/pipeline/index-document.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
+import type { PgvectorStoreConfig } from '../src/stores/pgvector/pgvector-config.js';
 import { PgvectorStore } from '../src/stores/pgvector/pgvector-store.js';
 import { Applier } from '../src/sync/applier.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
@@ -53,7 +54,7 @@ describe('version guard in the pgvector store (two writers on separate connectio
     payloadFields: [],
     params: {},
   };
-  const config = parseConfig(demoConfig()).stores.main!;
+  const config = parseConfig(demoConfig()).stores.main as PgvectorStoreConfig;
 
   before(async () => {
     testDb = await createTestDatabase('version_guard_store');

@@ -8,6 +8,7 @@ import { registerEvalCommand } from './commands/eval-command.js';
 import { registerEventsCommand } from './commands/events-command.js';
 import { registerKeysCommand } from './commands/keys-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
+import { registerMigrateStoreCommand } from './commands/migrate-store-command.js';
 import { registerReplayCommand } from './commands/replay-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerSetupCommand } from './commands/setup-command.js';
@@ -35,6 +36,7 @@ registerEvalCommand(program);
 registerCdcCommand(program);
 registerSwitchModeCommand(program);
 registerReplayCommand(program);
+registerMigrateStoreCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

@@ -84,7 +84,42 @@ const pgvectorStore = z.strictObject({
   maxScanTuples: z.number().int().min(1).default(20_000),
 });
 
-export const storeSchema = z.discriminatedUnion('provider', [pgvectorStore]);
+/** LanceDB, embedded: one table per index version under `dataDir` (docs/stores.md#lancedb). */
+const lancedbStore = z.strictObject({
+  provider: z.literal('lancedb'),
+  /** Directory holding the tables (a local path, or an object-store URI LanceDB understands). */
+  dataDir: z.string().min(1),
+  /** Build an IVF-HNSW-SQ vector index once a table holds this many records; smaller tables are searched exactly. */
+  annIndexMinRows: z.number().int().min(256).default(50_000),
+  /** IVF partitions probed per query: recall against latency. */
+  nprobes: z.number().int().min(1).max(10_000).default(20),
+  /** Re-rank this many times k candidates with exact distances (1: off). */
+  refineFactor: z.number().int().min(1).max(100).default(1),
+});
+
+/** Qdrant over its REST API (docs/stores.md#qdrant). */
+const qdrantStore = z.strictObject({
+  provider: z.literal('qdrant'),
+  url: z.string().url().default('http://127.0.0.1:6333'),
+  /** Environment variable holding the API key; unset or empty: no key sent. */
+  apiKeyEnv: z.string().default('QDRANT_API_KEY'),
+  timeoutMs: z.number().int().min(100).default(10_000),
+  /** Hybrid fusion: `service` fuses with vectorsync's fusion (same as every store); `native` uses Qdrant's Query API RRF. */
+  hybrid: z.enum(['service', 'native']).default('service'),
+  hnsw: z
+    .strictObject({
+      m: z.number().int().min(0).max(100).default(16),
+      efConstruct: z.number().int().min(4).max(1000).default(100),
+      efSearch: z.number().int().min(1).max(10_000).default(128),
+    })
+    .default({ m: 16, efConstruct: 100, efSearch: 128 }),
+  /** Average document length (in terms) assumed by the BM25 weights written with each point; recorded with the index. */
+  bm25AvgDocLength: z.number().positive().default(64),
+  /** `auto`: conditional upserts (update_filter) when the server is 1.16 or newer, else read-compare-write. */
+  versionGuard: z.enum(['auto', 'conditional', 'read-compare-write']).default('auto'),
+});
+
+export const storeSchema = z.discriminatedUnion('provider', [pgvectorStore, lancedbStore, qdrantStore]);
 
 export const analyzerSchema = z.strictObject({
   /** Snowball English (Porter2) stemming. */

@@ -30,6 +30,11 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
   }
   const config = parseConfig(raw, configPath);
   if (env.DATABASE_URL) config.databaseUrl = env.DATABASE_URL;
+  // The vectors of every pgvector store go to another Postgres (docs/stores.md#separate-database).
+  if (env.VECTOR_DATABASE_URL) {
+    for (const store of Object.values(config.stores))
+      if (store.provider === 'pgvector') store.databaseUrl = env.VECTOR_DATABASE_URL;
+  }
   if (env.PORT) config.server.port = parsePort(env.PORT);
   if (env.HOST) config.server.host = env.HOST;
   const resolved = configPath ? { ...config, configPath } : config;

@@ -101,7 +101,10 @@ export class VectorsyncRuntime {
       if (!options.skipMigrationCheck) await assertMigrated(db);
       const definitions = await loadCollectionDefinitions(db, config);
       for (const [name, storeConfig] of Object.entries(config.stores)) {
-        stores.set(name, createStore(name, storeConfig, db, logger.child({ store: name }), config.poolSize));
+        stores.set(
+          name,
+          createStore(name, storeConfig, db, logger.child({ store: name }), config.poolSize, env),
+        );
       }
       const embedders = new Map<string, { embedder: Embedder; cache: EmbeddingCache }>();
       for (const [name, embedderConfig] of Object.entries(config.embedders)) {

@@ -68,19 +68,30 @@ export class SearchService {
 
   constructor(private readonly runtime: VectorsyncRuntime) {}
 
-  async search(request: SearchRequest): Promise<SearchResponse> {
+  /**
+   * `options.target` searches another live index of the collection than the active one (a
+   * store migration's shadow reads compare the two).
+   */
+  async search(request: SearchRequest, options: { target?: IndexTarget } = {}): Promise<SearchResponse> {
     const started = performance.now();
     const mode = request.mode ?? 'hybrid';
     const offset = request.offset ?? 0;
     validateSearch({ query: request.query, k: request.k, offset, mode });
     const collection = this.runtime.collection(request.collection);
-    const target = this.runtime.activeTarget(request.collection);
+    const target = options.target ?? this.runtime.activeTarget(request.collection);
     const filter = parseFilter(request.filter, collection.definition.payloadFields);
     const settings = { ...collection.definition.config.search, ...request.fusion };
     const depth = offset + request.k;
 
     let hits: SearchResultHit[];
-    if (mode === 'hybrid') {
+    if (mode === 'hybrid' && target.store.capabilities.nativeHybrid && target.store.hybridSearch) {
+      hits = (await this.nativeHybrid(collection, target, request, depth, filter))
+        .slice(offset, depth)
+        .map((hit, index) => ({
+          ...hit,
+          ...(request.explain ? { explain: { fusion: `${target.store.kind}-native-rrf`, signals: {} } } : {}),
+        }));
+    } else if (mode === 'hybrid') {
       const candidates = Math.max(settings.candidates, depth);
       const [semantic, keyword] = await Promise.all([
         this.semantic(collection, target, request, candidates, filter),
@@ -135,6 +146,28 @@ export class SearchService {
     return target.store.search(target.spec, {
       tenant: request.tenant,
       vector,
+      k,
+      ...(filter ? { filter } : {}),
+    });
+  }
+
+  /** The store fuses both signals itself (Qdrant's Query API RRF): per-request fusion settings do not apply. */
+  private async nativeHybrid(
+    collection: CollectionRuntime,
+    target: IndexTarget,
+    request: SearchRequest,
+    k: number,
+    filter: FilterNode | undefined,
+  ): Promise<SearchHit[]> {
+    assertEmbedderMatches(target.record, collection.embedder);
+    assertAnalyzerMatches(target.record, collection.definition.config.analyzer);
+    const vector = await this.embedQuery(collection.embedder, request.query);
+    const { frequencies } = collection.analyzer.termFrequencies(request.query);
+    return target.store.hybridSearch!(target.spec, {
+      tenant: request.tenant,
+      vector,
+      terms: [...frequencies].map(([term, frequency]) => ({ term, frequency })),
+      candidates: Math.max(collection.definition.config.search.candidates, k),
       k,
       ...(filter ? { filter } : {}),
     });

@@ -2,7 +2,9 @@ import type { StoreConfig } from '../config/config-schema.js';
 import type { Database } from '../db/database.js';
 import { PgDatabase } from '../db/pg-database.js';
 import type { Logger } from '../logger.js';
+import { LancedbStore } from './lancedb/lancedb-store.js';
 import { PgvectorStore } from './pgvector/pgvector-store.js';
+import { QdrantStore } from './qdrant/qdrant-store.js';
 import type { VectorStore } from './vector-store.js';
 
 export function createStore(
@@ -11,6 +13,7 @@ export function createStore(
   sourceDb: Database,
   logger: Logger,
   poolSize: number,
+  env: NodeJS.ProcessEnv = process.env,
 ): VectorStore {
   switch (config.provider) {
     case 'pgvector': {
@@ -24,5 +27,9 @@ export function createStore(
       }
       return new PgvectorStore(sourceDb, config, { sameDatabaseAsSource: true, logger });
     }
+    case 'lancedb':
+      return new LancedbStore(config, logger);
+    case 'qdrant':
+      return new QdrantStore(config, { logger, env });
   }
 }

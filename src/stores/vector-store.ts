@@ -63,6 +63,17 @@ export interface KeywordSearchRequest {
   bm25: Bm25Params;
 }
 
+/** Both signals in one store-side query (a store that fuses natively, e.g. Qdrant's Query API RRF). */
+export interface HybridSearchRequest {
+  tenant: string;
+  vector: Float32Array;
+  terms: ReadonlyArray<{ term: string; frequency: number }>;
+  /** Candidates each signal contributes before fusion. */
+  candidates: number;
+  k: number;
+  filter?: FilterNode;
+}
+
 export interface SearchHit {
   id: string;
   /** Dense: cosine similarity (higher is closer). Keyword: the BM25 score. */
@@ -79,11 +90,33 @@ export interface StoredRecordMeta {
   contentHash: string;
 }
 
+/**
+ * Scans are by id bucket (src/stores/id-bucket.ts), not by id order: stores that cannot return
+ * records in source-key order (Qdrant scrolls in point-UUID order) still read a bucket range
+ * as a filtered range read.
+ */
 export interface ScanRequest {
+  /** Inclusive range of id buckets to read (0..ID_BUCKETS-1). */
+  bucketFrom: number;
+  bucketTo: number;
   tenant?: string;
-  /** Exclusive lower bound on id (ids compare as text, byte order). */
-  afterId?: string;
+  /** Opaque continuation token from the previous page; absent for the first page. */
+  cursor?: string;
   limit: number;
+}
+
+export interface ScanPage {
+  /** Order within a page is unspecified. */
+  records: StoredRecordMeta[];
+  /** null when the bucket range is exhausted. */
+  cursor: string | null;
+}
+
+export interface BucketChecksum {
+  bucket: number;
+  count: number;
+  /** XOR over the bucket's records of the first 16 hex digits (64 bits) of md5(`${id}:${version}:${contentHash}`), as 16 lowercase hex digits. */
+  checksum: string;
 }
 
 export interface StoreCapabilities {
@@ -93,6 +126,11 @@ export interface StoreCapabilities {
   keyword: boolean;
   /** Applies payload filters inside the search (not after it). */
   filters: boolean;
+  /**
+   * Hybrid mode uses the store's own fusion (hybridSearch) instead of vectorsync's. Off unless a
+   * store is configured for it: with it, hybrid ranks differ from the other stores'.
+   */
+  nativeHybrid?: boolean;
 }
 
 /**
@@ -111,7 +149,17 @@ export interface VectorStore {
   search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]>;
   /** BM25 over the documents' analysed keyword text; present when capabilities.keyword. */
   keywordSearch?(spec: IndexSpec, request: KeywordSearchRequest): Promise<SearchHit[]>;
-  scan(spec: IndexSpec, request: ScanRequest): Promise<StoredRecordMeta[]>;
+  /** Live records (never tombstones) of a bucket range, a page at a time. */
+  scan(spec: IndexSpec, request: ScanRequest): Promise<ScanPage>;
+  /** Store-side fusion of dense and keyword candidates; used when capabilities.nativeHybrid. */
+  hybridSearch?(spec: IndexSpec, request: HybridSearchRequest): Promise<SearchHit[]>;
+  /** Optional fast path: per-bucket counts and checksums computed inside the store, for buckets grouped
+   *  `1 << (16 - bucketBits)` at a time (i.e. the group number is bucket >> (16 - bucketBits)); only non-empty groups returned. */
+  bucketChecksums?(
+    spec: IndexSpec,
+    request: { tenant?: string; bucketBits: number },
+  ): Promise<BucketChecksum[]>;
+  /** Live records (tombstones are not counted). */
   count(spec: IndexSpec, tenant?: string): Promise<number>;
   drop(spec: IndexSpec): Promise<void>;
   /** Periodic housekeeping (e.g. folding statistics deltas); called by sync workers. */

@@ -7,6 +7,7 @@ import { quoteIdent } from '../db/sql-identifier.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { indexSpecFor } from '../runtime/vectorsync-runtime.js';
+import { indexParamsFor } from '../stores/index-params.js';
 import {
   assertAnalyzerMatches,
   assertEmbedderMatches,
@@ -67,12 +68,7 @@ async function setupCollection(
   const { definition, embedder } = collection;
   const storeConfig = runtime.config.stores[collection.storeName]!;
   const analyzer = definition.config.analyzer;
-  const params = {
-    ...(storeConfig.provider === 'pgvector'
-      ? { m: storeConfig.hnsw.m, efConstruction: storeConfig.hnsw.efConstruction }
-      : {}),
-    analyzer,
-  };
+  const params = indexParamsFor(storeConfig, definition.config);
 
   const { index, created, retired, switchedFrom } = await runtime.db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [hashCollectionLock(definition.name)]);
@@ -107,7 +103,7 @@ async function setupCollection(
       if (active.store !== collection.storeName) {
         throw new VectorsyncError(
           ErrorCode.ConfigInvalid,
-          `collection "${definition.name}" is served by store "${active.store}" but the config names "${collection.storeName}"; switching stores is a migration (see docs/operations.md)`,
+          `collection "${definition.name}" is served by store "${active.store}" but the config names "${collection.storeName}"; switching stores is a migration: \`vectorsync migrate-store --collection ${definition.name} --to ${collection.storeName}\` (docs/operations/store-migration.md), or, after a completed migration or rollback, set collections.${definition.name}.store to "${active.store}"`,
           {
             details: {
               collection: definition.name,
@@ -150,8 +146,9 @@ async function setupCollection(
 
   await collection.store.ensureIndex(indexSpecFor(index, definition));
   for (const old of retired) {
-    await collection.store
-      .drop(indexSpecFor(old, definition))
+    // A retired index may live in another store (a store migration's standby).
+    await Promise.resolve()
+      .then(() => runtime.store(old.store).drop(indexSpecFor(old, definition)))
       .catch((error: Error) =>
         runtime.logger.warn(
           { collection: definition.name, index: old.location, err: error.message },

@@ -5,16 +5,18 @@ import { ErrorCode, VectorsyncError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
+import { decodeScanCursor, encodeScanCursor, validateScanRequest } from '../scan-cursor.js';
 import type {
   ApplyResult,
+  BucketChecksum,
   DeleteRequest,
   DenseSearchRequest,
   IndexSpec,
   KeywordSearchRequest,
+  ScanPage,
   ScanRequest,
   SearchHit,
   StoreCapabilities,
-  StoredRecordMeta,
   VectorStore,
 } from '../vector-store.js';
 import { bm25Ddl, bm25Names, compactBm25Sql } from './pgvector-bm25.js';
@@ -349,23 +351,69 @@ export class PgvectorStore implements VectorStore {
     );
   }
 
-  async scan(spec: IndexSpec, request: ScanRequest): Promise<StoredRecordMeta[]> {
+  /**
+   * Minimal bucket scan: the bucket is computed on the fly from the id (no stored column), so
+   * a page costs a pass over the table. Enough for contract tests and bounded verification;
+   * reconciliation at scale wants a stored, indexed bucket column.
+   */
+  async scan(spec: IndexSpec, request: ScanRequest): Promise<ScanPage> {
+    validateScanRequest(request);
     const names = pgvectorNames(spec.location);
+    const after = request.cursor ? decodeScanCursor(request.cursor) : undefined;
     const result = await this.run(() =>
-      this.db.query<{ id: string; tenant: string; version: string; content_hash: string }>(
-        `SELECT id::text AS id, tenant, version::text AS version, content_hash FROM ${names.table}
-          WHERE ($1::text IS NULL OR tenant = $1) AND ($2::text IS NULL OR id::text COLLATE "C" > $2)
-          ORDER BY id::text COLLATE "C"
-          LIMIT $3`,
-        [request.tenant ?? null, request.afterId ?? null, request.limit],
+      this.db.query<{ id: string; tenant: string; version: string; content_hash: string; bucket: number }>(
+        `SELECT id, tenant, version::text AS version, content_hash, bucket
+           FROM (SELECT t.id::text AS id, t.tenant, t.version, t.content_hash,
+                        ${bucketSql('t.id::text')} AS bucket
+                   FROM ${names.table} t
+                  WHERE ($3::text IS NULL OR t.tenant = $3)) x
+          WHERE bucket BETWEEN $1 AND $2
+            AND ($4::int IS NULL OR bucket > $4 OR (bucket = $4 AND id COLLATE "C" > $5::text COLLATE "C"))
+          ORDER BY bucket, id COLLATE "C"
+          LIMIT $6`,
+        [
+          request.bucketFrom,
+          request.bucketTo,
+          request.tenant ?? null,
+          after?.bucket ?? null,
+          after?.id ?? null,
+          request.limit,
+        ],
       ),
     );
-    return result.rows.map((row) => ({
-      id: row.id,
-      tenant: row.tenant,
-      version: Number(row.version),
-      contentHash: row.content_hash,
-    }));
+    const last = result.rows.at(-1);
+    return {
+      records: result.rows.map((row) => ({
+        id: row.id,
+        tenant: row.tenant,
+        version: Number(row.version),
+        contentHash: row.content_hash,
+      })),
+      cursor:
+        last && result.rows.length === request.limit
+          ? encodeScanCursor({ bucket: last.bucket, id: last.id })
+          : null,
+    };
+  }
+
+  /** Per-group counts and XOR checksums computed in SQL (bit_xor), without reading rows out. */
+  async bucketChecksums(
+    spec: IndexSpec,
+    request: { tenant?: string; bucketBits: number },
+  ): Promise<BucketChecksum[]> {
+    const names = pgvectorNames(spec.location);
+    const shift = 16 - request.bucketBits;
+    const result = await this.run(() =>
+      this.db.query<{ bucket: number; count: number; checksum: string }>(
+        `SELECT (${bucketSql('t.id::text')}) >> $2 AS bucket, count(*)::int AS count,
+                lpad(to_hex(bit_xor(('x' || left(md5(t.id::text || ':' || t.version || ':' || t.content_hash), 16))::bit(64)::bigint)), 16, '0') AS checksum
+           FROM ${names.table} t
+          WHERE ($1::text IS NULL OR t.tenant = $1)
+          GROUP BY 1 ORDER BY 1`,
+        [request.tenant ?? null, shift],
+      ),
+    );
+    return result.rows;
   }
 
   async count(spec: IndexSpec, tenant?: string): Promise<number> {
@@ -447,6 +495,11 @@ export class PgvectorStore implements VectorStore {
       });
     }
   }
+}
+
+/** The id bucket in SQL, as src/stores/id-bucket.ts defines it. */
+function bucketSql(idText: string): string {
+  return `('x' || left(md5(${idText}), 4))::bit(16)::int`;
 }
 
 function toHit(row: HitRow): SearchHit {

@@ -1,0 +1,123 @@
+import { ErrorCode, VectorsyncError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { indexSpecFor, type VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { type IndexRecord, liveIndexes, retireIndex } from '../stores/index-registry.js';
+import { databaseNow, waitForIndexWriters } from '../sync/index-watcher.js';
+import { swapActiveKeepingStandby } from './standby-swap.js';
+
+export interface MigrationState {
+  collection: string;
+  active: IndexRecord;
+  /** The previously active index, still kept in sync (after a cut-over or a rollback). */
+  standby: IndexRecord | undefined;
+  /** An index being built or verified and never active yet. */
+  building: IndexRecord[];
+  /** The store the config names; after a cut-over it must be changed to the active index's. */
+  configuredStore: string;
+  configMatches: boolean;
+}
+
+export async function migrationState(
+  runtime: VectorsyncRuntime,
+  collection: string,
+): Promise<MigrationState> {
+  const live = await liveIndexes(runtime.db, collection);
+  const active = live.find((record) => record.state === 'active');
+  if (!active) {
+    throw new VectorsyncError(
+      ErrorCode.IndexNotFound,
+      `collection "${collection}" has no active index; run \`vectorsync setup\``,
+      {
+        details: { collection },
+      },
+    );
+  }
+  const others = live.filter((record) => record.state === 'building');
+  const configuredStore = runtime.collection(collection).storeName;
+  return {
+    collection,
+    active,
+    standby: others.find((record) => record.activatedAt !== null),
+    building: others.filter((record) => record.activatedAt === null),
+    configuredStore,
+    configMatches: configuredStore === active.store,
+  };
+}
+
+/** Switches searches back to the standby; the index it replaces becomes the standby (still in sync). */
+export async function rollbackStoreMigration(
+  runtime: VectorsyncRuntime,
+  collection: string,
+): Promise<MigrationState> {
+  const state = await migrationState(runtime, collection);
+  if (!state.standby) {
+    throw new VectorsyncError(
+      ErrorCode.IndexNotFound,
+      `collection "${collection}" has no standby index to switch back to (dropped, or never migrated)`,
+      { details: { collection } },
+    );
+  }
+  await swapActiveKeepingStandby(runtime.db, collection, state.standby.id);
+  await runtime.refreshIndexes();
+  return migrationState(runtime, collection);
+}
+
+/**
+ * Ends a migration: the standby stops receiving writes and its data is dropped. Refused while
+ * the config still names the standby's store (the config change is the last step before this).
+ */
+export async function dropStandby(
+  runtime: VectorsyncRuntime,
+  collection: string,
+  logger: Logger,
+): Promise<IndexRecord> {
+  const state = await migrationState(runtime, collection);
+  if (!state.standby) {
+    throw new VectorsyncError(ErrorCode.IndexNotFound, `collection "${collection}" has no standby index`, {
+      details: { collection },
+    });
+  }
+  if (!state.configMatches) {
+    throw new VectorsyncError(
+      ErrorCode.ConfigInvalid,
+      `collections.${collection}.store is "${state.configuredStore}" but searches use store "${state.active.store}": change the config first (or roll back), then drop the standby`,
+      { details: { collection, configuredStore: state.configuredStore, activeStore: state.active.store } },
+    );
+  }
+  await retireAndDrop(runtime, state.standby, logger);
+  return state.standby;
+}
+
+/** Gives up an index that was never active (a failed or unwanted migration). */
+export async function abandonBuild(
+  runtime: VectorsyncRuntime,
+  collection: string,
+  logger: Logger,
+): Promise<IndexRecord[]> {
+  const state = await migrationState(runtime, collection);
+  for (const record of state.building) await retireAndDrop(runtime, record, logger);
+  return state.building;
+}
+
+/**
+ * Retires an index, waits until the sync writers stopped writing it, then drops its data, so
+ * no writer fails on an index that vanished under it.
+ */
+export async function retireAndDrop(
+  runtime: VectorsyncRuntime,
+  record: IndexRecord,
+  logger: Logger,
+): Promise<void> {
+  await retireIndex(runtime.db, record.id);
+  await waitForIndexWriters(runtime.db, {
+    since: await databaseNow(runtime.db),
+    staleAfterMs: Math.max(runtime.config.sync.workerTimeoutMs, runtime.config.sync.indexRefreshMs * 3),
+    timeoutMs: Math.max(30_000, runtime.config.sync.indexRefreshMs * 10),
+    logger,
+  }).catch((error: Error) =>
+    logger.warn({ err: error.message }, 'dropping although some writers did not confirm'),
+  );
+  const definition = runtime.collection(record.collection).definition;
+  await runtime.store(record.store, record.collection).drop(indexSpecFor(record, definition));
+  await runtime.refreshIndexes();
+}

@@ -1,0 +1,10 @@
+import { createHash } from 'node:crypto';
+
+/** Number of id buckets. */
+export const ID_BUCKETS = 65536;
+
+/** 0..65535: the first 16 bits of md5(id) where id is the canonical id (source primary key as text, UTF-8).
+ *  The same value in SQL: ('x' || left(md5(id_text), 4))::bit(16)::int */
+export function idBucket(id: string): number {
+  return createHash('md5').update(id, 'utf8').digest().readUInt16BE(0);
+}

@@ -1,0 +1,23 @@
+import type { CollectionConfig, StoreConfig } from '../config/config-schema.js';
+
+/**
+ * What an index version is built with, recorded in vectorsync.indexes.params: the store's build
+ * parameters and anything written into the records that a query must agree with (the
+ * analyzer; for Qdrant the BM25 k1, b and average length baked into its sparse vectors).
+ */
+export function indexParamsFor(store: StoreConfig, collection: CollectionConfig): Record<string, unknown> {
+  const analyzer = collection.analyzer;
+  switch (store.provider) {
+    case 'pgvector':
+      return { m: store.hnsw.m, efConstruction: store.hnsw.efConstruction, analyzer };
+    case 'qdrant':
+      return {
+        analyzer,
+        k1: collection.search.bm25.k1,
+        b: collection.search.bm25.b,
+        avgDocLength: store.bm25AvgDocLength,
+      };
+    default:
+      return { analyzer };
+  }
+}

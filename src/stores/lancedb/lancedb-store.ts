@@ -1,0 +1,569 @@
+import { createHash } from 'node:crypto';
+import type * as Lancedb from '@lancedb/lancedb';
+import type * as Arrow from 'apache-arrow';
+import { ErrorCode, VectorsyncError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { silentLogger } from '../../logger.js';
+import type { EmbeddedDocument } from '../../pipeline/index-document.js';
+import { idBucket } from '../id-bucket.js';
+import { BucketChecksumAccumulator } from '../record-checksum.js';
+import { decodeScanCursor, encodeScanCursor, validateScanRequest } from '../scan-cursor.js';
+import type {
+  ApplyResult,
+  BucketChecksum,
+  DeleteRequest,
+  DenseSearchRequest,
+  IndexSpec,
+  KeywordSearchRequest,
+  ScanPage,
+  ScanRequest,
+  SearchHit,
+  StoreCapabilities,
+  VectorStore,
+} from '../vector-store.js';
+import { filterColumn, filterValue, type LancedbStoreConfig, silenceLancedbLogs } from './lancedb-config.js';
+import { compileLancedbFilter, sqlString } from './lancedb-filter.js';
+
+const LANCEDB = '@lancedb/lancedb';
+const ARROW = 'apache-arrow';
+
+interface Modules {
+  lancedb: typeof Lancedb;
+  arrow: typeof Arrow;
+}
+
+/** What the version guard needs to know about a stored record (live or tombstone). */
+interface StoredState {
+  tenant: string;
+  version: number;
+  deleted: boolean;
+  fingerprint: string;
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * LanceDB, embedded: one table per index version in `dataDir`. Every record is one row keyed
+ * by the source id; a delete turns the row into a tombstone (`deleted = true`, no vector, no
+ * terms) so the version guard survives it, and every read excludes tombstones. Writes are
+ * `mergeInsert` with the guard as its update condition, so a concurrent writer's commit
+ * (LanceDB retries conflicting commits) can never be overwritten by an older version.
+ * Keyword search is LanceDB's BM25 full-text index over the analysed terms vectorsync
+ * computed (a whitespace tokenizer with no further processing), so both stores match the same
+ * terms; the scores differ (docs/stores.md#lancedb).
+ */
+export class LancedbStore implements VectorStore {
+  readonly kind = 'lancedb';
+  readonly capabilities: StoreCapabilities = { sourceForeignKey: false, keyword: true, filters: true };
+  private modules: Promise<Modules> | undefined;
+  private connection: Promise<Lancedb.Connection> | undefined;
+  private readonly tables = new Map<string, Promise<Lancedb.Table>>();
+
+  constructor(
+    private readonly config: LancedbStoreConfig,
+    private readonly logger: Logger = silentLogger,
+  ) {}
+
+  async ensureIndex(spec: IndexSpec): Promise<void> {
+    await this.run(async () => {
+      const { lancedb, arrow } = await this.load();
+      const db = await this.connect();
+      const names = await db.tableNames();
+      let table: Lancedb.Table;
+      if (names.includes(spec.location)) {
+        table = await db.openTable(spec.location);
+        await this.addMissingFilterColumns(table, spec, arrow);
+      } else {
+        table = await db.createEmptyTable(spec.location, tableSchema(spec, arrow), { existOk: true });
+      }
+      this.tables.set(spec.location, Promise.resolve(table));
+      const indexes = await table.listIndices();
+      const indexed = new Set(indexes.flatMap((index) => index.columns));
+      if (!indexed.has('terms')) {
+        // Our analyzer already produced the terms: LanceDB must only split on whitespace.
+        await table.createIndex('terms', {
+          config: lancedb.Index.fts({
+            baseTokenizer: 'whitespace',
+            lowercase: false,
+            stem: false,
+            removeStopWords: false,
+            asciiFolding: false,
+            withPosition: false,
+            maxTokenLength: 1024,
+          }),
+          replace: false,
+        });
+      }
+      for (const column of ['id', 'tenant', 'bucket'] as const) {
+        if (!indexed.has(column))
+          await table.createIndex(column, { config: lancedb.Index.btree(), replace: false });
+      }
+    });
+  }
+
+  /** A payload field added to the collection after the table was created gets its (empty) column. */
+  private async addMissingFilterColumns(table: Lancedb.Table, spec: IndexSpec, arrow: typeof Arrow) {
+    const existing = new Set((await table.schema()).fields.map((field) => field.name));
+    const missing = spec.payloadFields.filter((field) => !existing.has(filterColumn(field.name)));
+    if (missing.length === 0) return;
+    await table.addColumns(missing.map((field) => filterField(field.name, field.type, arrow)));
+  }
+
+  async upsert(spec: IndexSpec, documents: readonly EmbeddedDocument[]): Promise<ApplyResult[]> {
+    if (documents.length === 0) return [];
+    const results = new Map<string, ApplyResult>();
+    const valid: EmbeddedDocument[] = [];
+    for (const document of latestPerId(documents)) {
+      if (document.vector.length !== spec.dimensions) {
+        results.set(document.id, {
+          id: document.id,
+          outcome: 'failed',
+          error: new VectorsyncError(
+            ErrorCode.DimensionMismatch,
+            `document ${document.id}: vector has ${document.vector.length} dimensions, index ${spec.location} expects ${spec.dimensions}`,
+            { details: { id: document.id, expected: spec.dimensions, received: document.vector.length } },
+          ),
+        });
+      } else valid.push(document);
+    }
+    if (valid.length > 0) {
+      await this.run(async () => {
+        const table = await this.table(spec);
+        const stored = await this.storedStates(
+          table,
+          valid.map((document) => document.id),
+        );
+        const rows: Row[] = [];
+        for (const document of valid) {
+          const row = documentRow(spec, document);
+          const current = stored.get(document.id);
+          const newer =
+            !current ||
+            current.version < document.version ||
+            (current.version === document.version &&
+              !current.deleted &&
+              current.fingerprint !== row.fingerprint);
+          results.set(document.id, { id: document.id, outcome: newer ? 'applied' : 'skipped_stale' });
+          if (newer) rows.push(row);
+        }
+        if (rows.length === 0) return;
+        // The condition is the guard itself: a commit that lost a race re-evaluates it against
+        // the winner's data, so the decision above can only err towards writing nothing.
+        await table
+          .mergeInsert('id')
+          .whenMatchedUpdateAll({
+            where:
+              'target.version < source.version OR (target.version = source.version AND target.deleted = false AND target.fingerprint <> source.fingerprint)',
+          })
+          .whenNotMatchedInsertAll()
+          .execute(rows);
+      });
+    }
+    return documents.map((document) => results.get(document.id)!);
+  }
+
+  async delete(spec: IndexSpec, requests: readonly DeleteRequest[]): Promise<ApplyResult[]> {
+    if (requests.length === 0) return [];
+    const unique = [...new Map(requests.map((request) => [request.id, request])).values()];
+    const outcomes = await this.run(async () => {
+      const table = await this.table(spec);
+      const stored = await this.storedStates(
+        table,
+        unique.map((request) => request.id),
+      );
+      const outcome = new Map<string, ApplyResult['outcome']>();
+      const tombstones: Row[] = [];
+      for (const request of unique) {
+        const current = stored.get(request.id);
+        if (current && !current.deleted) {
+          const otherTenant = request.tenant !== null && current.tenant !== request.tenant;
+          if (otherTenant || (request.version !== null && current.version > request.version)) {
+            outcome.set(request.id, 'skipped_stale');
+            continue;
+          }
+        }
+        outcome.set(request.id, 'applied');
+        const version = request.version ?? current?.version ?? 0;
+        if (current?.deleted && current.version >= version) continue;
+        tombstones.push(tombstoneRow(spec, request.id, request.tenant ?? current?.tenant ?? '', version));
+      }
+      if (tombstones.length > 0) {
+        // A delete wins a tie with a live record; a live record of another tenant is left alone.
+        await table
+          .mergeInsert('id')
+          .whenMatchedUpdateAll({
+            where:
+              "target.version <= source.version AND (target.deleted = true OR target.tenant = source.tenant OR source.tenant = '')",
+          })
+          .whenNotMatchedInsertAll()
+          .execute(tombstones);
+      }
+      return outcome;
+    });
+    return requests.map((request) => ({ id: request.id, outcome: outcomes.get(request.id)! }));
+  }
+
+  async truncate(spec: IndexSpec): Promise<void> {
+    await this.run(async () => {
+      await (await this.table(spec)).delete('true');
+    });
+  }
+
+  async search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]> {
+    if (request.vector.length !== spec.dimensions) {
+      throw new VectorsyncError(
+        ErrorCode.DimensionMismatch,
+        `query vector has ${request.vector.length} dimensions, index ${spec.location} expects ${spec.dimensions}`,
+        { details: { expected: spec.dimensions, received: request.vector.length } },
+      );
+    }
+    const rows = await this.run(async () => {
+      const table = await this.table(spec);
+      return table
+        .vectorSearch(Array.from(request.vector))
+        .column('vector')
+        .distanceType('cosine')
+        .where(liveWhere(request.tenant, request.filter ? compileLancedbFilter(request.filter) : undefined))
+        .nprobes(this.config.nprobes)
+        .refineFactor(this.config.refineFactor)
+        .select(['id', 'version', 'payload', '_distance'])
+        .limit(request.k)
+        .toArray();
+    });
+    return rows
+      .map((row: Row) => toHit(row, 1 - Number(row._distance)))
+      .sort((a: SearchHit, b: SearchHit) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /**
+   * LanceDB's BM25 over the analysed terms, prefiltered by tenant and filter. Its statistics
+   * (document count, average length, document frequency) are the table's, across tenants, and
+   * k1/b are LanceDB's (1.2/0.75): `request.bm25` cannot be honoured (docs/stores.md).
+   */
+  async keywordSearch(spec: IndexSpec, request: KeywordSearchRequest): Promise<SearchHit[]> {
+    if (request.terms.length === 0) return [];
+    const query = request.terms.map((term) => term.term).join(' ');
+    const rows = await this.run(async () => {
+      const table = await this.table(spec);
+      return table
+        .query()
+        .fullTextSearch(query, { columns: 'terms' })
+        .where(liveWhere(request.tenant, request.filter ? compileLancedbFilter(request.filter) : undefined))
+        .select(['id', 'version', 'payload', '_score'])
+        .limit(request.k)
+        .toArray();
+    });
+    return rows
+      .map((row: Row) => toHit(row, Number(row._score)))
+      .sort((a: SearchHit, b: SearchHit) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async scan(spec: IndexSpec, request: ScanRequest): Promise<ScanPage> {
+    validateScanRequest(request);
+    const after = request.cursor ? decodeScanCursor(request.cursor) : undefined;
+    const conditions = [
+      'deleted = false',
+      `bucket >= ${request.bucketFrom}`,
+      `bucket <= ${request.bucketTo}`,
+      ...(request.tenant !== undefined ? [`tenant = ${sqlString(request.tenant)}`] : []),
+      ...(after
+        ? [`(bucket > ${after.bucket} OR (bucket = ${after.bucket} AND id > ${sqlString(after.id)}))`]
+        : []),
+    ];
+    const rows = await this.run(async () =>
+      (await this.table(spec))
+        .query()
+        .where(conditions.join(' AND '))
+        .orderBy([
+          { columnName: 'bucket', ascending: true, nullsFirst: false },
+          { columnName: 'id', ascending: true, nullsFirst: false },
+        ])
+        .select(['id', 'tenant', 'version', 'content_hash', 'bucket'])
+        .limit(request.limit)
+        .toArray(),
+    );
+    const last = rows.at(-1) as Row | undefined;
+    return {
+      records: rows.map((row: Row) => ({
+        id: String(row.id),
+        tenant: String(row.tenant),
+        version: Number(row.version),
+        contentHash: String(row.content_hash),
+      })),
+      cursor:
+        last && rows.length === request.limit
+          ? encodeScanCursor({ bucket: Number(last.bucket), id: String(last.id) })
+          : null,
+    };
+  }
+
+  /** Streams (id, version, hash, bucket) of the live records once; memory is one entry per group. */
+  async bucketChecksums(
+    spec: IndexSpec,
+    request: { tenant?: string; bucketBits: number },
+  ): Promise<BucketChecksum[]> {
+    const accumulator = new BucketChecksumAccumulator(request.bucketBits);
+    await this.run(async () => {
+      const query = (await this.table(spec))
+        .query()
+        .where(liveWhere(request.tenant))
+        .select(['id', 'version', 'content_hash', 'bucket']);
+      for await (const batch of query) {
+        const ids = batch.getChild('id')!;
+        const versions = batch.getChild('version')!;
+        const hashes = batch.getChild('content_hash')!;
+        const buckets = batch.getChild('bucket')!;
+        for (let i = 0; i < batch.numRows; i++) {
+          accumulator.add(Number(buckets.get(i)), {
+            id: String(ids.get(i)),
+            version: Number(versions.get(i)),
+            contentHash: String(hashes.get(i)),
+          });
+        }
+      }
+    });
+    return accumulator.result();
+  }
+
+  async count(spec: IndexSpec, tenant?: string): Promise<number> {
+    return this.run(async () => (await this.table(spec)).countRows(liveWhere(tenant)));
+  }
+
+  async drop(spec: IndexSpec): Promise<void> {
+    await this.run(async () => {
+      const db = await this.connect();
+      this.tables.delete(spec.location);
+      if ((await db.tableNames()).includes(spec.location)) await db.dropTable(spec.location);
+    });
+  }
+
+  /**
+   * Folds new rows into the full-text and scalar indexes and compacts small fragments, and
+   * builds the vector index once the table is large enough (below that, exact search is both
+   * exact and fast). Safe alongside writers: LanceDB retries conflicting commits.
+   */
+  async maintain(spec: IndexSpec): Promise<void> {
+    await this.run(async () => {
+      const { lancedb } = await this.load();
+      const table = await this.table(spec);
+      const indexes = await table.listIndices();
+      if (!indexes.some((index) => index.columns.includes('vector'))) {
+        const rows = await table.countRows('deleted = false');
+        if (rows >= this.config.annIndexMinRows) {
+          this.logger.info({ index: spec.location, rows }, 'building LanceDB vector index');
+          await table.createIndex('vector', {
+            config: lancedb.Index.hnswSq({ distanceType: 'cosine' }),
+            replace: false,
+          });
+        }
+      }
+      await table.optimize();
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.run(async () => {
+      await (await this.connect()).tableNames();
+    });
+  }
+
+  async close(): Promise<void> {
+    const connection = await this.connection?.catch(() => undefined);
+    for (const table of this.tables.values()) (await table.catch(() => undefined))?.close();
+    this.tables.clear();
+    connection?.close();
+    this.connection = undefined;
+  }
+
+  private load(): Promise<Modules> {
+    this.modules ??= (async () => {
+      silenceLancedbLogs();
+      try {
+        const [lancedb, arrow] = await Promise.all([
+          import(LANCEDB) as Promise<typeof Lancedb>,
+          import(ARROW) as Promise<typeof Arrow>,
+        ]);
+        return { lancedb, arrow };
+      } catch (error) {
+        this.modules = undefined;
+        throw new VectorsyncError(
+          ErrorCode.OptionalDependencyMissing,
+          `the "lancedb" store needs the optional packages ${LANCEDB} and ${ARROW}: npm install ${LANCEDB} ${ARROW}@18.1.0`,
+          { cause: error, details: { packages: [LANCEDB, ARROW] } },
+        );
+      }
+    })();
+    return this.modules;
+  }
+
+  private connect(): Promise<Lancedb.Connection> {
+    // Every read checks for commits by other handles (other processes, other stores on the
+    // same directory): the version guard's read and every search must see the latest data.
+    this.connection ??= this.load().then(({ lancedb }) =>
+      lancedb.connect(this.config.dataDir, { readConsistencyInterval: 0 }),
+    );
+    return this.connection;
+  }
+
+  private table(spec: IndexSpec): Promise<Lancedb.Table> {
+    let table = this.tables.get(spec.location);
+    if (!table) {
+      table = this.connect().then((db) => db.openTable(spec.location));
+      table.catch(() => this.tables.delete(spec.location));
+      this.tables.set(spec.location, table);
+    }
+    return table;
+  }
+
+  private async storedStates(
+    table: Lancedb.Table,
+    ids: readonly string[],
+  ): Promise<Map<string, StoredState>> {
+    const rows = await table
+      .query()
+      .where(`id IN (${ids.map(sqlString).join(', ')})`)
+      .select(['id', 'tenant', 'version', 'deleted', 'fingerprint'])
+      .toArray();
+    return new Map(
+      rows.map((row: Row) => [
+        String(row.id),
+        {
+          tenant: String(row.tenant),
+          version: Number(row.version),
+          deleted: Boolean(row.deleted),
+          fingerprint: String(row.fingerprint),
+        },
+      ]),
+    );
+  }
+
+  /** Maps LanceDB failures to vectorsync errors once, at the store boundary. */
+  private async run<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof VectorsyncError) throw error;
+      const message = (error as Error).message ?? String(error);
+      if (/was not found|Table .* not found/i.test(message)) {
+        throw new VectorsyncError(ErrorCode.IndexNotFound, `LanceDB table missing: ${message}`, {
+          cause: error,
+        });
+      }
+      const transient =
+        /(EACCES|EIO|ENOSPC|EMFILE|timed out|Too many open files|Commit conflict|retries)/i.test(message);
+      throw new VectorsyncError(
+        transient ? ErrorCode.StoreUnavailable : ErrorCode.StoreFailed,
+        `lancedb store error: ${message}`,
+        { cause: error, transient },
+      );
+    }
+  }
+}
+
+/** Every read path: live records of one tenant (or all, for scans and counts), then the filter. */
+function liveWhere(tenant: string | undefined, filter?: string): string {
+  return [
+    'deleted = false',
+    ...(tenant !== undefined ? [`tenant = ${sqlString(tenant)}`] : []),
+    ...(filter ? [filter] : []),
+  ].join(' AND ');
+}
+
+function tableSchema(spec: IndexSpec, arrow: typeof Arrow): Arrow.Schema {
+  const { Field, Schema, Utf8, Int32, Int64, Bool, FixedSizeList, Float32 } = arrow;
+  return new Schema([
+    new Field('id', new Utf8(), false),
+    new Field('tenant', new Utf8(), false),
+    new Field('bucket', new Int32(), false),
+    new Field('version', new Int64(), false),
+    new Field('deleted', new Bool(), false),
+    new Field('content_hash', new Utf8(), false),
+    new Field('fingerprint', new Utf8(), false),
+    new Field('payload', new Utf8(), false),
+    new Field('terms', new Utf8(), false),
+    ...spec.payloadFields.map((field) => filterField(field.name, field.type, arrow)),
+    new Field('vector', new FixedSizeList(spec.dimensions, new Field('item', new Float32(), true)), true),
+  ]);
+}
+
+function filterField(name: string, type: string, arrow: typeof Arrow): Arrow.Field {
+  const { Field, Utf8, Float64, Int32, Int64, List } = arrow;
+  const dataType =
+    type === 'number'
+      ? new Float64()
+      : type === 'boolean'
+        ? new Int32()
+        : type === 'timestamp'
+          ? new Int64()
+          : type === 'string[]'
+            ? new List(new Field('item', new Utf8(), true))
+            : type === 'number[]'
+              ? new List(new Field('item', new Float64(), true))
+              : new Utf8();
+  return new Field(filterColumn(name), dataType, true);
+}
+
+/** The analysed keyword text as LanceDB indexes it: each term repeated by its frequency. */
+function termsText(terms: Record<string, number>): string {
+  return Object.entries(terms)
+    .flatMap(([term, frequency]) => Array<string>(frequency).fill(term))
+    .join(' ');
+}
+
+function documentRow(spec: IndexSpec, document: EmbeddedDocument): Row {
+  const payload = JSON.stringify(document.payload);
+  const terms = termsText(document.terms);
+  const row: Row = {
+    id: document.id,
+    tenant: document.tenant,
+    bucket: idBucket(document.id),
+    version: BigInt(document.version),
+    deleted: false,
+    content_hash: document.contentHash,
+    // What the guard compares when a version is redelivered: a same-version write that changes nothing writes nothing.
+    fingerprint: createHash('sha1')
+      .update(JSON.stringify([document.tenant, document.contentHash, payload, terms]))
+      .digest('hex'),
+    payload,
+    terms,
+    vector: Array.from(document.vector),
+  };
+  for (const field of spec.payloadFields)
+    row[filterColumn(field.name)] = filterValue(field, document.payload[field.name]);
+  return row;
+}
+
+function tombstoneRow(spec: IndexSpec, id: string, tenant: string, version: number): Row {
+  const row: Row = {
+    id,
+    tenant,
+    bucket: idBucket(id),
+    version: BigInt(version),
+    deleted: true,
+    content_hash: '',
+    fingerprint: '',
+    payload: '{}',
+    terms: '',
+    vector: null,
+  };
+  for (const field of spec.payloadFields) row[filterColumn(field.name)] = null;
+  return row;
+}
+
+function toHit(row: Row, score: number): SearchHit {
+  return {
+    id: String(row.id),
+    score,
+    version: Number(row.version),
+    payload: JSON.parse(String(row.payload)) as Record<string, unknown>,
+  };
+}
+
+function latestPerId(documents: readonly EmbeddedDocument[]): EmbeddedDocument[] {
+  const byId = new Map<string, EmbeddedDocument>();
+  for (const document of documents) {
+    const seen = byId.get(document.id);
+    if (!seen || seen.version <= document.version) byId.set(document.id, document);
+  }
+  return [...byId.values()];
+}
