@@ -1,4 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { latestReconcileRuns } from '../reconcile/reconcile-runs.js';
+import type { Reconciler } from '../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { OutboxWorker } from '../sync/outbox-worker.js';
 import { readSyncStatus } from '../sync/sync-status.js';
@@ -11,6 +13,9 @@ export class ServiceMetrics {
   private readonly events: Counter<'collection' | 'outcome'>;
   private readonly batchDuration: Histogram;
   private readonly lag: Histogram<'collection'>;
+  private readonly reconcileRuns: Counter<'collection' | 'mode' | 'status'>;
+  private readonly reconcileRepairs: Counter<'collection' | 'outcome'>;
+  private readonly reconcileDuration: Histogram<'collection'>;
 
   constructor(runtime: VectorsyncRuntime) {
     collectDefaultMetrics({ register: this.registry, prefix: 'vectorsync_process_' });
@@ -39,6 +44,64 @@ export class ServiceMetrics {
       labelNames: ['collection'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [this.registry],
+    });
+    this.reconcileRuns = new Counter({
+      name: 'vectorsync_reconcile_runs_total',
+      help: 'Reconciliation runs finished in this process, by mode and status (completed, aborted, failed)',
+      labelNames: ['collection', 'mode', 'status'],
+      registers: [this.registry],
+    });
+    this.reconcileRepairs = new Counter({
+      name: 'vectorsync_reconcile_repairs_total',
+      help: 'Repairs made by reconciliation in this process, by outcome (repaired, skipped, failed)',
+      labelNames: ['collection', 'outcome'],
+      registers: [this.registry],
+    });
+    this.reconcileDuration = new Histogram({
+      name: 'vectorsync_reconcile_duration_seconds',
+      help: 'Duration of reconciliation runs in this process',
+      labelNames: ['collection'],
+      buckets: [0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 900],
+      registers: [this.registry],
+    });
+    // From the latest recorded run, whichever process ran it: what alerts should watch.
+    let latest: ReturnType<typeof latestReconcileRuns> | undefined;
+    const latestRuns = () => {
+      latest ??= latestReconcileRuns(runtime.db).finally(() => setTimeout(() => (latest = undefined), 100));
+      return latest;
+    };
+    new Gauge({
+      name: 'vectorsync_reconcile_drift_records',
+      help: 'Drift found by the latest reconciliation run, by kind (missing, orphaned, stale, unbuildable, in_flight)',
+      labelNames: ['collection', 'kind'],
+      registers: [this.registry],
+      async collect() {
+        const runs = await latestRuns();
+        this.reset();
+        for (const [collection, run] of runs) {
+          const { missing, orphaned, stale, unbuildable, inFlight } = run.counts;
+          for (const [kind, value] of Object.entries({
+            missing,
+            orphaned,
+            stale,
+            unbuildable,
+            in_flight: inFlight,
+          }))
+            this.set({ collection, kind }, value);
+        }
+      },
+    });
+    new Gauge({
+      name: 'vectorsync_reconcile_last_run_timestamp_seconds',
+      help: 'When the latest reconciliation run finished, by status',
+      labelNames: ['collection', 'status'],
+      registers: [this.registry],
+      async collect() {
+        const runs = await latestRuns();
+        this.reset();
+        for (const [collection, run] of runs)
+          this.set({ collection, status: run.status }, new Date(run.finishedAt).getTime() / 1000);
+      },
     });
     type CollectionStatus = Awaited<ReturnType<typeof readSyncStatus>>['collections'][number];
     const gauges: Array<{ name: string; help: string; pick: (status: CollectionStatus) => number }> = [
@@ -89,6 +152,19 @@ export class ServiceMetrics {
       const counts = new Map<string, number>();
       for (const { collection } of report.lags) counts.set(collection, (counts.get(collection) ?? 0) + 1);
       for (const [collection, count] of counts) this.events.inc({ collection, outcome: 'done' }, count);
+    });
+  }
+
+  attachReconciler(reconciler: Reconciler): void {
+    reconciler.on('report', (report) => {
+      const collection = report.collection;
+      this.reconcileRuns.inc({ collection, mode: report.mode, status: report.status });
+      this.reconcileDuration.observe({ collection }, report.durationMs / 1000);
+      if (report.repair) {
+        this.reconcileRepairs.inc({ collection, outcome: 'repaired' }, report.repair.repaired);
+        this.reconcileRepairs.inc({ collection, outcome: 'skipped' }, report.repair.skipped);
+        this.reconcileRepairs.inc({ collection, outcome: 'failed' }, report.repair.failed);
+      }
     });
   }
 

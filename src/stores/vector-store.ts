@@ -79,11 +79,33 @@ export interface StoredRecordMeta {
   contentHash: string;
 }
 
+/**
+ * Scans are by id bucket (src/stores/id-bucket.ts), not by id order: not every store can
+ * return records in source-key order (Qdrant scrolls in point-UUID order, LanceDB has no
+ * ORDER BY), but every store can persist the bucket and read a bucket range.
+ */
 export interface ScanRequest {
+  /** Inclusive range of id buckets to read (0..ID_BUCKETS-1). */
+  bucketFrom: number;
+  bucketTo: number;
   tenant?: string;
-  /** Exclusive lower bound on id (ids compare as text, byte order). */
-  afterId?: string;
+  /** Opaque continuation token from the previous page; absent for the first page. */
+  cursor?: string;
   limit: number;
+}
+
+export interface ScanPage {
+  /** Order within a page is unspecified. */
+  records: StoredRecordMeta[];
+  /** null when the bucket range is exhausted. */
+  cursor: string | null;
+}
+
+export interface BucketChecksum {
+  bucket: number;
+  count: number;
+  /** XOR over the bucket's records of the first 16 hex digits (64 bits) of md5(`${id}:${version}:${contentHash}`), as 16 lowercase hex digits. */
+  checksum: string;
 }
 
 export interface StoreCapabilities {
@@ -111,7 +133,16 @@ export interface VectorStore {
   search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]>;
   /** BM25 over the documents' analysed keyword text; present when capabilities.keyword. */
   keywordSearch?(spec: IndexSpec, request: KeywordSearchRequest): Promise<SearchHit[]>;
-  scan(spec: IndexSpec, request: ScanRequest): Promise<StoredRecordMeta[]>;
+  /** Reads identity, version and content hash of the records in a bucket range; never tombstones. */
+  scan(spec: IndexSpec, request: ScanRequest): Promise<ScanPage>;
+  /**
+   * Optional fast path: per-bucket counts and checksums computed inside the store, for buckets grouped
+   * `1 << (16 - bucketBits)` at a time (i.e. the group number is bucket >> (16 - bucketBits)); only non-empty groups returned.
+   */
+  bucketChecksums?(
+    spec: IndexSpec,
+    request: { tenant?: string; bucketBits: number },
+  ): Promise<BucketChecksum[]>;
   count(spec: IndexSpec, tenant?: string): Promise<number>;
   drop(spec: IndexSpec): Promise<void>;
   /** Periodic housekeeping (e.g. folding statistics deltas); called by sync workers. */

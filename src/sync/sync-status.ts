@@ -1,6 +1,7 @@
 import { slotInfo } from '../capture/cdc/cdc-setup.js';
 import { formatLsn } from '../capture/cdc/lsn.js';
 import type { SqlExecutor } from '../db/database.js';
+import { latestReconcileRuns, type ReconcileRunSummary } from '../reconcile/reconcile-runs.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 
 export interface CollectionSyncStatus {
@@ -22,6 +23,8 @@ export interface CollectionSyncStatus {
   };
   lastError: { code: string | null; message: string; eventId: string; status: string } | null;
   index: { id: number; location: string; store: string; embedderModel: string; dimensions: number } | null;
+  /** The latest finished reconciliation: when, how long, what it found and repaired. */
+  lastReconcile: ReconcileRunSummary | null;
 }
 
 export interface WorkerStatus {
@@ -105,6 +108,8 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
        FROM vectorsync.workers ORDER BY started_at`,
   );
 
+  const reconciles = await latestReconcileRuns(db);
+
   const collections = names.map((name): CollectionSyncStatus => {
     const collection = runtime.collection(name);
     const count = counts.get(name);
@@ -138,6 +143,7 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
             dimensions: active.dimensions,
           }
         : null,
+      lastReconcile: reconciles.get(name) ?? null,
     };
   });
   return {

@@ -7,20 +7,22 @@ import { silentLogger } from '../../logger.js';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
 import type {
   ApplyResult,
+  BucketChecksum,
   DeleteRequest,
   DenseSearchRequest,
   IndexSpec,
   KeywordSearchRequest,
+  ScanPage,
   ScanRequest,
   SearchHit,
   StoreCapabilities,
-  StoredRecordMeta,
   VectorStore,
 } from '../vector-store.js';
 import { bm25Ddl, bm25Names, compactBm25Sql } from './pgvector-bm25.js';
 import { hnswParams, type PgvectorStoreConfig, pgvectorNames, vectorLiteral } from './pgvector-config.js';
 import { compileFilter } from './pgvector-filter.js';
 import { pgvectorKeywordSearch } from './pgvector-keyword-search.js';
+import { bucketColumnDdl, pgvectorBucketChecksums, pgvectorScan } from './pgvector-scan.js';
 import { TermDictionary } from './pgvector-terms.js';
 
 interface HitRow {
@@ -97,6 +99,8 @@ export class PgvectorStore implements VectorStore {
              id text PRIMARY KEY, tenant text NOT NULL, version bigint NOT NULL, deleted_at timestamptz NOT NULL DEFAULT now())`,
         );
         for (const statement of bm25Ddl(spec.location, idType)) await tx.query(statement);
+        // Tables created before the bucket column existed get it here (a one-time rewrite).
+        for (const statement of bucketColumnDdl(spec.location)) await tx.query(statement);
       });
       await this.ensureHnswIndex(spec);
     });
@@ -349,23 +353,16 @@ export class PgvectorStore implements VectorStore {
     );
   }
 
-  async scan(spec: IndexSpec, request: ScanRequest): Promise<StoredRecordMeta[]> {
-    const names = pgvectorNames(spec.location);
-    const result = await this.run(() =>
-      this.db.query<{ id: string; tenant: string; version: string; content_hash: string }>(
-        `SELECT id::text AS id, tenant, version::text AS version, content_hash FROM ${names.table}
-          WHERE ($1::text IS NULL OR tenant = $1) AND ($2::text IS NULL OR id::text COLLATE "C" > $2)
-          ORDER BY id::text COLLATE "C"
-          LIMIT $3`,
-        [request.tenant ?? null, request.afterId ?? null, request.limit],
-      ),
-    );
-    return result.rows.map((row) => ({
-      id: row.id,
-      tenant: row.tenant,
-      version: Number(row.version),
-      contentHash: row.content_hash,
-    }));
+  async scan(spec: IndexSpec, request: ScanRequest): Promise<ScanPage> {
+    const idType = this.source(spec)?.type ?? 'text';
+    return this.run(() => pgvectorScan(this.db, spec, idType, request));
+  }
+
+  async bucketChecksums(
+    spec: IndexSpec,
+    request: { tenant?: string; bucketBits: number },
+  ): Promise<BucketChecksum[]> {
+    return this.run(() => pgvectorBucketChecksums(this.db, spec, request));
   }
 
   async count(spec: IndexSpec, tenant?: string): Promise<number> {
@@ -427,6 +424,13 @@ export class PgvectorStore implements VectorStore {
         );
       }
       const state = sqlStateOf(error);
+      if (state === SqlState.UndefinedColumn && /"bucket"/.test((error as Error).message)) {
+        throw new VectorsyncError(
+          ErrorCode.IndexNotFound,
+          'this pgvector index table predates id buckets; run `vectorsync setup` once to add them',
+          { cause: error },
+        );
+      }
       if (state === SqlState.ForeignKeyViolation) {
         const id = foreignKeyId(error);
         throw new VectorsyncError(
