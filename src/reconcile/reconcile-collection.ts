@@ -247,7 +247,11 @@ async function run(
       if (repairer) {
         for (let start = 0; start < actions.length; start += settings.repairBatchSize) {
           if (signal?.aborted) return;
-          await repairer.repair(actions.slice(start, start + settings.repairBatchSize), report.repair);
+          await repairer.repair(
+            actions.slice(start, start + settings.repairBatchSize),
+            report.repair,
+            settings.sampleSize,
+          );
           options.onProgress?.({
             phase: 'repair',
             done: report.repair.repaired + report.repair.skipped + report.repair.failed,

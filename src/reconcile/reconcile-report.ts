@@ -49,6 +49,8 @@ export interface RepairSummary {
   queued: number;
   /** The first `sampleSize` planned actions. */
   actions: RepairAction[];
+  /** The first `sampleSize` failures, with their errors. */
+  errors: Array<{ id: string; code: string; message: string }>;
 }
 
 export interface ReconcileReport {
@@ -133,5 +135,5 @@ export class DriftTally {
 }
 
 export function emptyRepairSummary(): RepairSummary {
-  return { planned: 0, repaired: 0, skipped: 0, failed: 0, queued: 0, actions: [] };
+  return { planned: 0, repaired: 0, skipped: 0, failed: 0, queued: 0, actions: [], errors: [] };
 }

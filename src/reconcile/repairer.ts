@@ -27,7 +27,7 @@ export class Repairer {
     this.applier = new Applier(runtime, logger);
   }
 
-  async repair(actions: readonly RepairAction[], summary: RepairSummary): Promise<void> {
+  async repair(actions: readonly RepairAction[], summary: RepairSummary, sampleSize: number): Promise<void> {
     if (actions.length === 0) return;
     const events: ChangeEvent[] = actions.map((action) => ({
       eventId: `reconcile-${++this.sequence}`,
@@ -44,9 +44,11 @@ export class Repairer {
       const outcome = outcomes.get(event.eventId) ?? { status: 'applied' as const };
       if (outcome.status === 'applied') summary.repaired++;
       else if (outcome.status === 'skipped') summary.skipped++;
-      else {
+      else if (outcome.status === 'failed') {
         summary.failed++;
         failed.push(event);
+        if (summary.errors.length < sampleSize)
+          summary.errors.push({ id: event.sourceId, code: outcome.code, message: outcome.error.message });
       }
     }
     if (failed.length > 0) summary.queued += await enqueueRepairs(this.runtime.db, failed);
