@@ -177,7 +177,11 @@ describe('reconcile: each kind of drift is found exactly, and --fix returns to i
     const acmeOnly = await reconcile('report', 'acme');
     assert.deepEqual(acmeOnly.counts, { missing: 0, orphaned: 1, stale: 0, unbuildable: 0, inFlight: 0 });
     assert.equal(acmeOnly.samples.orphaned[0]?.id, moved);
-    assert.equal(acmeOnly.sourceRows, 150 - 1 - 1, 'only acme rows are read (one was orphaned above, one moved)');
+    assert.equal(
+      acmeOnly.sourceRows,
+      150 - 1 - 1,
+      'only acme rows are read (one was orphaned above, one moved)',
+    );
     const globexOnly = await reconcile('report', 'globex');
     assert.deepEqual(globexOnly.counts, { missing: 1, orphaned: 0, stale: 0, unbuildable: 0, inFlight: 0 });
 

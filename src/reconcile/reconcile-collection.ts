@@ -43,8 +43,8 @@ export interface ReconcileOptions {
   signal?: AbortSignal;
   logger?: Logger;
   onProgress?: (progress: ReconcileProgress) => void;
-  /** Each repair as it is decided (dry-run and fix). */
-  onAction?: (action: RepairAction) => void;
+  /** Each repair as it is decided (dry-run and fix), awaited before the repair is made. */
+  onAction?: (action: RepairAction) => void | Promise<void>;
   /** Record the report in vectorsync.reconcile_runs (default true). */
   persist?: boolean;
 }
@@ -242,7 +242,7 @@ async function run(
       for (const action of actions) {
         report.repair.planned++;
         if (report.repair.actions.length < settings.sampleSize) report.repair.actions.push(action);
-        options.onAction?.(action);
+        await options.onAction?.(action);
       }
       if (repairer) {
         for (let start = 0; start < actions.length; start += settings.repairBatchSize) {
