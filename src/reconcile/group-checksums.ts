@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import { hexDigest } from '../pipeline/hex-digest.js';
 import type { BucketChecksum } from '../stores/vector-store.js';
 
 /**
@@ -8,8 +8,8 @@ import type { BucketChecksum } from '../stores/vector-store.js';
  * bucketChecksums (vector-store.ts), so both sides of a comparison agree bit for bit.
  */
 export function recordChecksum(id: string, version: number, contentHash: string): [number, number] {
-  const digest = createHash('md5').update(`${id}:${version}:${contentHash}`, 'utf8').digest();
-  return [digest.readUInt32BE(0), digest.readUInt32BE(4)];
+  const digest = hexDigest('md5', `${id}:${version}:${contentHash}`);
+  return [Number.parseInt(digest.slice(0, 8), 16), Number.parseInt(digest.slice(8, 16), 16)];
 }
 
 /**

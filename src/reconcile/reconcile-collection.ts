@@ -116,6 +116,7 @@ export async function reconcileCollection(
       checksumsBy: 'store',
       rowsCompared: 0,
     },
+    timings: { sourceMs: 0, indexChecksumsMs: 0, diffMs: 0, repairMs: 0 },
     repair,
     embedderMismatch: configured === built ? null : { index: built, configured },
     error: null,
@@ -183,7 +184,10 @@ async function run(
   };
 
   // Both sides at once: the store aggregates in its own process while this one hashes the source.
-  const indexSide = readStoreChecksums(target.store, target.spec, bits, scope);
+  const sourceStarted = performance.now();
+  const indexSide = readStoreChecksums(target.store, target.spec, bits, scope).finally(() => {
+    report.timings.indexChecksumsMs = Math.round(performance.now() - sourceStarted);
+  });
   indexSide.catch(() => undefined);
   const sourceSide = new GroupChecksums(bits);
   const total = await estimateRows(runtime.db, definition.tableSql);
@@ -204,6 +208,7 @@ async function run(
     }
     options.onProgress?.({ phase: 'checksums', done: report.sourceRows, total });
   }
+  report.timings.sourceMs = Math.round(performance.now() - sourceStarted);
   const { checksums: indexChecksums, computedBy } = await indexSide;
   if (signal?.aborted) return;
   report.indexRecords = indexChecksums.total();
@@ -222,12 +227,14 @@ async function run(
   let done = 0;
   for (const chunk of chunks) {
     if (signal?.aborted) return;
+    const diffStarted = performance.now();
     const { drift, compared } = await diffGroups(
       { db: runtime.db, definition, embedder, store: target.store, spec: target.spec, bits, ...scope },
       chunk,
     );
     if (signal?.aborted) return;
     report.fastPath.rowsCompared += compared;
+    report.timings.diffMs += Math.round(performance.now() - diffStarted);
     const inFlight = await openOutboxEvents(runtime.db, collection.name, drift);
     const actions: RepairAction[] = [];
     for (const item of drift) {
@@ -245,6 +252,7 @@ async function run(
         await options.onAction?.(action);
       }
       if (repairer) {
+        const repairStarted = performance.now();
         for (let start = 0; start < actions.length; start += settings.repairBatchSize) {
           if (signal?.aborted) return;
           await repairer.repair(
@@ -258,6 +266,7 @@ async function run(
             total: report.repair.planned,
           });
         }
+        report.timings.repairMs += Math.round(performance.now() - repairStarted);
       }
     }
     done += chunk.length;

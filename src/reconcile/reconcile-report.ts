@@ -85,6 +85,8 @@ export interface ReconcileReport {
     /** Rows and records compared one by one (only those of differing groups). */
     rowsCompared: number;
   };
+  /** Where the time went, in milliseconds: source pass, index-side checksums (concurrent with it), row diff, repairs. */
+  timings: { sourceMs: number; indexChecksumsMs: number; diffMs: number; repairMs: number };
   repair: RepairSummary | null;
   /** The configured embedder differs from the one the index was built with: every record is stale; rebuild. */
   embedderMismatch: { index: string; configured: string } | null;

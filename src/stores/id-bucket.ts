@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hexDigest } from '../pipeline/hex-digest.js';
 
 /** Number of id buckets. */
 export const ID_BUCKETS = 65536;
@@ -11,7 +11,7 @@ export const ID_BUCKETS = 65536;
  * even when the store cannot return records in source-key order (Qdrant, LanceDB).
  */
 export function idBucket(id: string): number {
-  return createHash('md5').update(id, 'utf8').digest().readUInt16BE(0);
+  return Number.parseInt(hexDigest('md5', id).slice(0, 4), 16);
 }
 
 /** The SQL expression for idBucket() of a text expression (see the contract above). */
