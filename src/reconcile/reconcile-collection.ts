@@ -336,8 +336,13 @@ async function openOutboxEvents(
 ): Promise<Set<string>> {
   if (drift.length === 0) return new Set();
   const result = await db.query<{ source_id: string }>(
-    `SELECT DISTINCT source_id FROM vectorsync.outbox
-      WHERE status IN ('pending', 'processing') AND collection = $1 AND source_id = ANY($2::text[])`,
+    // One branch per partial index (pending, processing): only open events are read, however
+    // many done events the retention keeps.
+    `SELECT source_id FROM vectorsync.outbox
+      WHERE status = 'pending' AND collection = $1 AND source_id = ANY($2::text[])
+     UNION
+     SELECT source_id FROM vectorsync.outbox
+      WHERE status = 'processing' AND collection = $1 AND source_id = ANY($2::text[])`,
     [collection, [...new Set(drift.map((item) => item.id))]],
   );
   return new Set(result.rows.map((row) => row.source_id));

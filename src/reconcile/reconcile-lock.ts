@@ -1,6 +1,8 @@
 import { hashCollectionLock } from '../db/collection-lock.js';
 import type { Database } from '../db/database.js';
 
+const heldOnSingleSession = new WeakMap<Database, Set<string>>();
+
 export interface HeldLock {
   release(): Promise<void>;
 }
@@ -17,10 +19,25 @@ export interface HeldLock {
 export async function tryReconcileLock(db: Database, collection: string): Promise<HeldLock | undefined> {
   const key = hashCollectionLock(`${collection}:reconcile`);
   if (db.kind === 'pglite') {
-    const result = await db.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [key]);
-    if (!result.rows[0]?.locked) return undefined;
+    // Session locks are re-entrant and PGlite has a single session: exclude runs of this
+    // process by hand, and other processes (a second PGlite on the same data dir) by the lock.
+    const held = heldOnSingleSession.get(db) ?? new Set<string>();
+    heldOnSingleSession.set(db, held);
+    if (held.has(key)) return undefined;
+    held.add(key);
+    const result = await db
+      .query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [key])
+      .catch((error: unknown) => {
+        held.delete(key);
+        throw error;
+      });
+    if (!result.rows[0]?.locked) {
+      held.delete(key);
+      return undefined;
+    }
     return {
       async release() {
+        held.delete(key);
         await db.query('SELECT pg_advisory_unlock($1)', [key]);
       },
     };

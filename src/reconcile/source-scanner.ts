@@ -13,7 +13,7 @@ import { idBucketSql } from '../stores/id-bucket.js';
 
 /** One source row as reconciliation sees it: what its index record must be, or why it cannot be built. */
 export type SourceEntry =
-  | { id: string; bucket: number; identity: DocumentIdentity; error?: undefined }
+  | { id: string; bucket: number; identity: Omit<DocumentIdentity, 'text'>; error?: undefined }
   | { id: string; bucket: number; identity?: undefined; error: VectorsyncError };
 
 export interface SourceScanOptions {
@@ -98,7 +98,9 @@ function toEntry(
   const row = toSourceRow(rest);
   const bucket = Number(__bucket);
   try {
-    return { id: row.id, bucket, identity: buildDocumentIdentity(definition, row, embedder) };
+    // The rendered text is not kept: only its hash is compared, and pages stay small in memory.
+    const { tenant, id, version, contentHash } = buildDocumentIdentity(definition, row, embedder);
+    return { id, bucket, identity: { tenant, id, version, contentHash } };
   } catch (error) {
     const wrapped = isVectorsyncError(error)
       ? error
