@@ -36,6 +36,9 @@ export function summarizeReport(report: ReconcileReport): ReconcileRunSummary {
   };
 }
 
+/** History is for status and auditing: the latest runs of each collection are plenty. */
+const RUNS_KEPT = 500;
+
 export async function saveReconcileRun(db: SqlExecutor, report: ReconcileReport): Promise<void> {
   await db.query(
     `INSERT INTO vectorsync.reconcile_runs (collection, tenant, index_id, mode, trigger, status, started_at, finished_at, in_sync, report)
@@ -52,6 +55,12 @@ export async function saveReconcileRun(db: SqlExecutor, report: ReconcileReport)
       report.inSync,
       report,
     ],
+  );
+  await db.query(
+    `DELETE FROM vectorsync.reconcile_runs
+      WHERE collection = $1
+        AND id < (SELECT id FROM vectorsync.reconcile_runs WHERE collection = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)`,
+    [report.collection, RUNS_KEPT - 1],
   );
 }
 
