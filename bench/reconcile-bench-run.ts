@@ -34,7 +34,7 @@ export interface RunResult {
 }
 
 async function main(): Promise<void> {
-  const [url, mode] = process.argv.slice(2);
+  const [url, mode, pageSize] = process.argv.slice(2);
   if (!url || !mode)
     throw new Error('usage: reconcile-bench-run.ts <database-url> <report|fix|naive-ids|naive-full>');
   const db = PgDatabase.fromUrl(url, { max: 4, applicationName: `bench-reconcile-${mode}` });
@@ -43,7 +43,12 @@ async function main(): Promise<void> {
     const started = performance.now();
     let result: Omit<RunResult, 'seconds' | 'peakRssMb' | 'mode'>;
     if (mode === 'report' || mode === 'fix') {
-      const report = await reconcileCollection(runtime, { collection: 'products', mode, trigger: 'library' });
+      const report = await reconcileCollection(runtime, {
+        collection: 'products',
+        mode,
+        trigger: 'library',
+        ...(pageSize ? { settings: { pageSize: Number(pageSize) } } : {}),
+      });
       if (report.status !== 'completed') throw new Error(`run ${report.status}: ${report.error?.message}`);
       result = {
         missing: report.counts.missing,

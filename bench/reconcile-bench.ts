@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { PgDatabase } from '../src/db/pg-database.js';
+import { PgDatabase } from '../src/db/pg-database.js';
 import { generateCatalog } from '../src/demo/catalog-generator.js';
 import { demoProductsTableSql } from '../src/demo/demo-schema.js';
 import { silentLogger } from '../src/logger.js';
@@ -40,7 +40,15 @@ const argument = (name: string, fallback: number) => {
 };
 const ROWS = Math.round(argument('rows', 1_000_000));
 const DRIFT = argument('drift', 0.001);
+/** Source rows per page in the measured runs (default: the config default, reconcile.pageSize). */
+const PAGE_SIZE = process.argv.some((arg) => arg.startsWith('--page-size='))
+  ? argument('page-size', 10_000)
+  : undefined;
 const binDir = process.env.VECTORSYNC_PG_BINDIR ?? '/usr/lib/postgresql/15/bin';
+/** --keep: leave the database (and the throwaway cluster) running and print its URL for --reuse. */
+const KEEP = process.argv.includes('--keep');
+/** --reuse=<url>: a database a --keep run left, holding the rows: skips generation and indexing. */
+const REUSE = process.argv.find((arg) => arg.startsWith('--reuse='))?.slice('--reuse='.length);
 
 function csv(value: unknown): string {
   if (value === null || value === undefined) return '';
@@ -130,10 +138,14 @@ async function buildIndex(runtime: VectorsyncRuntime, db: PgDatabase): Promise<v
 function measure(url: string, mode: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const script = fileURLToPath(new URL('./reconcile-bench-run.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', script, url, mode], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, LOG_LEVEL: 'warn' },
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', script, url, mode, ...(PAGE_SIZE ? [String(PAGE_SIZE)] : [])],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, LOG_LEVEL: 'warn' },
+      },
+    );
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.on('exit', (code) => {
@@ -169,28 +181,46 @@ async function injectDrift(db: PgDatabase, location: string, count: number) {
 
 async function main() {
   console.log(`vectorsync reconcile benchmark — ${ROWS} rows — ${machineDescription()}\n`);
-  const env = await benchDatabase('reconcile');
+  const env = REUSE
+    ? {
+        url: REUSE,
+        db: PgDatabase.fromUrl(REUSE, { max: 16, applicationName: 'vectorsync-bench' }),
+        close: async () => undefined,
+      }
+    : await benchDatabase('reconcile');
+  let keep = false;
   try {
-    await env.db.query(demoProductsTableSql);
-    const runtime = await VectorsyncRuntime.open({ config: benchConfig(env.url), db: env.db });
-    await setupCollections(runtime);
+    let copySeconds = 0;
+    let indexSeconds = 0;
+    if (!REUSE) await env.db.query(demoProductsTableSql);
+    const runtime = await VectorsyncRuntime.open({
+      config: benchConfig(env.url),
+      db: env.db,
+      skipMigrationCheck: true,
+    });
+    const fresh = !REUSE;
+    if (fresh) {
+      await setupCollections(runtime);
+      const location = runtime.activeTarget('products').record.location;
+      await env.db.query(`DROP INDEX vectorsync."${location}_hnsw"`);
+      let started = performance.now();
+      await env.db.query('ALTER TABLE products DISABLE TRIGGER USER');
+      await copySource(env.url, ROWS);
+      await env.db.query('ALTER TABLE products ENABLE TRIGGER USER');
+      await env.db.query(`SELECT setval('vectorsync.row_version', $1)`, [ROWS * 100]);
+      await env.db.query('VACUUM ANALYZE products');
+      copySeconds = (performance.now() - started) / 1000;
+      console.log(`source: ${ROWS} rows by COPY in ${copySeconds.toFixed(1)} s`);
+      started = performance.now();
+      await buildIndex(runtime, env.db);
+      await env.db.query(`VACUUM ANALYZE vectorsync."${location}"`);
+      indexSeconds = (performance.now() - started) / 1000;
+      console.log(`index: ${ROWS} records through the Applier in ${indexSeconds.toFixed(1)} s`);
+    } else console.log(`reusing ${REUSE}`);
+    await runtime.refreshIndexes();
     const location = runtime.activeTarget('products').record.location;
-    await env.db.query(`DROP INDEX vectorsync."${location}_hnsw"`);
-
-    let started = performance.now();
-    await env.db.query('ALTER TABLE products DISABLE TRIGGER USER');
-    await copySource(env.url, ROWS);
-    await env.db.query('ALTER TABLE products ENABLE TRIGGER USER');
-    await env.db.query(`SELECT setval('vectorsync.row_version', $1)`, [ROWS * 100]);
-    await env.db.query('VACUUM ANALYZE products');
-    const copySeconds = (performance.now() - started) / 1000;
-    console.log(`source: ${ROWS} rows by COPY in ${copySeconds.toFixed(1)} s`);
-    started = performance.now();
-    await buildIndex(runtime, env.db);
-    await env.db.query(`VACUUM ANALYZE vectorsync."${location}"`);
-    const indexSeconds = (performance.now() - started) / 1000;
-    console.log(`index: ${ROWS} records through the Applier in ${indexSeconds.toFixed(1)} s`);
     await runtime.close();
+    keep = KEEP;
 
     const results: Array<RunResult & { stage: string }> = [];
     const run = async (stage: string, mode: string) => {
@@ -251,7 +281,7 @@ no foreign-key cascade).
 
 ${markdownTable(rows)}
 
-- **Fast path**: the source is streamed in primary-key order (keyset pages of 10,000, only the key,
+- **Fast path**: the source is streamed in primary-key order (keyset pages of 5,000, only the key,
   tenant, version and template columns), content hashes computed without embedding, folded into
   65,536 bucket-group checksums; the store computes its own in one aggregate query at the same
   time. Only differing groups are compared row by row (Postgres filters the source to those
@@ -271,7 +301,10 @@ ${markdownTable(rows)}
       results,
     });
   } finally {
-    await env.close();
+    if (keep && !REUSE)
+      console.log(`\nkept the database: npm run bench:reconcile -- --rows=${ROWS} --reuse=${env.url}`);
+    else await env.close();
+    if (REUSE) await env.db.close();
   }
 }
 

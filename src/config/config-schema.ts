@@ -223,7 +223,7 @@ export const busSchema = z.strictObject({
 
 export const reconcileSchema = z.strictObject({
   /** Source rows per keyset page (and index records per scan page). */
-  pageSize: z.number().int().min(100).max(100_000).default(10_000),
+  pageSize: z.number().int().min(100).max(100_000).default(5000),
   /** Sample ids reported per kind of drift. */
   sampleSize: z.number().int().min(0).max(1000).default(20),
   /** Checksum groups are 2^bucketBits id-bucket ranges; 16 compares bucket by bucket. */

@@ -8,7 +8,7 @@ import {
   type DocumentIdentity,
   type EmbedderIdentity,
 } from '../pipeline/document-builder.js';
-import { toSourceRow } from '../pipeline/source-reader.js';
+import type { SourceRow } from '../pipeline/source-reader.js';
 import { idBucketSql } from '../stores/id-bucket.js';
 
 /** One source row as reconciliation sees it: what its index record must be, or why it cannot be built. */
@@ -94,9 +94,14 @@ function toEntry(
   embedder: EmbedderIdentity,
   raw: Record<string, unknown>,
 ): SourceEntry {
-  const { __bucket, ...rest } = raw;
-  const row = toSourceRow(rest);
-  const bucket = Number(__bucket);
+  // No copies of the row: the template reads its own fields, the extra "__" keys are never read.
+  const row: SourceRow = {
+    id: String(raw.__id),
+    tenant: raw.__tenant === null || raw.__tenant === undefined ? null : String(raw.__tenant),
+    version: Number(raw.__version),
+    values: raw,
+  };
+  const bucket = Number(raw.__bucket);
   try {
     // The rendered text is not kept: only its hash is compared, and pages stay small in memory.
     const { tenant, id, version, contentHash } = buildDocumentIdentity(definition, row, embedder);
