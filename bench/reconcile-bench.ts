@@ -13,6 +13,7 @@
  *     - 0.1% drift injected (missing, stale, orphaned), then find-and-fix, then a verifying run.
  */
 import { spawn } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { PgDatabase } from '../src/db/pg-database.js';
 import { generateCatalog } from '../src/demo/catalog-generator.js';
@@ -45,6 +46,7 @@ const PAGE_SIZE = process.argv.some((arg) => arg.startsWith('--page-size='))
   ? argument('page-size', 10_000)
   : undefined;
 const binDir = process.env.VECTORSYNC_PG_BINDIR ?? '/usr/lib/postgresql/15/bin';
+let LOAD_AT_START = '';
 /** --keep: leave the database (and the throwaway cluster) running and print its URL for --reuse. */
 const KEEP = process.argv.includes('--keep');
 /** --reuse=<url>: a database a --keep run left, holding the rows: skips generation and indexing. */
@@ -222,6 +224,7 @@ async function main() {
     await runtime.close();
     keep = KEEP;
 
+    LOAD_AT_START = loadavg()[0]!.toFixed(1);
     const results: Array<RunResult & { stage: string }> = [];
     const run = async (stage: string, mode: string) => {
       const result = { stage, ...(await measure(env.url, mode)) };
@@ -270,6 +273,8 @@ async function main() {
 
 Measured by \`npm run bench:reconcile${ROWS === 1_000_000 ? '' : ` -- --rows=${ROWS}`}\` on ${new Date().toISOString().slice(0, 10)}: ${machineDescription()}.
 ${ROWS === 1_000_000 ? '' : `\n**Reduced scale (${ROWS} rows), for validation; the targets are stated for 1,000,000 rows.**\n`}
+Load average (1 min) when the measurements started: ${LOAD_AT_START} on ${cpus().length} cores${Number(LOAD_AT_START) > cpus().length / 2 ? ' (other work shared the CPU: times are pessimistic)' : ''}.
+
 Data: ${ROWS} source rows (the demo \`products\` table, 10 tenants) written by \`COPY … FROM STDIN\` with the
 capture triggers off (${copySeconds.toFixed(0)} s); the index (pgvector, hash embedder, ${BENCH_DIMENSIONS}-d) built through
 the Applier, the path every sync mode uses (${indexSeconds.toFixed(0)} s), with its HNSW index dropped
