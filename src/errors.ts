@@ -39,6 +39,7 @@ export const ErrorCode = {
   EventNotFound: 'EVENT_NOT_FOUND',
   OptionalDependencyMissing: 'OPTIONAL_DEPENDENCY_MISSING',
   Aborted: 'ABORTED',
+  ReconcileInProgress: 'RECONCILE_IN_PROGRESS',
   Timeout: 'TIMEOUT',
   DualWriteTimeout: 'DUAL_WRITE_TIMEOUT',
   MigrationNotVerified: 'MIGRATION_NOT_VERIFIED',

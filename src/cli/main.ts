@@ -9,6 +9,7 @@ import { registerEventsCommand } from './commands/events-command.js';
 import { registerKeysCommand } from './commands/keys-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
 import { registerMigrateStoreCommand } from './commands/migrate-store-command.js';
+import { registerReconcileCommand } from './commands/reconcile-command.js';
 import { registerReplayCommand } from './commands/replay-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerSetupCommand } from './commands/setup-command.js';
@@ -30,6 +31,7 @@ registerServeCommand(program);
 registerWorkerCommand(program);
 registerStatusCommand(program);
 registerEventsCommand(program);
+registerReconcileCommand(program);
 registerKeysCommand(program);
 registerConfigCommand(program);
 registerEvalCommand(program);
@@ -39,7 +41,8 @@ registerReplayCommand(program);
 registerMigrateStoreCommand(program);
 
 program.parseAsync(process.argv).then(
-  () => process.exit(0),
+  // Commands report an outcome other than success through process.exitCode (e.g. reconcile: drift).
+  () => process.exit(process.exitCode ?? 0),
   (error: unknown) => {
     if (isVectorsyncError(error)) process.stderr.write(`error ${error.code}: ${error.message}\n`);
     else process.stderr.write(`error: ${(error as Error).stack ?? String(error)}\n`);

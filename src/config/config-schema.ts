@@ -256,6 +256,29 @@ export const busSchema = z.strictObject({
   ackWaitMs: z.number().int().min(1000).default(30_000),
 });
 
+export const reconcileSchema = z.strictObject({
+  /** Source rows per keyset page (and index records per scan page). */
+  pageSize: z.number().int().min(100).max(100_000).default(5000),
+  /** Sample ids reported per kind of drift. */
+  sampleSize: z.number().int().min(0).max(1000).default(20),
+  /** Checksum groups are 2^bucketBits id-bucket ranges; 16 compares bucket by bucket. */
+  bucketBits: z.number().int().min(4).max(16).default(16),
+  /** At most this many rows of differing groups are held in memory for the row-by-row diff at once. */
+  diffRowBudget: z.number().int().min(1000).default(100_000),
+  /** Repairs applied per batch. */
+  repairBatchSize: z.number().int().min(1).max(10_000).default(500),
+  schedule: z
+    .strictObject({
+      /** Run every collection's reconciliation this often in the service (0: never). */
+      intervalMinutes: z.number().min(0).default(1440),
+      /** Scheduled runs repair what they find (default: report only). */
+      fix: z.boolean().default(false),
+      /** Only these collections (default: all). */
+      collections: z.array(name).optional(),
+    })
+    .default({ intervalMinutes: 1440, fix: false }),
+});
+
 export const serverSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8787),
@@ -276,6 +299,7 @@ export const configSchema = z.strictObject({
   cdc: cdcSchema.default(cdcSchema.parse({})),
   bus: busSchema.optional(),
   server: serverSchema.default(serverSchema.parse({})),
+  reconcile: reconcileSchema.default(reconcileSchema.parse({})),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;
@@ -289,3 +313,4 @@ export type BusConfig = z.output<typeof busSchema>;
 export type AnalyzerSettings = z.output<typeof analyzerSchema>;
 export type SearchSettings = z.output<typeof searchSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
+export type ReconcileConfig = z.output<typeof reconcileSchema>;

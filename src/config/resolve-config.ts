@@ -79,6 +79,12 @@ export function parseConfig(raw: unknown, source = 'config'): VectorsyncConfig {
       );
     }
   }
+  for (const collection of config.reconcile.schedule.collections ?? []) {
+    if (!(collection in config.collections))
+      problems.push(
+        `reconcile.schedule.collections: unknown collection "${collection}" (declared: ${Object.keys(config.collections).join(', ') || 'none'})`,
+      );
+  }
   if (config.sync.backoffMaxMs < config.sync.backoffBaseMs) {
     problems.push('sync.backoffMaxMs: must be at least sync.backoffBaseMs');
   }

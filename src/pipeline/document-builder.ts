@@ -14,13 +14,26 @@ export interface EmbedderIdentity {
   dimensions: number;
 }
 
-/** Turns a source row into the document every store receives. Pure: same row, same document. */
-export function buildDocument(
+/** What identifies an index record's content: enough to compare an index with its source. */
+export interface DocumentIdentity {
+  tenant: string;
+  id: string;
+  version: number;
+  contentHash: string;
+  /** The embedding input the content hash was computed from. */
+  text: string;
+}
+
+/**
+ * The identity part of buildDocument (tenant, version, embedding text and its content hash),
+ * without analysing keywords or building the payload: reconciliation computes it for every
+ * source row. Throws for a row that cannot be indexed, exactly like buildDocument.
+ */
+export function buildDocumentIdentity(
   definition: CollectionDefinition,
   row: SourceRow,
   embedder: EmbedderIdentity,
-  analyzer: TermAnalyzer,
-): IndexDocument {
+): DocumentIdentity {
   if (row.tenant === null || row.tenant === '') {
     throw new VectorsyncError(
       ErrorCode.TenantRequired,
@@ -35,7 +48,37 @@ export function buildDocument(
       { details: { collection: definition.name, id: row.id } },
     );
   }
+  const fields = definition.template.fields;
+  if (
+    fields.every(
+      (field) => row.values[field] === null || row.values[field] === undefined || row.values[field] === '',
+    )
+  ) {
+    // Only the template's literal text would be embedded: a vector that means nothing.
+    throw new VectorsyncError(
+      ErrorCode.TemplateFieldMissing,
+      `row ${row.id}: every field of the text template is empty (${fields.join(', ')}); there is nothing to embed`,
+      { details: { collection: definition.name, id: row.id, fields } },
+    );
+  }
   const text = definition.template.render(row.values);
+  return {
+    tenant: row.tenant,
+    id: row.id,
+    version: row.version,
+    contentHash: contentHash(text, embedder.modelId, embedder.dimensions),
+    text,
+  };
+}
+
+/** Turns a source row into the document every store receives. Pure: same row, same document. */
+export function buildDocument(
+  definition: CollectionDefinition,
+  row: SourceRow,
+  embedder: EmbedderIdentity,
+  analyzer: TermAnalyzer,
+): IndexDocument {
+  const { tenant, version, contentHash: hash, text } = buildDocumentIdentity(definition, row, embedder);
   const keywords = definition.keywordFields
     .map((field) => row.values[field])
     .filter((value) => value !== null && value !== undefined && value !== '')
@@ -48,10 +91,10 @@ export function buildDocument(
   }
   return {
     collection: definition.name,
-    tenant: row.tenant,
+    tenant,
     id: row.id,
-    version: row.version,
-    contentHash: contentHash(text, embedder.modelId, embedder.dimensions),
+    version,
+    contentHash: hash,
     text,
     keywords,
     terms: Object.fromEntries(frequencies),

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
+import { Reconciler } from '../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { authenticateApiKey, touchApiKey } from './api-keys.js';
 import { presentedKey, requireAdmin } from './auth.js';
@@ -8,6 +9,7 @@ import type { ServiceMetrics } from './metrics.js';
 import { registerCollectionRoutes } from './routes/collection-routes.js';
 import { registerDocumentRoutes } from './routes/documents-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
+import { registerReconcileRoutes } from './routes/reconcile-routes.js';
 import { registerSearchRoutes } from './routes/search-routes.js';
 import { registerSyncRoutes } from './routes/sync-routes.js';
 
@@ -17,6 +19,8 @@ export interface CreateServerOptions {
   metrics?: ServiceMetrics;
   /** Reports whether the process's sync workers run (undefined: this process runs none). */
   workersRunning?: () => boolean | undefined;
+  /** Runs and aborts this process's reconciliations (default: a new one). */
+  reconciler?: Reconciler;
 }
 
 const unauthenticatedPaths = new Set(['/healthz', '/readyz']);
@@ -84,6 +88,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   registerDocumentRoutes(app, runtime, logger);
   registerSearchRoutes(app, runtime);
   registerSyncRoutes(app, runtime);
+  registerReconcileRoutes(app, runtime, options.reconciler ?? new Reconciler(runtime));
   if (metrics) {
     app.get('/metrics', async (request, reply) => {
       requireAdmin(request);

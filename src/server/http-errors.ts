@@ -22,6 +22,7 @@ const statusByCode: Record<string, number> = {
   [ErrorCode.EmbedderMismatch]: 409,
   [ErrorCode.AnalyzerMismatch]: 409,
   [ErrorCode.IndexNotFound]: 409,
+  [ErrorCode.ReconcileInProgress]: 409,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.EmbedderUnavailable]: 503,
   [ErrorCode.StoreUnavailable]: 503,

@@ -1,4 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { latestReconcileRuns } from '../reconcile/reconcile-runs.js';
+import type { Reconciler } from '../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { OutboxWorker } from '../sync/outbox-worker.js';
 import { type CdcStatus, readSyncStatus } from '../sync/sync-status.js';
@@ -14,6 +16,9 @@ export class ServiceMetrics {
   private readonly changes: Counter<'collection' | 'source'>;
   private readonly changeFailures: Counter<'source'>;
   private readonly busRedeliveries: Counter;
+  private readonly reconcileRuns: Counter<'collection' | 'mode' | 'status'>;
+  private readonly reconcileRepairs: Counter<'collection' | 'outcome'>;
+  private readonly reconcileDuration: Histogram<'collection'>;
 
   constructor(runtime: VectorsyncRuntime) {
     collectDefaultMetrics({ register: this.registry, prefix: 'vectorsync_process_' });
@@ -92,6 +97,64 @@ export class ServiceMetrics {
         },
       });
     }
+    this.reconcileRuns = new Counter({
+      name: 'vectorsync_reconcile_runs_total',
+      help: 'Reconciliation runs finished in this process, by mode and status (completed, aborted, failed)',
+      labelNames: ['collection', 'mode', 'status'],
+      registers: [this.registry],
+    });
+    this.reconcileRepairs = new Counter({
+      name: 'vectorsync_reconcile_repairs_total',
+      help: 'Repairs made by reconciliation in this process, by outcome (repaired, skipped, failed)',
+      labelNames: ['collection', 'outcome'],
+      registers: [this.registry],
+    });
+    this.reconcileDuration = new Histogram({
+      name: 'vectorsync_reconcile_duration_seconds',
+      help: 'Duration of reconciliation runs in this process',
+      labelNames: ['collection'],
+      buckets: [0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 900],
+      registers: [this.registry],
+    });
+    // From the latest recorded run, whichever process ran it: what alerts should watch.
+    let latest: ReturnType<typeof latestReconcileRuns> | undefined;
+    const latestRuns = () => {
+      latest ??= latestReconcileRuns(runtime.db).finally(() => setTimeout(() => (latest = undefined), 100));
+      return latest;
+    };
+    new Gauge({
+      name: 'vectorsync_reconcile_drift_records',
+      help: 'Drift found by the latest reconciliation run, by kind (missing, orphaned, stale, unbuildable, in_flight)',
+      labelNames: ['collection', 'kind'],
+      registers: [this.registry],
+      async collect() {
+        const runs = await latestRuns();
+        this.reset();
+        for (const [collection, run] of runs) {
+          const { missing, orphaned, stale, unbuildable, inFlight } = run.counts;
+          for (const [kind, value] of Object.entries({
+            missing,
+            orphaned,
+            stale,
+            unbuildable,
+            in_flight: inFlight,
+          }))
+            this.set({ collection, kind }, value);
+        }
+      },
+    });
+    new Gauge({
+      name: 'vectorsync_reconcile_last_run_timestamp_seconds',
+      help: 'When the latest reconciliation run finished, by status',
+      labelNames: ['collection', 'status'],
+      registers: [this.registry],
+      async collect() {
+        const runs = await latestRuns();
+        this.reset();
+        for (const [collection, run] of runs)
+          this.set({ collection, status: run.status }, new Date(run.finishedAt).getTime() / 1000);
+      },
+    });
     type CollectionStatus = Awaited<ReturnType<typeof readSyncStatus>>['collections'][number];
     const gauges: Array<{ name: string; help: string; pick: (status: CollectionStatus) => number }> = [
       {
@@ -151,6 +214,19 @@ export class ServiceMetrics {
       observe('bus', report.lags);
       if (report.failed) this.changeFailures.inc({ source: 'bus' }, report.failed);
       if (report.redelivered) this.busRedeliveries.inc(report.redelivered);
+    });
+  }
+
+  attachReconciler(reconciler: Reconciler): void {
+    reconciler.on('report', (report) => {
+      const collection = report.collection;
+      this.reconcileRuns.inc({ collection, mode: report.mode, status: report.status });
+      this.reconcileDuration.observe({ collection }, report.durationMs / 1000);
+      if (report.repair) {
+        this.reconcileRepairs.inc({ collection, outcome: 'repaired' }, report.repair.repaired);
+        this.reconcileRepairs.inc({ collection, outcome: 'skipped' }, report.repair.skipped);
+        this.reconcileRepairs.inc({ collection, outcome: 'failed' }, report.repair.failed);
+      }
     });
   }
 

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
+import { ReconcileSchedule } from '../reconcile/reconcile-schedule.js';
+import { Reconciler } from '../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { IndexWatcher } from '../sync/index-watcher.js';
 import { SyncWorkers } from '../sync/sync-workers.js';
@@ -11,6 +13,7 @@ export interface RunningService {
   url: string;
   workers: SyncWorkers | undefined;
   metrics: ServiceMetrics;
+  reconciler: Reconciler;
   stop(): Promise<void>;
 }
 
@@ -33,21 +36,28 @@ export async function startService(
     watcher = new IndexWatcher(runtime, logger, runtime.config.sync.indexRefreshMs);
     await watcher.start();
   }
-  const app = createServer({ runtime, logger, metrics, workersRunning: () => workers?.running });
+  const reconciler = new Reconciler(runtime);
+  metrics.attachReconciler(reconciler);
+  const schedule = new ReconcileSchedule(runtime, reconciler, runtime.config.reconcile.schedule, logger);
+  const app = createServer({ runtime, logger, metrics, reconciler, workersRunning: () => workers?.running });
   const address = await app.listen({
     host: options.host ?? runtime.config.server.host,
     port: options.port ?? runtime.config.server.port,
   });
   const url = address.replace('[::1]', 'localhost').replace('127.0.0.1', 'localhost');
   logger.info({ url, workers: runWorkers }, 'vectorsync service listening');
+  schedule.start();
   let stopping: Promise<void> | undefined;
   return {
     app,
     url,
     workers,
     metrics,
+    reconciler,
     stop() {
       stopping ??= (async () => {
+        await schedule.stop();
+        reconciler.abort();
         await app.close();
         await workers?.stop();
         await watcher?.stop();

@@ -91,9 +91,9 @@ export interface StoredRecordMeta {
 }
 
 /**
- * Scans are by id bucket (src/stores/id-bucket.ts), not by id order: stores that cannot return
- * records in source-key order (Qdrant scrolls in point-UUID order) still read a bucket range
- * as a filtered range read.
+ * Scans are by id bucket (src/stores/id-bucket.ts), not by id order: not every store can
+ * return records in source-key order (Qdrant scrolls in point-UUID order, LanceDB has no
+ * ORDER BY), but every store can persist the bucket and read a bucket range.
  */
 export interface ScanRequest {
   /** Inclusive range of id buckets to read (0..ID_BUCKETS-1). */
@@ -149,12 +149,14 @@ export interface VectorStore {
   search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]>;
   /** BM25 over the documents' analysed keyword text; present when capabilities.keyword. */
   keywordSearch?(spec: IndexSpec, request: KeywordSearchRequest): Promise<SearchHit[]>;
-  /** Live records (never tombstones) of a bucket range, a page at a time. */
+  /** Reads identity, version and content hash of the records in a bucket range; never tombstones. */
   scan(spec: IndexSpec, request: ScanRequest): Promise<ScanPage>;
   /** Store-side fusion of dense and keyword candidates; used when capabilities.nativeHybrid. */
   hybridSearch?(spec: IndexSpec, request: HybridSearchRequest): Promise<SearchHit[]>;
-  /** Optional fast path: per-bucket counts and checksums computed inside the store, for buckets grouped
-   *  `1 << (16 - bucketBits)` at a time (i.e. the group number is bucket >> (16 - bucketBits)); only non-empty groups returned. */
+  /**
+   * Optional fast path: per-bucket counts and checksums computed inside the store, for buckets grouped
+   * `1 << (16 - bucketBits)` at a time (i.e. the group number is bucket >> (16 - bucketBits)); only non-empty groups returned.
+   */
   bucketChecksums?(
     spec: IndexSpec,
     request: { tenant?: string; bucketBits: number },

@@ -1,6 +1,7 @@
 import { slotInfo } from '../capture/cdc/cdc-setup.js';
 import { formatLsn } from '../capture/cdc/lsn.js';
 import type { SqlExecutor } from '../db/database.js';
+import { latestReconcileRuns, type ReconcileRunSummary } from '../reconcile/reconcile-runs.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { readCaptureStates, streamedCollections } from './sync-mode-switch.js';
 
@@ -25,6 +26,8 @@ export interface CollectionSyncStatus {
   };
   lastError: { code: string | null; message: string; eventId: string; status: string } | null;
   index: { id: number; location: string; store: string; embedderModel: string; dimensions: number } | null;
+  /** The latest finished reconciliation: when, how long, what it found and repaired. */
+  lastReconcile: ReconcileRunSummary | null;
 }
 
 export interface WorkerStatus {
@@ -109,6 +112,8 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
   );
 
   const captures = db.kind === 'postgres' ? await readCaptureStates(db) : new Map();
+  const reconciles = await latestReconcileRuns(db);
+
   const collections = names.map((name): CollectionSyncStatus => {
     const capture = captures.get(name);
     const collection = runtime.collection(name);
@@ -149,6 +154,7 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
             dimensions: active.dimensions,
           }
         : null,
+      lastReconcile: reconciles.get(name) ?? null,
     };
   });
   return {

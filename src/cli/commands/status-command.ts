@@ -25,6 +25,9 @@ export function registerStatusCommand(program: Command): void {
               ? `${c.index.location} (${c.index.embedderModel}/${c.index.dimensions})`
               : 'none: run setup',
             'last error': c.lastError ? `${c.lastError.code}: ${c.lastError.message}`.slice(0, 80) : '-',
+            'last reconcile': c.lastReconcile
+              ? `${c.lastReconcile.finishedAt} ${c.lastReconcile.status}${c.lastReconcile.inSync ? ', in sync' : `, ${c.lastReconcile.counts.missing + c.lastReconcile.counts.orphaned + c.lastReconcile.counts.stale + c.lastReconcile.counts.unbuildable} drifted`}`
+              : '-',
           })),
         );
         process.stdout.write('\nworkers:\n');

@@ -5,7 +5,6 @@ import { ErrorCode, VectorsyncError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
-import { decodeScanCursor, encodeScanCursor, validateScanRequest } from '../scan-cursor.js';
 import type {
   ApplyResult,
   BucketChecksum,
@@ -23,6 +22,7 @@ import { bm25Ddl, bm25Names, compactBm25Sql } from './pgvector-bm25.js';
 import { hnswParams, type PgvectorStoreConfig, pgvectorNames, vectorLiteral } from './pgvector-config.js';
 import { compileFilter } from './pgvector-filter.js';
 import { pgvectorKeywordSearch } from './pgvector-keyword-search.js';
+import { bucketColumnDdl, pgvectorBucketChecksums, pgvectorScan } from './pgvector-scan.js';
 import { TermDictionary } from './pgvector-terms.js';
 
 interface HitRow {
@@ -99,6 +99,8 @@ export class PgvectorStore implements VectorStore {
              id text PRIMARY KEY, tenant text NOT NULL, version bigint NOT NULL, deleted_at timestamptz NOT NULL DEFAULT now())`,
         );
         for (const statement of bm25Ddl(spec.location, idType)) await tx.query(statement);
+        // Tables created before the bucket column existed get it here (a one-time rewrite).
+        for (const statement of bucketColumnDdl(spec.location)) await tx.query(statement);
       });
       await this.ensureHnswIndex(spec);
     });
@@ -351,69 +353,16 @@ export class PgvectorStore implements VectorStore {
     );
   }
 
-  /**
-   * Minimal bucket scan: the bucket is computed on the fly from the id (no stored column), so
-   * a page costs a pass over the table. Enough for contract tests and bounded verification;
-   * reconciliation at scale wants a stored, indexed bucket column.
-   */
   async scan(spec: IndexSpec, request: ScanRequest): Promise<ScanPage> {
-    validateScanRequest(request);
-    const names = pgvectorNames(spec.location);
-    const after = request.cursor ? decodeScanCursor(request.cursor) : undefined;
-    const result = await this.run(() =>
-      this.db.query<{ id: string; tenant: string; version: string; content_hash: string; bucket: number }>(
-        `SELECT id, tenant, version::text AS version, content_hash, bucket
-           FROM (SELECT t.id::text AS id, t.tenant, t.version, t.content_hash,
-                        ${bucketSql('t.id::text')} AS bucket
-                   FROM ${names.table} t
-                  WHERE ($3::text IS NULL OR t.tenant = $3)) x
-          WHERE bucket BETWEEN $1 AND $2
-            AND ($4::int IS NULL OR bucket > $4 OR (bucket = $4 AND id COLLATE "C" > $5::text COLLATE "C"))
-          ORDER BY bucket, id COLLATE "C"
-          LIMIT $6`,
-        [
-          request.bucketFrom,
-          request.bucketTo,
-          request.tenant ?? null,
-          after?.bucket ?? null,
-          after?.id ?? null,
-          request.limit,
-        ],
-      ),
-    );
-    const last = result.rows.at(-1);
-    return {
-      records: result.rows.map((row) => ({
-        id: row.id,
-        tenant: row.tenant,
-        version: Number(row.version),
-        contentHash: row.content_hash,
-      })),
-      cursor:
-        last && result.rows.length === request.limit
-          ? encodeScanCursor({ bucket: last.bucket, id: last.id })
-          : null,
-    };
+    const idType = this.source(spec)?.type ?? 'text';
+    return this.run(() => pgvectorScan(this.db, spec, idType, request));
   }
 
-  /** Per-group counts and XOR checksums computed in SQL (bit_xor), without reading rows out. */
   async bucketChecksums(
     spec: IndexSpec,
     request: { tenant?: string; bucketBits: number },
   ): Promise<BucketChecksum[]> {
-    const names = pgvectorNames(spec.location);
-    const shift = 16 - request.bucketBits;
-    const result = await this.run(() =>
-      this.db.query<{ bucket: number; count: number; checksum: string }>(
-        `SELECT (${bucketSql('t.id::text')}) >> $2 AS bucket, count(*)::int AS count,
-                lpad(to_hex(bit_xor(('x' || left(md5(t.id::text || ':' || t.version || ':' || t.content_hash), 16))::bit(64)::bigint)), 16, '0') AS checksum
-           FROM ${names.table} t
-          WHERE ($1::text IS NULL OR t.tenant = $1)
-          GROUP BY 1 ORDER BY 1`,
-        [request.tenant ?? null, shift],
-      ),
-    );
-    return result.rows;
+    return this.run(() => pgvectorBucketChecksums(this.db, spec, request));
   }
 
   async count(spec: IndexSpec, tenant?: string): Promise<number> {
@@ -475,6 +424,13 @@ export class PgvectorStore implements VectorStore {
         );
       }
       const state = sqlStateOf(error);
+      if (state === SqlState.UndefinedColumn && /"bucket"/.test((error as Error).message)) {
+        throw new VectorsyncError(
+          ErrorCode.IndexNotFound,
+          'this pgvector index table predates id buckets; run `vectorsync setup` once to add them',
+          { cause: error },
+        );
+      }
       if (state === SqlState.ForeignKeyViolation) {
         const id = foreignKeyId(error);
         throw new VectorsyncError(
@@ -495,11 +451,6 @@ export class PgvectorStore implements VectorStore {
       });
     }
   }
-}
-
-/** The id bucket in SQL, as src/stores/id-bucket.ts defines it. */
-function bucketSql(idText: string): string {
-  return `('x' || left(md5(${idText}), 4))::bit(16)::int`;
 }
 
 function toHit(row: HitRow): SearchHit {

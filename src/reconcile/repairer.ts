@@ -1,0 +1,76 @@
+import type { SqlExecutor } from '../db/database.js';
+import type { Logger } from '../logger.js';
+import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { Applier } from '../sync/applier.js';
+import type { ChangeEvent } from '../sync/change-event.js';
+import type { RepairAction, RepairSummary } from './reconcile-report.js';
+
+/**
+ * Repairs drift through the normal apply path: each repair is a change event for the row,
+ * applied by the Applier, which re-reads the row's current source state and writes through
+ * the store's version guard. So a repair can never undo a concurrent sync: if sync wrote a
+ * newer version meanwhile, the guard keeps it (reported as skipped). An orphan is a delete
+ * event carrying the version the index holds: the Applier deletes it only if the row is
+ * still absent from the source (a row inserted meanwhile is indexed instead), and the store
+ * deletes only that version or older, leaving a tombstone that a later, newer insert beats.
+ */
+export class Repairer {
+  private readonly applier: Applier;
+  private sequence = 0;
+
+  constructor(
+    private readonly runtime: VectorsyncRuntime,
+    private readonly collection: string,
+    private readonly indexId: number,
+    logger: Logger,
+  ) {
+    this.applier = new Applier(runtime, logger);
+  }
+
+  async repair(actions: readonly RepairAction[], summary: RepairSummary, sampleSize: number): Promise<void> {
+    if (actions.length === 0) return;
+    const events: ChangeEvent[] = actions.map((action) => ({
+      eventId: `reconcile-${++this.sequence}`,
+      collection: this.collection,
+      tenant: action.tenant,
+      sourceId: action.id,
+      op: action.action,
+      sourceVersion: action.version,
+    }));
+    // Only the index that was compared: other live indexes have their own reconciliation.
+    const { outcomes } = await this.applier.apply(events, { targetIndexIds: [this.indexId] });
+    const failed: ChangeEvent[] = [];
+    for (const event of events) {
+      const outcome = outcomes.get(event.eventId) ?? { status: 'applied' as const };
+      if (outcome.status === 'applied') summary.repaired++;
+      else if (outcome.status === 'skipped') summary.skipped++;
+      else if (outcome.status === 'failed') {
+        summary.failed++;
+        failed.push(event);
+        if (summary.errors.length < sampleSize)
+          summary.errors.push({ id: event.sourceId, code: outcome.code, message: outcome.error.message });
+      }
+    }
+    if (failed.length > 0) summary.queued += await enqueueRepairs(this.runtime.db, failed);
+  }
+}
+
+/** Failed repairs go to the outbox, where the workers retry them like any captured change. */
+async function enqueueRepairs(db: SqlExecutor, events: readonly ChangeEvent[]): Promise<number> {
+  const result = await db.query(
+    `WITH queued AS (
+       INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin)
+       SELECT c, t, i, o, v, 'reconcile' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(c, t, i, o, v)
+       RETURNING collection
+     )
+     SELECT pg_notify('vectorsync_outbox', collection) FROM (SELECT DISTINCT collection FROM queued) q`,
+    [
+      events.map((event) => event.collection),
+      events.map((event) => event.tenant ?? ''),
+      events.map((event) => event.sourceId),
+      events.map((event) => event.op),
+      events.map((event) => event.sourceVersion),
+    ],
+  );
+  return result.rowCount >= 1 ? events.length : 0;
+}
