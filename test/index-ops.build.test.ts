@@ -52,10 +52,10 @@ describe('index build: concurrent by default, watched, refused when unsafe', () 
     const writeLoop = (async () => {
       for (let n = 0; writing; n++) {
         try {
-          await writer.query(`UPDATE products SET name = 'Refreshed item ' || $1::text WHERE article_id = $2`, [
-            n,
-            `globex-${n % 1500}`,
-          ]);
+          await writer.query(
+            `UPDATE products SET name = 'Refreshed item ' || $1::text WHERE article_id = $2`,
+            [n, `globex-${n % 1500}`],
+          );
           writes++;
         } catch (error) {
           writeErrors.push((error as Error).message);
@@ -115,21 +115,31 @@ describe('index build: concurrent by default, watched, refused when unsafe', () 
 
     const fractions = samples.map((sample) => sample.fraction);
     for (let i = 1; i < fractions.length; i++)
-      assert.ok(fractions[i]! >= fractions[i - 1]!, `progress went back: ${fractions.slice(i - 3, i + 2).join(', ')}`);
+      assert.ok(
+        fractions[i]! >= fractions[i - 1]!,
+        `progress went back: ${fractions.slice(i - 3, i + 2).join(', ')}`,
+      );
     assert.equal(samples.at(-1)?.phase, 'done');
     assert.equal(samples.at(-1)?.fraction, 1);
     const midway = samples.filter(
-      (sample) => sample.phase.startsWith('building index') && sample.fraction > 0.02 && sample.fraction < 0.9,
+      (sample) =>
+        sample.phase.startsWith('building index') && sample.fraction > 0.02 && sample.fraction < 0.9,
     );
     assert.ok(midway.length > 0, `progress was seen mid-build (${samples.map((s) => s.phase).join(' > ')})`);
     assert.ok(midway.some((sample) => (sample.rowsPerMinute ?? 0) > 0 && sample.rowsDone > 0));
     assert.equal(samples.at(-1)?.rowsDone, 4000);
 
-    const used = operation.settings.used as { maintenanceWorkMem: string; maxParallelMaintenanceWorkers: number };
+    const used = operation.settings.used as {
+      maintenanceWorkMem: string;
+      maxParallelMaintenanceWorkers: number;
+    };
     assert.equal(used.maintenanceWorkMem, '64MB');
     assert.equal(used.maxParallelMaintenanceWorkers, 0);
     const recall = operation.result.recall as { servedBy: Record<string, number>; recall: number };
-    assert.ok(recall.servedBy[operation.indexName!], `acme's searches use the new index: ${JSON.stringify(recall)}`);
+    assert.ok(
+      recall.servedBy[operation.indexName!],
+      `acme's searches use the new index: ${JSON.stringify(recall)}`,
+    );
     const persisted = operation.progress;
     assert.equal(persisted?.phase, 'done', 'the last progress is recorded for other processes');
   });
@@ -218,7 +228,9 @@ describe('index build: concurrent by default, watched, refused when unsafe', () 
     assert.equal(operation.state, 'succeeded', operation.error ?? '');
     assert.deepEqual(stats.errors, []);
     assert.deepEqual(stats.lockWaits, []);
-    const ivfflat = (await annIndexNames(testDb, location)).find((index) => index.name === operation.indexName);
+    const ivfflat = (await annIndexNames(testDb, location)).find(
+      (index) => index.name === operation.indexName,
+    );
     assert.deepEqual(ivfflat?.options, ['lists=4']);
   });
 });

@@ -33,7 +33,11 @@ export function indexOpsConfig(
   dimensions = 96,
   overrides: Partial<ConfigInput> = {},
 ): ResolvedConfig {
-  return productsConfig(testDb, { indexOps: { ...fastIndexOps, ...indexOps } as never, ...overrides }, dimensions);
+  return productsConfig(
+    testDb,
+    { indexOps: { ...fastIndexOps, ...indexOps } as never, ...overrides },
+    dimensions,
+  );
 }
 
 /**
