@@ -5,6 +5,7 @@ import { registerConfigCommand } from './commands/config-command.js';
 import { registerDemoCommand } from './commands/demo-command.js';
 import { registerEvalCommand } from './commands/eval-command.js';
 import { registerEventsCommand } from './commands/events-command.js';
+import { registerIndexCommand } from './commands/index-command.js';
 import { registerKeysCommand } from './commands/keys-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
@@ -29,6 +30,7 @@ registerEventsCommand(program);
 registerKeysCommand(program);
 registerConfigCommand(program);
 registerEvalCommand(program);
+registerIndexCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

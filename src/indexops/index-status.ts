@@ -118,8 +118,10 @@ export async function readIndexStatus(runtime: VectorsyncRuntime, collection: st
     description: describeAnnParams(index.params),
     state: index.valid ? 'serving' : index.building ? 'building' : 'invalid',
   }));
+  const ownedByLiveOperation = (name: string) =>
+    status.running !== null && status.running.ownerAlive && status.running.indexName === name;
   for (const index of status.annIndexes) {
-    if (index.state === 'invalid' && index.name !== status.running?.indexName)
+    if (index.state === 'invalid' && !ownedByLiveOperation(index.name))
       status.problems.push(
         `invalid index ${index.name} (left by an interrupted build): the next index command drops it`,
       );

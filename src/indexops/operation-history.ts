@@ -330,7 +330,9 @@ export async function finishOperation(
         SET state = $2, step = coalesce($3, step), result = result || coalesce($4, '{}'::jsonb),
             warnings = coalesce($5, warnings), abort_reason = coalesce($6, abort_reason),
             error_code = $7, error = $8, finished_at = clock_timestamp(), backend_pid = NULL, backend_start = NULL
-      WHERE id = $1 AND state = 'running' AND ($9::timestamptz IS NULL OR heartbeat_at <= $9)`,
+      WHERE id = $1 AND state = 'running'
+        -- JavaScript dates keep milliseconds, the column microseconds
+        AND ($9::timestamptz IS NULL OR heartbeat_at < $9::timestamptz + interval '1 millisecond')`,
     [
       id,
       outcome.state,
