@@ -119,7 +119,7 @@ export async function readIndexStatus(runtime: VectorsyncRuntime, collection: st
     state: index.valid ? 'serving' : index.building ? 'building' : 'invalid',
   }));
   const ownedByLiveOperation = (name: string) =>
-    status.running !== null && status.running.ownerAlive && status.running.indexName === name;
+    status.running?.ownerAlive === true && status.running.indexName === name;
   for (const index of status.annIndexes) {
     if (index.state === 'invalid' && !ownedByLiveOperation(index.name))
       status.problems.push(

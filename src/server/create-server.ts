@@ -8,6 +8,7 @@ import type { ServiceMetrics } from './metrics.js';
 import { registerCollectionRoutes } from './routes/collection-routes.js';
 import { registerDocumentRoutes } from './routes/documents-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
+import { registerIndexRoutes } from './routes/index-routes.js';
 import { registerSearchRoutes } from './routes/search-routes.js';
 import { registerSyncRoutes } from './routes/sync-routes.js';
 
@@ -84,6 +85,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   registerDocumentRoutes(app, runtime, logger);
   registerSearchRoutes(app, runtime);
   registerSyncRoutes(app, runtime);
+  registerIndexRoutes(app, runtime);
   if (metrics) {
     app.get('/metrics', async (request, reply) => {
       requireAdmin(request);

@@ -3,6 +3,7 @@ import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { OutboxWorker } from '../sync/outbox-worker.js';
 import { readSyncStatus } from '../sync/sync-status.js';
 import type { SyncWorkers } from '../sync/sync-workers.js';
+import { registerIndexOpsMetrics } from './index-ops-metrics.js';
 
 /** Prometheus metrics of one service process; queue depths are read from Postgres at scrape time. */
 export class ServiceMetrics {
@@ -80,6 +81,7 @@ export class ServiceMetrics {
         },
       });
     }
+    registerIndexOpsMetrics(this.registry, runtime);
   }
 
   attachWorkers(workers: SyncWorkers): void {

@@ -92,7 +92,7 @@ export class SearchProbe {
   private readonly monitor: PgDatabase;
 
   constructor(
-    private readonly testDb: TestDatabase,
+    testDb: TestDatabase,
     private readonly config: ResolvedConfig,
     private readonly during: () => boolean = () => true,
   ) {
