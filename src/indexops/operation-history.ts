@@ -225,17 +225,26 @@ export async function listOperations(
   return result.rows.map(toOperation);
 }
 
-/** The newest successful rehearsal of the same index (scope, method, parameters, mode). */
+/**
+ * The newest successful rehearsal of the same build: scope, method, parameters, mode and
+ * settings (maintenance_work_mem and parallel workers change the duration as much as the rows).
+ */
 export async function latestRehearsal(
   db: SqlExecutor,
-  input: { collection: string; tenant: string | null; params: AnnParams; concurrent: boolean },
+  input: {
+    collection: string;
+    tenant: string | null;
+    params: AnnParams;
+    concurrent: boolean;
+    settings: Record<string, unknown>;
+  },
 ): Promise<IndexOperation | undefined> {
   const result = await db.query<Row>(
     `SELECT ${columns} FROM vectorsync.index_operations
       WHERE collection = $1 AND kind = 'rehearse' AND state = 'succeeded' AND tenant IS NOT DISTINCT FROM $2
-        AND params = $3::jsonb AND concurrent = $4
+        AND params = $3::jsonb AND concurrent = $4 AND settings -> 'requested' = $5::jsonb
       ORDER BY id DESC LIMIT 1`,
-    [input.collection, input.tenant, input.params, input.concurrent],
+    [input.collection, input.tenant, input.params, input.concurrent, input.settings],
   );
   return result.rows[0] ? toOperation(result.rows[0]) : undefined;
 }

@@ -54,6 +54,7 @@ export async function planCriteria(target: IndexOpsTarget, input: CriteriaInput)
     tenant: input.tenant,
     params: input.params,
     concurrent: input.concurrent,
+    settings: { maintenanceWorkMem: config.maintenanceWorkMem, parallelWorkers: config.parallelWorkers },
   });
   let expectedSeconds: number | null = null;
   if (rehearsal) {
@@ -76,7 +77,7 @@ export async function planCriteria(target: IndexOpsTarget, input: CriteriaInput)
   } else {
     warnings.push({
       code: 'no_rehearsal',
-      message: `no rehearsal of this index (${input.tenant === null ? 'whole collection' : `tenant ${input.tenant}`}, same parameters and mode): there is no expected duration to compare progress with; run \`vectorsync index rehearse\` first`,
+      message: `no rehearsal of this index (${input.tenant === null ? 'whole collection' : `tenant ${input.tenant}`}, same parameters, mode and settings): there is no expected duration to compare progress with; run \`vectorsync index rehearse\` first`,
     });
   }
 
