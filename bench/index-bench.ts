@@ -298,7 +298,10 @@ async function searchDuringRebuild(
   const samples = new Map<string, { latencies: number[]; errors: number; lockWaits: number }>();
   const bucket = (name: string) => {
     let entry = samples.get(name);
-    if (!entry) samples.set(name, (entry = { latencies: [], errors: 0, lockWaits: 0 }));
+    if (!entry) {
+      entry = { latencies: [], errors: 0, lockWaits: 0 };
+      samples.set(name, entry);
+    }
     return entry;
   };
   const client = (async () => {
