@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ErrorCode } from '../src/errors.js';
+import { ErrorCode, isVectorsyncError } from '../src/errors.js';
 import { IndexOperations } from '../src/indexops/index-operations.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { runCli, startCli } from './helpers/cli-process.js';
@@ -188,5 +188,10 @@ describe('index build abort: by an operator, by its criteria, and after a crash'
     assert.deepEqual(recovery.droppedIndexes, [invalid[0]!.name]);
     await assertOnlyServingIndexLeft();
     assert.equal((await ops.status('products')).running, null);
+    await assert.rejects(ops.abort({ collection: 'products' }), (error) => {
+      assert.ok(isVectorsyncError(error, ErrorCode.IndexOperationNotFound));
+      assert.match(error.message, /no index operation is running on collection "products"/);
+      return true;
+    });
   });
 });

@@ -53,7 +53,7 @@ export interface IndexStatus {
   supported: boolean;
   message?: string;
   index: { id: number; location: string; table: string } | null;
-  /** Planner estimate of the table's rows. */
+  /** The table's rows (the planner's estimate once analysed). */
   rows: number | null;
   annIndexes: AnnIndexStatus[];
   running: RunningOperationStatus | null;
@@ -111,8 +111,15 @@ export async function readIndexStatus(runtime: VectorsyncRuntime, collection: st
     'SELECT reltuples::bigint::text AS rows FROM pg_class WHERE oid = to_regclass($1)',
     [table.qualified],
   );
-  const rows = Number(estimate.rows[0]?.rows ?? -1);
-  status.rows = rows >= 0 ? rows : null;
+  let rows = Number(estimate.rows[0]?.rows ?? -1);
+  if (rows < 0) {
+    // Never analysed (a young table): count it, it is small.
+    const counted = await support.db.query<{ rows: string }>(
+      `SELECT count(*)::text AS rows FROM ${table.qualified}`,
+    );
+    rows = Number(counted.rows[0]?.rows ?? 0);
+  }
+  status.rows = rows;
   status.annIndexes = (await listAnnIndexes(support.db, table)).map((index) => ({
     ...index,
     description: describeAnnParams(index.params),
