@@ -6,6 +6,7 @@ import { registerConfigCommand } from './commands/config-command.js';
 import { registerDemoCommand } from './commands/demo-command.js';
 import { registerEvalCommand } from './commands/eval-command.js';
 import { registerEventsCommand } from './commands/events-command.js';
+import { registerIndexCommand } from './commands/index-command.js';
 import { registerKeysCommand } from './commands/keys-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
 import { registerMigrateStoreCommand } from './commands/migrate-store-command.js';
@@ -39,6 +40,7 @@ registerCdcCommand(program);
 registerSwitchModeCommand(program);
 registerReplayCommand(program);
 registerMigrateStoreCommand(program);
+registerIndexCommand(program);
 
 program.parseAsync(process.argv).then(
   // Commands report an outcome other than success through process.exitCode (e.g. reconcile: drift).

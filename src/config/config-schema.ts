@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from './duration.js';
 
 /**
  * The shape of vectorsync.config.json. Every object is strict: an unknown key is an error
@@ -82,6 +83,10 @@ const pgvectorStore = z.strictObject({
   /** pgvector 0.8 iterative index scans keep filtered searches from returning too few rows. */
   iterativeScan: z.enum(['off', 'relaxed_order', 'strict_order']).default('relaxed_order'),
   maxScanTuples: z.number().int().min(1).default(20_000),
+  /** Query-time setting of IVFFlat indexes (built with `vectorsync index build --method ivfflat`). */
+  ivfflat: z
+    .strictObject({ probes: z.number().int().min(1).max(32_768).default(10) })
+    .default({ probes: 10 }),
 });
 
 /** LanceDB, embedded: one table per index version under `dataDir` (docs/stores.md#lancedb). */
@@ -279,6 +284,50 @@ export const reconcileSchema = z.strictObject({
     .default({ intervalMinutes: 1440, fix: false }),
 });
 
+const duration = z
+  .string()
+  .refine((value) => parseDuration(value) !== undefined, 'a duration such as "90s", "30m" or "1h30m"');
+
+/** Safe index operations (`vectorsync index …`, docs/index-operations.md). */
+export const indexOpsSchema = z.strictObject({
+  /** maintenance_work_mem of build sessions: an HNSW build is fast while its graph fits in it. */
+  maintenanceWorkMem: z
+    .string()
+    .regex(/^\d+(kB|MB|GB|TB)$/, 'a Postgres memory size such as "512MB" or "2GB"')
+    .default('512MB'),
+  /** max_parallel_maintenance_workers of build sessions (0: the build runs in one backend). */
+  parallelWorkers: z.number().int().min(0).max(64).default(2),
+  /** A rebuild's new index must reach recall@10 of at least min(current index's recall, this). */
+  recallFloor: z.number().min(0).max(1).default(0.9),
+  /** Sample queries for recall@10 against exact search. */
+  verifyQueries: z.number().int().min(1).max(10_000).default(100),
+  rehearsal: z
+    .strictObject({
+      /** Rows in the largest rehearsal sample (drawn from the live rows when the rehearsal runs). */
+      sampleRows: z.number().int().min(100).default(50_000),
+      /** How many sample sizes (up to sampleRows) the time model is fitted on. */
+      steps: z.number().int().min(2).max(10).default(3),
+      /** A build warns when the table has grown past this multiple of the rehearsed row count… */
+      growthWarningFactor: z.number().min(1).default(1.25),
+      /** …or when the rehearsal is older than this. */
+      maxAgeHours: z.number().min(0).default(72),
+    })
+    .default({ sampleRows: 50_000, steps: 3, growthWarningFactor: 1.25, maxAgeHours: 72 }),
+  /** Deadline when none is declared and no rehearsal predicts the duration. */
+  defaultDeadline: duration.default('6h'),
+  /** With a rehearsal and no declared deadline: deadline = this × the predicted duration. */
+  deadlineFactor: z.number().min(1).default(3),
+  /** Warn "slower than predicted" when the projected duration exceeds this × the prediction. */
+  slowFactor: z.number().min(1).default(1.5),
+  /** A declared minimum rate is judged only after the build has run this long. */
+  minRateGraceSeconds: z.number().min(0).default(60),
+  pollIntervalMs: z.number().int().min(20).default(1000),
+  /** Interval of progress log lines. */
+  logIntervalMs: z.number().int().min(100).default(10_000),
+  /** An operation whose owner is silent this long and whose backend is gone has crashed. */
+  heartbeatTimeoutMs: z.number().int().min(100).default(15_000),
+});
+
 export const serverSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8787),
@@ -300,6 +349,7 @@ export const configSchema = z.strictObject({
   bus: busSchema.optional(),
   server: serverSchema.default(serverSchema.parse({})),
   reconcile: reconcileSchema.default(reconcileSchema.parse({})),
+  indexOps: indexOpsSchema.default(indexOpsSchema.parse({})),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;
@@ -314,3 +364,4 @@ export type AnalyzerSettings = z.output<typeof analyzerSchema>;
 export type SearchSettings = z.output<typeof searchSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type ReconcileConfig = z.output<typeof reconcileSchema>;
+export type IndexOpsConfig = z.output<typeof indexOpsSchema>;

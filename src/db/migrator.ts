@@ -34,9 +34,11 @@ export async function loadMigrations(): Promise<Migration[]> {
       sql,
     });
   }
+  // Numbers are reserved per change and branches merge in any order, so a gap is allowed;
+  // a duplicate number is not.
   migrations.forEach((migration, index) => {
-    if (migration.id !== index + 1)
-      throw new Error(`migration files are not numbered 1..n: ${migration.name}`);
+    if (index > 0 && migration.id <= migrations[index - 1]!.id)
+      throw new Error(`migration files must have distinct increasing numbers: ${migration.name}`);
   });
   return migrations;
 }
@@ -62,12 +64,13 @@ async function appliedMigrations(db: SqlExecutor): Promise<Array<{ id: number; b
 }
 
 function assertNotAhead(applied: Array<{ id: number; breaking: boolean }>, known: Migration[]): void {
-  const unknownBreaking = applied.filter((row) => row.id > known.length && row.breaking);
+  const latestKnown = known.at(-1)?.id ?? 0;
+  const unknownBreaking = applied.filter((row) => row.id > latestKnown && row.breaking);
   if (unknownBreaking.length > 0) {
     throw new VectorsyncError(
       ErrorCode.MigrationAhead,
-      `the database schema is at migration ${unknownBreaking.at(-1)!.id}, which this version of vectorsync (knows ${known.length}) cannot run against; upgrade vectorsync`,
-      { details: { databaseMigration: applied.at(-1)?.id, knownMigration: known.length } },
+      `the database schema is at migration ${unknownBreaking.at(-1)!.id}, which this version of vectorsync (knows ${latestKnown}) cannot run against; upgrade vectorsync`,
+      { details: { databaseMigration: applied.at(-1)?.id, knownMigration: latestKnown } },
     );
   }
 }
@@ -96,7 +99,7 @@ export async function migrate(db: Database, logger: Logger = silentLogger): Prom
       logger.info({ migration: migration.id, name: migration.name }, 'applied migration');
     }
   }
-  return { applied, current: migrations.length };
+  return { applied, current: migrations.at(-1)?.id ?? 0 };
 }
 
 /** Fails unless the database is exactly at the schema this code expects (used at start-up). */

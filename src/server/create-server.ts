@@ -9,6 +9,7 @@ import type { ServiceMetrics } from './metrics.js';
 import { registerCollectionRoutes } from './routes/collection-routes.js';
 import { registerDocumentRoutes } from './routes/documents-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
+import { registerIndexRoutes } from './routes/index-routes.js';
 import { registerReconcileRoutes } from './routes/reconcile-routes.js';
 import { registerSearchRoutes } from './routes/search-routes.js';
 import { registerSyncRoutes } from './routes/sync-routes.js';
@@ -89,6 +90,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   registerSearchRoutes(app, runtime);
   registerSyncRoutes(app, runtime);
   registerReconcileRoutes(app, runtime, options.reconciler ?? new Reconciler(runtime));
+  registerIndexRoutes(app, runtime);
   if (metrics) {
     app.get('/metrics', async (request, reply) => {
       requireAdmin(request);

@@ -5,6 +5,7 @@ import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { OutboxWorker } from '../sync/outbox-worker.js';
 import { type CdcStatus, readSyncStatus } from '../sync/sync-status.js';
 import type { SyncWorkers } from '../sync/sync-workers.js';
+import { registerIndexOpsMetrics } from './index-ops-metrics.js';
 
 /** Prometheus metrics of one service process; queue depths are read from Postgres at scrape time. */
 export class ServiceMetrics {
@@ -193,6 +194,7 @@ export class ServiceMetrics {
         },
       });
     }
+    registerIndexOpsMetrics(this.registry, runtime);
   }
 
   /** Call after `workers.start()` (the CDC consumer is created there). */

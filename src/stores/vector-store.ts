@@ -3,6 +3,7 @@ import type { QualifiedName } from '../db/sql-identifier.js';
 import type { VectorsyncError } from '../errors.js';
 import type { EmbeddedDocument } from '../pipeline/index-document.js';
 import type { FilterNode } from '../search/filter.js';
+import type { IndexOpsSupport } from './index-ops-support.js';
 
 /** Everything a store needs to create and address one physical index. */
 export interface IndexSpec {
@@ -166,6 +167,8 @@ export interface VectorStore {
   drop(spec: IndexSpec): Promise<void>;
   /** Periodic housekeeping (e.g. folding statistics deltas); called by sync workers. */
   maintain?(spec: IndexSpec): Promise<void>;
+  /** Present when src/indexops can manage the store's ANN indexes (build, rebuild, rehearse, abort). */
+  readonly indexOps?: IndexOpsSupport;
   /** Cheap liveness probe for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

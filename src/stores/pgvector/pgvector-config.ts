@@ -16,6 +16,21 @@ export function hnswParams(spec: { params: Record<string, unknown> }, fallback: 
   };
 }
 
+/**
+ * Session settings of every dense search (transaction-local), in one place so that searches and
+ * index recall checks (src/indexops) run with the same ones.
+ */
+export function pgvectorSearchSettings(config: PgvectorStoreConfig): Array<[string, string]> {
+  return [
+    ['hnsw.ef_search', String(config.hnsw.efSearch)],
+    ['hnsw.iterative_scan', config.iterativeScan],
+    ['hnsw.max_scan_tuples', String(config.maxScanTuples)],
+    ['ivfflat.probes', String(config.ivfflat.probes)],
+    // IVFFlat knows only relaxed ordering; results are re-sorted in the application anyway.
+    ['ivfflat.iterative_scan', config.iterativeScan === 'off' ? 'off' : 'relaxed_order'],
+  ];
+}
+
 /** Physical names derived from an index's location; one place so DDL and queries agree. */
 export function pgvectorNames(location: string) {
   return {

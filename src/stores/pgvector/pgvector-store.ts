@@ -1,10 +1,12 @@
 import type { Database, SqlExecutor } from '../../db/database.js';
+import { PgDatabase } from '../../db/pg-database.js';
 import { qualified, quoteIdent } from '../../db/sql-identifier.js';
 import { isConnectionError, SqlState, sqlStateOf } from '../../db/sqlstate.js';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
+import type { IndexOpsSupport } from '../index-ops-support.js';
 import type {
   ApplyResult,
   BucketChecksum,
@@ -19,8 +21,16 @@ import type {
   VectorStore,
 } from '../vector-store.js';
 import { bm25Ddl, bm25Names, compactBm25Sql } from './pgvector-bm25.js';
-import { hnswParams, type PgvectorStoreConfig, pgvectorNames, vectorLiteral } from './pgvector-config.js';
+import {
+  hnswParams,
+  type PgvectorStoreConfig,
+  pgvectorNames,
+  pgvectorSearchSettings,
+  vectorLiteral,
+} from './pgvector-config.js';
+import { assertNoConcurrentIndexDdl } from './pgvector-ddl-guard.js';
 import { compileFilter } from './pgvector-filter.js';
+import { PgvectorIndexOps } from './pgvector-index-ops.js';
 import { pgvectorKeywordSearch } from './pgvector-keyword-search.js';
 import { bucketColumnDdl, pgvectorBucketChecksums, pgvectorScan } from './pgvector-scan.js';
 import { TermDictionary } from './pgvector-terms.js';
@@ -42,6 +52,8 @@ interface HitRow {
 export class PgvectorStore implements VectorStore {
   readonly kind = 'pgvector';
   readonly capabilities: StoreCapabilities;
+  /** Index operations need dedicated server sessions: a Postgres server, not the embedded demo. */
+  readonly indexOps?: IndexOpsSupport;
   private readonly terms = new TermDictionary();
 
   constructor(
@@ -50,6 +62,7 @@ export class PgvectorStore implements VectorStore {
     private readonly options: { sameDatabaseAsSource: boolean; logger?: Logger; ownsDatabase?: boolean },
   ) {
     this.capabilities = { sourceForeignKey: options.sameDatabaseAsSource, keyword: true, filters: true };
+    if (db instanceof PgDatabase) this.indexOps = new PgvectorIndexOps(db, config);
   }
 
   private get logger(): Logger {
@@ -68,6 +81,7 @@ export class PgvectorStore implements VectorStore {
       ? ` REFERENCES ${qualified(source.table)} (${quoteIdent(source.column)}) ON DELETE CASCADE`
       : '';
     await this.run(async () => {
+      if (this.db.kind === 'postgres') await assertNoConcurrentIndexDdl(this.db, names.table);
       await this.db.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1, 0)', [spec.indexId]);
         const hasVector = await tx.query<{ present: boolean }>(
@@ -106,17 +120,22 @@ export class PgvectorStore implements VectorStore {
     });
   }
 
-  /** CREATE INDEX CONCURRENTLY: writes and searches continue while HNSW builds. */
+  /**
+   * The initial HNSW index of a new index table, built CONCURRENTLY: writes and searches
+   * continue. Later changes (parameters, IVFFlat, per-tenant indexes, blue/green rebuilds under
+   * other names) are src/indexops' job; any valid ANN index over the whole table counts here.
+   */
   private async ensureHnswIndex(spec: IndexSpec): Promise<void> {
     const names = pgvectorNames(spec.location);
-    const existing = await this.db.query<{ valid: boolean }>(
-      `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'vectorsync' AND c.relname = $1`,
-      [names.hnswIndexName],
+    const ann = await this.db.query<{ name: string; valid: boolean; whole: boolean }>(
+      `SELECT c.relname AS name, i.indisvalid AS valid, i.indpred IS NULL AS whole
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+        WHERE i.indrelid = to_regclass($1) AND a.amname IN ('hnsw', 'ivfflat')`,
+      [names.table],
     );
-    if (existing.rows[0]?.valid) return;
-    if (existing.rows[0] && !existing.rows[0].valid) {
+    if (ann.rows.some((row) => row.valid && row.whole)) return;
+    const existing = ann.rows.filter((row) => row.name === names.hnswIndexName);
+    if (existing[0] && !existing[0].valid) {
       // A crashed concurrent build leaves an invalid index that would never be used.
       this.logger.warn(
         { index: names.hnswIndexName },
@@ -346,10 +365,10 @@ export class PgvectorStore implements VectorStore {
   }
 
   private async applySearchSettings(tx: SqlExecutor): Promise<void> {
+    const settings = pgvectorSearchSettings(this.config);
     await tx.query(
-      `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', $2, true),
-              set_config('hnsw.max_scan_tuples', $3, true)`,
-      [String(this.config.hnsw.efSearch), this.config.iterativeScan, String(this.config.maxScanTuples)],
+      `SELECT ${settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ')}`,
+      settings.flat(),
     );
   }
 
