@@ -135,14 +135,46 @@ describe('sync-mode switch under continuous writes', () => {
       assert.equal(await triggerEvents(), triggerEventsAtFinish, 'CDC alone captures the writes now');
       assert.equal((await readSyncStatus(runtime)).collections[0]!.switching, null);
 
-      // CDC → outbox: finishing waits until the slot has confirmed everything CDC captured.
-      await beginSwitch('outbox');
+      // CDC → outbox, with the workers down across the setup (a deploy): the slot then holds
+      // changes that only CDC captured, and finish must wait until the new workers apply them.
+      await workers.stop();
+      await writeMore(40);
+      const outboxRuntime = await openProductsRuntime(testDb, {
+        config: productsConfigWith(testDb, { mode: 'outbox' }),
+        setup: false,
+      });
+      retired.push(runtime);
+      runtime = outboxRuntime;
+      const [switched] = await setupCollections(runtime);
+      assert.equal(switched?.switchedFrom, 'cdc');
       assert.ok((await captureTriggers()) > 0);
       assert.equal(await published(), 1, 'the table stays published until the switch is finished');
-      assert.equal((await readCaptureStates(testDb.db)).get('products')?.switchFrom, 'cdc');
-      await writeMore(40);
-      const back = await finishModeSwitch(runtime, 'products', { timeoutMs: 30_000 });
+      const switchLsn = (await readCaptureStates(testDb.db)).get('products')?.switchLsn;
+      assert.ok(switchLsn, 'setup recorded the switch position');
+      let waited = false;
+      let settled = false;
+      const finishing = finishModeSwitch(runtime, 'products', {
+        timeoutMs: 60_000,
+        onWaiting: () => {
+          waited = true;
+        },
+      });
+      finishing.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await waitFor(() => waited || settled, { message: 'finish to start waiting for the slot' });
+      assert.ok(waited && !settled, 'finish waits while the slot has not confirmed the switch position');
+      workers = new SyncWorkers(runtime, runtime.logger);
+      await workers.start();
+      assert.ok(workers.cdc, 'workers keep streaming a collection that is switching away from CDC');
+      const back = await finishing;
       assert.deepEqual([back.from, back.to], ['cdc', 'outbox']);
+      const slot = await testDb.db.query<{ caught_up: boolean }>(
+        'SELECT confirmed_flush_lsn >= $2::pg_lsn AS caught_up FROM pg_replication_slots WHERE slot_name = $1',
+        [runtime.config.cdc.slot, switchLsn],
+      );
+      assert.equal(slot.rows[0]?.caught_up, true, 'finish returned only once the slot had confirmed it');
       assert.equal(await published(), 0, 'finish took the table out of the publication');
       const triggerEventsBeforeOutbox = await triggerEvents();
       await writeMore(40);
