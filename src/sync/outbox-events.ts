@@ -9,7 +9,7 @@ export interface OutboxEventView {
   op: string;
   sourceVersion: string | null;
   status: string;
-  /** What captured it: 'trigger', 'backfill', 'dual-write' (drift to repair), 'cdc', …. */
+  /** Who queued it: 'trigger', 'backfill', 'dual-write' (drift to repair), 'cdc' or 'reconcile'. */
   origin: string;
   attempts: number;
   lastError: string | null;
