@@ -220,7 +220,6 @@ async function main() {
 
     // Filtered dense search against exact search (a sequential scan, no index).
     const recallRows: Array<Record<string, string | number>> = [];
-    const definition = runtime.collection('docs').definition;
     const embedder = runtime.collection('docs').embedder;
     for (const [label, filter] of [
       ['none (100%)', undefined],

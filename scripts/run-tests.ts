@@ -97,6 +97,8 @@ async function main(): Promise<number> {
       'tsx',
       '--test',
       `--test-concurrency=${concurrency}`,
+      // A failed test can leave a handle open (a search probe, a timer); the file must still end.
+      '--test-force-exit',
       '--test-reporter=spec',
       ...passThrough,
       ...files,

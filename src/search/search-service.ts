@@ -87,7 +87,7 @@ export class SearchService {
     if (mode === 'hybrid' && target.store.capabilities.nativeHybrid && target.store.hybridSearch) {
       hits = (await this.nativeHybrid(collection, target, request, depth, filter))
         .slice(offset, depth)
-        .map((hit, index) => ({
+        .map((hit) => ({
           ...hit,
           ...(request.explain ? { explain: { fusion: `${target.store.kind}-native-rrf`, signals: {} } } : {}),
         }));

@@ -110,7 +110,7 @@ export function assertEmbedderMatches(
   if (index.embedderModel !== embedder.modelId || index.dimensions !== embedder.dimensions) {
     throw new VectorsyncError(
       ErrorCode.EmbedderMismatch,
-      `collection "${index.collection}": index ${index.location} was built with ${index.embedderModel} (${index.dimensions} dimensions) but the config now names ${embedder.modelId} (${embedder.dimensions} dimensions); rebuild the index for the new embedder (vectorsync reindex --collection ${index.collection}) or restore the previous embedder config`,
+      `collection "${index.collection}": index ${index.location} was built with ${index.embedderModel} (${index.dimensions} dimensions) but the config now names ${embedder.modelId} (${embedder.dimensions} dimensions); rebuild the index for the new embedder (vectorsync setup --rebuild --collection ${index.collection}) or restore the previous embedder config`,
       {
         details: {
           collection: index.collection,

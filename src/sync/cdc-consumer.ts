@@ -462,7 +462,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     if (!this.running) return false;
     this.failures = 0;
     const last = batch[batch.length - 1]!;
-    this.confirmed = last.endLsn > this.confirmed ? last.endLsn : this.confirmed;
+    if (last.endLsn > this.confirmed) this.confirmed = last.endLsn;
     this.connection?.sendStatus(this.confirmed);
     const appliedAt = Date.now();
     this.inFlightSince = undefined;
