@@ -9,6 +9,8 @@ export interface OutboxEventView {
   op: string;
   sourceVersion: string | null;
   status: string;
+  /** Who queued it: 'trigger', 'backfill', 'dual-write' (drift to repair), 'cdc' or 'reconcile'. */
+  origin: string;
   attempts: number;
   lastError: string | null;
   lastErrorCode: string | null;
@@ -41,6 +43,7 @@ export async function listOutboxEvents(
     op: string;
     source_version: string | null;
     status: string;
+    origin: string;
     attempts: number;
     last_error: string | null;
     last_error_code: string | null;
@@ -48,12 +51,13 @@ export async function listOutboxEvents(
     processed_at: Date | null;
     run_after: Date;
   }>(
-    `SELECT id::text AS id, collection, tenant, source_id, op, source_version::text AS source_version, status, attempts,
+    `SELECT id::text AS id, collection, tenant, source_id, op, source_version::text AS source_version, status, origin, attempts,
             last_error, last_error_code, created_at, processed_at, run_after
        FROM vectorsync.outbox
       WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR collection = $2)
         AND ($3::bigint IS NULL OR id < $3)
-      ORDER BY id DESC LIMIT $4`,
+      -- outbox.id, the bigint: a bare "id" would mean the text output column ("9" after "24").
+      ORDER BY outbox.id DESC LIMIT $4`,
     [
       filter.status ?? null,
       filter.collection ?? null,
@@ -69,6 +73,7 @@ export async function listOutboxEvents(
     op: row.op,
     sourceVersion: row.source_version,
     status: row.status,
+    origin: row.origin,
     attempts: row.attempts,
     lastError: row.last_error,
     lastErrorCode: row.last_error_code,
