@@ -207,7 +207,7 @@ export async function runningOperation(
 
 export async function runningOperations(db: SqlExecutor): Promise<IndexOperation[]> {
   const result = await db.query<Row>(
-    `SELECT ${columns} FROM vectorsync.index_operations WHERE state = 'running' ORDER BY id`,
+    `SELECT ${columns} FROM vectorsync.index_operations WHERE state = 'running' ORDER BY index_operations.id`,
   );
   return result.rows.map(toOperation);
 }
@@ -219,7 +219,7 @@ export async function listOperations(
   const result = await db.query<Row>(
     `SELECT ${columns} FROM vectorsync.index_operations
       WHERE ($1::text IS NULL OR collection = $1) AND ($3::bigint IS NULL OR id < $3)
-      ORDER BY id DESC LIMIT $2`,
+      ORDER BY index_operations.id DESC LIMIT $2`,
     [options.collection ?? null, options.limit, options.beforeId ?? null],
   );
   return result.rows.map(toOperation);
@@ -243,7 +243,7 @@ export async function latestRehearsal(
     `SELECT ${columns} FROM vectorsync.index_operations
       WHERE collection = $1 AND kind = 'rehearse' AND state = 'succeeded' AND tenant IS NOT DISTINCT FROM $2
         AND params = $3::jsonb AND concurrent = $4 AND settings -> 'requested' = $5::jsonb
-      ORDER BY id DESC LIMIT 1`,
+      ORDER BY index_operations.id DESC LIMIT 1`,
     [input.collection, input.tenant, input.params, input.concurrent, input.settings],
   );
   return result.rows[0] ? toOperation(result.rows[0]) : undefined;
