@@ -53,6 +53,12 @@ export class PgDatabase implements Database {
       },
     };
     let broken: Error | undefined;
+    // Between two queries of the transaction the server can end the session (a restart, an
+    // administrator): pg emits that as an 'error' event, which without a listener kills the process.
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const value = await work(tx);
@@ -66,7 +72,8 @@ export class PgDatabase implements Database {
       }
       throw error;
     } finally {
-      // A connection that could not roll back is not returned to the pool.
+      client.off('error', onError);
+      // A connection that could not roll back, or that died, is not returned to the pool.
       client.release(broken);
     }
   }
