@@ -37,7 +37,7 @@ import {
   updateRows,
   writePgbenchScript,
 } from './cdc-bench-workload.js';
-import { type DrainResult, decodeOnly, drainWithConsumer } from './cdc-drain.js';
+import { type DrainResult, decodeOnly, drainWithConsumer, slotReleased } from './cdc-drain.js';
 import { measureDocumentRequests, type RequestLatency } from './dual-write-latency.js';
 
 function numberArg(name: string, fallback: number): number {
@@ -76,6 +76,8 @@ interface DrainScenario {
 
 interface DrainOutcome extends DrainScenario {
   changes: number;
+  inserts: number;
+  updates: number;
   generateSeconds: number;
   decoded?: { seconds: number; changes: number; transactions: number };
   applied: DrainResult;
@@ -123,14 +125,22 @@ async function drainScenario(scenario: DrainScenario): Promise<DrainOutcome> {
         throw new Error(`decode-only saw ${decoded.changes} changes, expected ${CHANGES}`);
       log(`${scenario.name}: decode only ${(decoded.changes / decoded.seconds).toFixed(0)} changes/s`);
     }
-    const applied = await drainWithConsumer(runtime, marker, CDC_BATCH);
+    const applied = await drainWithConsumer(runtime, marker, CDC_BATCH, inserts);
     if (applied.events !== CHANGES || applied.failed > 0)
       throw new Error(`applied ${applied.events} changes (${applied.failed} failed), expected ${CHANGES}`);
     const differences = await indexDifferences(env.db, location);
     if (differences > 0) throw new Error(`${differences} index rows differ from the source after the drain`);
     log(`${scenario.name}: applied ${(applied.events / applied.seconds).toFixed(0)} changes/s`);
     await runtime.close();
-    return { ...scenario, changes: CHANGES, generateSeconds, ...(decoded ? { decoded } : {}), applied };
+    return {
+      ...scenario,
+      changes: CHANGES,
+      inserts,
+      updates,
+      generateSeconds,
+      ...(decoded ? { decoded } : {}),
+      applied,
+    };
   } finally {
     await env.close();
   }
@@ -215,6 +225,7 @@ async function lagScenario(rate: number): Promise<LagOutcome> {
     await until(() => samples.length >= pgbench.transactions, 900_000, 'every written change to be applied');
     const catchUpSeconds = (Date.now() - writeEnded) / 1000;
     await consumer.stop();
+    await slotReleased(env.db, config.cdc.slot);
     const differences = await indexDifferences(env.db, location);
     if (differences > 0)
       throw new Error(`${differences} index rows differ from the source after the lag run`);
@@ -301,6 +312,8 @@ async function main() {
             changes: decodeRow.decoded.changes,
             seconds: fixed(decodeRow.decoded.seconds, 2),
             'changes/s': fixed(decodeRow.decoded.changes / decodeRow.decoded.seconds),
+            'inserts/s': '',
+            'updates/s': '',
             'vectors embedded': '—',
             [`target ≥ ${DRAIN_TARGET.toLocaleString('en')}/s`]: '(ceiling)',
           },
@@ -311,6 +324,10 @@ async function main() {
       changes: d.applied.events,
       seconds: fixed(d.applied.seconds, 2),
       'changes/s': fixed(d.applied.events / d.applied.seconds),
+      'inserts/s': d.applied.milestoneSeconds ? fixed(d.inserts / d.applied.milestoneSeconds) : '—',
+      'updates/s': d.applied.milestoneSeconds
+        ? fixed(d.updates / (d.applied.seconds - d.applied.milestoneSeconds))
+        : '—',
       'vectors embedded': d.applied.embedded,
       [`target ≥ ${DRAIN_TARGET.toLocaleString('en')}/s`]:
         d.applied.events / d.applied.seconds >= DRAIN_TARGET ? 'met' : 'MISSED',

@@ -15,6 +15,8 @@ export interface DrainResult {
   failed: number;
   embedded: number;
   skippedStale: number;
+  /** When the applied changes first reached `milestone` (e.g. the end of the inserts). */
+  milestoneSeconds?: number;
 }
 
 /**
@@ -26,6 +28,7 @@ export async function drainWithConsumer(
   runtime: VectorsyncRuntime,
   marker: bigint,
   batchSize: number,
+  milestone?: number,
 ): Promise<DrainResult> {
   const consumer = new CdcConsumer({ runtime, cdc: { batchSize } });
   const result: DrainResult = { seconds: 0, events: 0, batches: 0, failed: 0, embedded: 0, skippedStale: 0 };
@@ -59,12 +62,17 @@ export async function drainWithConsumer(
     });
   });
   const started = performance.now();
+  consumer.on('batch', () => {
+    if (milestone !== undefined && result.milestoneSeconds === undefined && result.events >= milestone)
+      result.milestoneSeconds = (performance.now() - started) / 1000;
+  });
   await consumer.start();
   try {
     await done;
     result.seconds = (performance.now() - started) / 1000;
   } finally {
     await consumer.stop();
+    await slotReleased(runtime.db, runtime.config.cdc.slot);
   }
   return result;
 }
@@ -121,15 +129,19 @@ export async function decodeOnly(
   await done;
   const seconds = (performance.now() - started) / 1000;
   await connection.close();
-  // The walsender lets go of the slot a moment after the connection ends.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await db.query('SELECT pg_drop_replication_slot($1)', [slot]);
-      break;
-    } catch (error) {
-      if (attempt >= 50) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  await slotReleased(db, slot);
+  await db.query('SELECT pg_drop_replication_slot($1)', [slot]);
   return { seconds, changes, transactions };
+}
+
+/** The walsender lets go of a slot a moment after its connection ends; an active slot blocks DROP DATABASE. */
+export async function slotReleased(db: SqlExecutor, slot: string): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const active = await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [
+      slot,
+    ]);
+    if (active.rowCount === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`replication slot ${slot} is still in use 10 s after its consumer stopped`);
 }

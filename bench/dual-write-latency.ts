@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { demoProductsTableSql } from '../src/demo/demo-schema.js';
-import { silentLogger } from '../src/logger.js';
+import type { LogFields, Logger } from '../src/logger.js';
 import { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { createApiKey } from '../src/server/api-keys.js';
 import { createServer } from '../src/server/create-server.js';
@@ -19,6 +19,8 @@ export interface RequestLatency {
   p99: number;
   max: number;
   drift: number;
+  /** Why the index write did not make it into the request (code: error), with counts. */
+  driftReasons: Record<string, number>;
 }
 
 /**
@@ -45,7 +47,8 @@ export async function measureDocumentRequests(options: {
     await setupCollections(runtime);
     await indexBackfill(runtime, options.seedRows);
     const key = (await createApiKey(env.db, { name: 'bench', tenant: 'tenant-0' })).key;
-    const app = createServer({ runtime, logger: silentLogger });
+    const warnings: LogFields[] = [];
+    const app = createServer({ runtime, logger: collectingLogger(warnings) });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/v1/collections/products/documents`;
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
@@ -103,8 +106,14 @@ export async function measureDocumentRequests(options: {
         p99: percentile(ms, 99),
         max: Math.max(...ms),
         drift: list.filter((s) => s.drift).length,
+        driftReasons: {},
       };
     };
+    const reasons: Record<string, number> = {};
+    for (const warning of warnings) {
+      const reason = `${String(warning.code)}: ${String(warning.err).slice(0, 160)}`;
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+    }
     return [
       summarise(
         'POST create',
@@ -114,7 +123,7 @@ export async function measureDocumentRequests(options: {
         'PATCH update',
         samples.filter((s) => s.op === 'PATCH update'),
       ),
-      summarise('all', samples),
+      { ...summarise('all', samples), driftReasons: reasons },
     ];
   } finally {
     await env.close();
@@ -143,4 +152,17 @@ async function inParallel(count: number, concurrency: number, work: (n: number) 
       while (next < count) await work(next++);
     }),
   );
+}
+
+/** Keeps what the dual-writer warns about (drift and its cause) so the report can say why. */
+function collectingLogger(warnings: LogFields[]): Logger {
+  const noop = () => {};
+  const logger: Logger = {
+    debug: noop,
+    info: noop,
+    warn: (fields) => warnings.push(fields),
+    error: (fields) => warnings.push(fields),
+    child: () => logger,
+  };
+  return logger;
 }
