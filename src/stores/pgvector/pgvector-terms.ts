@@ -1,4 +1,5 @@
 import type { SqlExecutor } from '../../db/database.js';
+import { ErrorCode, VectorsyncError } from '../../errors.js';
 import { bm25Names } from './pgvector-bm25.js';
 
 /**
@@ -38,11 +39,31 @@ export class TermDictionary {
          SELECT t.id, t.term FROM ${names.terms} t JOIN input USING (term)`,
         [missing],
       );
-      if (cache.size + result.rows.length > this.maxTermsPerIndex) cache.clear();
-      for (const row of result.rows) {
+      const rows = [...result.rows];
+      const unresolved = missing.filter((term) => !rows.some((row) => row.term === term));
+      if (unresolved.length > 0) {
+        // A concurrent writer inserted these while our statement ran: the INSERT waited for it
+        // and skipped them (DO NOTHING), but the statement's snapshot predates its commit. A
+        // new statement sees them.
+        const again = await db.query<{ id: number; term: string }>(
+          `SELECT id, term FROM ${names.terms} WHERE term = ANY($1::text[])`,
+          [unresolved],
+        );
+        rows.push(...again.rows);
+      }
+      if (cache.size + rows.length > this.maxTermsPerIndex) cache.clear();
+      for (const row of rows) {
         cache.set(row.term, row.id);
         found.set(row.term, row.id);
       }
+    }
+    const lost = wanted.filter((term) => !found.has(term));
+    if (lost.length > 0) {
+      throw new VectorsyncError(
+        ErrorCode.StoreFailed,
+        `BM25 term dictionary of ${location} has no id for ${lost.length} term(s), e.g. "${lost[0]}"`,
+        { details: { location, terms: lost.slice(0, 10) }, transient: true },
+      );
     }
     return found;
   }
