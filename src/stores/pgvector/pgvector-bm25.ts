@@ -29,23 +29,35 @@ export function bm25Names(location: string) {
 
 export function bm25Ddl(location: string, idType: string): string[] {
   const n = bm25Names(location);
+  // Transition tables have no statistics: the planner takes them for one row each, so any join
+  // between them (or between one and its own RETURNING rows) becomes a nested loop, quadratic in
+  // the batch. None of these statements joins two of them: the rows whose terms, length or tenant
+  // changed are found by a window over both sides (an unchanged row appears twice), and a new
+  // document's ordinal is drawn before the insert instead of joined back from RETURNING.
   const changed = (side: 'o' | 'n') =>
-    `(SELECT ${side}.* FROM old_rows o JOIN new_rows n ON n.id = o.id
-       WHERE (o.tenant, o.bm25_terms, o.bm25_tfs, o.bm25_len) IS DISTINCT FROM (n.tenant, n.bm25_terms, n.bm25_tfs, n.bm25_len))`;
+    `(SELECT d.* FROM (
+        SELECT b.*, count(*) OVER (PARTITION BY b.id, b.tenant, b.bm25_terms, b.bm25_tfs, b.bm25_len) AS copies
+          FROM (SELECT 'o' AS side, id, tenant, bm25_terms, bm25_tfs, bm25_len FROM old_rows
+                UNION ALL
+                SELECT 'n', id, tenant, bm25_terms, bm25_tfs, bm25_len FROM new_rows) b) d
+       WHERE d.copies = 1 AND d.side = '${side}')`;
   const add = (rows: string) => `
-      WITH added AS (
-        INSERT INTO ${n.documents} (id, tenant, len) SELECT id, tenant, bm25_len FROM ${rows} AS r
-        RETURNING ord, id)
+      WITH r AS MATERIALIZED (
+        SELECT nextval('${n.ordinals.replace(/'/g, "''")}') AS ord, id, tenant, bm25_len, bm25_terms, bm25_tfs FROM ${rows} AS x),
+      added AS (
+        INSERT INTO ${n.documents} (ord, id, tenant, len) SELECT ord, id, tenant, bm25_len FROM r)
       INSERT INTO ${n.postings} (term_id, tenant, ord, tf, len)
-      SELECT t.term_id, r.tenant, a.ord, t.tf, r.bm25_len
-        FROM ${rows} r JOIN added a ON a.id = r.id
-        CROSS JOIN LATERAL unnest(r.bm25_terms, r.bm25_tfs) AS t(term_id, tf);`;
+      SELECT t.term_id, r.tenant, r.ord, t.tf, r.bm25_len
+        FROM r CROSS JOIN LATERAL unnest(r.bm25_terms, r.bm25_tfs) AS t(term_id, tf);`;
+  // The postings keys are built first so each is one probe of the full primary key.
   const remove = (rows: string) => `
       WITH removed AS (
-        DELETE FROM ${n.documents} d USING ${rows} AS r WHERE d.id = r.id RETURNING d.ord, d.tenant, r.bm25_terms)
+        DELETE FROM ${n.documents} d USING ${rows} AS r WHERE d.id = r.id RETURNING d.ord, d.tenant, r.bm25_terms),
+      keys AS MATERIALIZED (
+        SELECT t.term_id, x.tenant, x.ord FROM removed x CROSS JOIN LATERAL unnest(x.bm25_terms) AS t(term_id))
       DELETE FROM ${n.postings} p
-       USING removed x CROSS JOIN LATERAL unnest(x.bm25_terms) AS t(term_id)
-       WHERE p.term_id = t.term_id AND p.tenant = x.tenant AND p.ord = x.ord;`;
+       USING keys k
+       WHERE p.term_id = k.term_id AND p.tenant = k.tenant AND p.ord = k.ord;`;
   const stats = (sides: Array<[string, number]>) => {
     const rows = sides
       .map(([rows, sign]) => `SELECT tenant, bm25_len, ${sign} AS sign FROM ${rows} AS r`)
