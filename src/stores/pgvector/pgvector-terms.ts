@@ -40,7 +40,8 @@ export class TermDictionary {
         [missing],
       );
       const rows = [...result.rows];
-      const unresolved = missing.filter((term) => !rows.some((row) => row.term === term));
+      const resolved = new Set(rows.map((row) => row.term));
+      const unresolved = missing.filter((term) => !resolved.has(term));
       if (unresolved.length > 0) {
         // A concurrent writer inserted these while our statement ran: the INSERT waited for it
         // and skipped them (DO NOTHING), but the statement's snapshot predates its commit. A
