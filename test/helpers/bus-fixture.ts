@@ -82,20 +82,20 @@ export class RawJetStream {
   }
 
   /** Every event stored for a subject, in stream order (an ordered, ephemeral consumer). */
-  async events(subject: string): Promise<BusEvent[]> {
+  async events(subject: string): Promise<Array<BusEvent & { sequence: number }>> {
     const last = await this.streamInfo();
     if (last.messages === 0) return [];
     const consumer = await jetstream(this.connection).consumers.get(this.stream, {
       filter_subjects: subject,
       deliver_policy: DeliverPolicy.All,
     });
-    const events: BusEvent[] = [];
+    const events: Array<BusEvent & { sequence: number }> = [];
     for (;;) {
       const batch = await consumer.fetch({ max_messages: 500, expires: 1000 });
       let seen = 0;
       for await (const message of batch) {
         seen = message.seq;
-        events.push(message.json<BusEvent>());
+        events.push({ ...message.json<BusEvent>(), sequence: message.seq });
       }
       if (seen === 0 || seen >= last.lastSequence) return events;
     }
