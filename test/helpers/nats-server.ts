@@ -14,6 +14,8 @@ export class NatsServer {
 
   private constructor(
     readonly port: number,
+    /** HTTP monitoring endpoint (`/connz`, `/jsz`), to see what clients hold open. */
+    readonly monitorPort: number,
     readonly storeDir: string,
     private readonly binary: string,
   ) {}
@@ -26,7 +28,7 @@ export class NatsServer {
       throw new Error(`${binary} not found; run scripts/provision.sh (Debian package nats-server)`);
     }
     const storeDir = await mkdtemp(join(tmpdir(), 'vectorsync-nats-'));
-    const server = new NatsServer(await freePort(), storeDir, binary);
+    const server = new NatsServer(await freePort(), await freePort(), storeDir, binary);
     await server.startServer();
     return server;
   }
@@ -38,7 +40,17 @@ export class NatsServer {
   async startServer(): Promise<void> {
     const child = spawn(
       this.binary,
-      ['-js', '-sd', this.storeDir, '-a', '127.0.0.1', '-p', String(this.port)],
+      [
+        '-js',
+        '-sd',
+        this.storeDir,
+        '-a',
+        '127.0.0.1',
+        '-p',
+        String(this.port),
+        '-m',
+        String(this.monitorPort),
+      ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
       },
@@ -56,6 +68,13 @@ export class NatsServer {
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+  }
+
+  /** Names of the client connections the server holds open now. */
+  async clientNames(): Promise<string[]> {
+    const response = await fetch(`http://127.0.0.1:${this.monitorPort}/connz?limit=1024`);
+    const body = (await response.json()) as { connections?: Array<{ name?: string }> };
+    return (body.connections ?? []).map((connection) => connection.name ?? '');
   }
 
   async stopServer(): Promise<void> {

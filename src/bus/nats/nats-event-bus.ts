@@ -30,6 +30,7 @@ export class NatsEventBus implements EventBus {
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
   private streamReady = false;
+  private connecting: Promise<{ js: JetStreamClient; jsm: JetStreamManager }> | undefined;
 
   constructor(
     private readonly config: BusConfig,
@@ -37,27 +38,38 @@ export class NatsEventBus implements EventBus {
   ) {}
 
   private async client(): Promise<{ js: JetStreamClient; jsm: JetStreamManager }> {
-    if (!this.connection || this.connection.isClosed()) {
-      try {
-        this.connection = await connect({
-          servers: this.config.url.split(','),
-          maxReconnectAttempts: -1,
-          name: 'vectorsync',
-        });
-      } catch (error) {
-        throw new VectorsyncError(
-          ErrorCode.BusUnavailable,
-          `event bus ${this.config.url} unreachable: ${(error as Error).message}`,
-          {
-            cause: error,
-            transient: true,
-          },
-        );
-      }
-      this.js = jetstream(this.connection);
-      this.jsm = await jetstreamManager(this.connection);
+    if (this.connection && !this.connection.isClosed() && this.js && this.jsm)
+      return { js: this.js, jsm: this.jsm };
+    // Publishing and consuming start together: they must share one connection, or the one
+    // overwritten would never be closed and would reconnect forever.
+    this.connecting ??= this.open().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async open(): Promise<{ js: JetStreamClient; jsm: JetStreamManager }> {
+    let connection: NatsConnection;
+    try {
+      connection = await connect({
+        servers: this.config.url.split(','),
+        maxReconnectAttempts: -1,
+        name: 'vectorsync',
+      });
+    } catch (error) {
+      throw unreachable(this.config.url, error);
     }
-    return { js: this.js!, jsm: this.jsm! };
+    try {
+      const js = jetstream(connection);
+      const jsm = await jetstreamManager(connection);
+      this.connection = connection;
+      this.js = js;
+      this.jsm = jsm;
+      return { js, jsm };
+    } catch (error) {
+      await connection.close().catch(() => undefined);
+      throw unreachable(this.config.url, error);
+    }
   }
 
   subject(collection: string): string {
@@ -181,6 +193,8 @@ export class NatsEventBus implements EventBus {
   }
 
   async close(): Promise<void> {
+    // A connection still being opened is closed too, not left reconnecting forever.
+    await this.connecting?.catch(() => undefined);
     const connection = this.connection;
     this.connection = undefined;
     if (connection && !connection.isClosed()) await connection.drain().catch(() => connection.close());
@@ -225,4 +239,12 @@ export class NatsEventBus implements EventBus {
       },
     };
   }
+}
+
+function unreachable(url: string, error: unknown): VectorsyncError {
+  return new VectorsyncError(
+    ErrorCode.BusUnavailable,
+    `event bus ${url} unreachable: ${(error as Error).message}`,
+    { cause: error, transient: true },
+  );
 }

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ResolvedConfig } from '../src/config/resolve-config.js';
+import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
+import { RawJetStream, testBusConfig } from './helpers/bus-fixture.js';
+import { startContinuousWriter } from './helpers/continuous-writer.js';
+import {
+  assertIndexMatchesSource,
+  createProductsTable,
+  indexMatchesSource,
+  indexRows,
+  insertProducts,
+  openProductsRuntime,
+  outboxDrained,
+  products,
+  productsConfigWith,
+} from './helpers/products-fixture.js';
+import { createTestDatabase, type TestDatabase } from './helpers/test-environment.js';
+import { waitFor } from './helpers/wait-for.js';
+import { startWorkerProcess } from './helpers/worker-process.js';
+
+describe('a bus-consuming worker process killed with SIGKILL mid-stream', () => {
+  let testDb: TestDatabase;
+  let config: ResolvedConfig;
+  let runtime: VectorsyncRuntime;
+  let raw: RawJetStream;
+
+  before(async () => {
+    testDb = await createTestDatabase('bus_crash');
+    await createProductsTable(testDb.db);
+    // Small batches and a short ack wait: the kill lands between acknowledgements, and the
+    // unacknowledged messages come back to the restarted consumer within seconds.
+    config = productsConfigWith(testDb, {
+      mode: 'outbox',
+      bus: testBusConfig(testDb, { ackWaitMs: 1500 }),
+      sync: { batchSize: 10 },
+    });
+    runtime = await openProductsRuntime(testDb, { config });
+    raw = await RawJetStream.connect(config.bus!.url, config.bus!.stream);
+  });
+  after(async () => {
+    await raw.deleteStream();
+    await raw.close();
+    await runtime.close();
+    await testDb.drop();
+  });
+
+  it('redelivers what the dead consumer had not acknowledged: nothing lost, nothing stale', async () => {
+    const location = runtime.activeTarget('products').record.location;
+    const durable = `${config.bus!.consumer}_products`;
+    // Each index write takes 100 ms, so the kill lands while events are being applied.
+    await testDb.db.query(`
+      CREATE FUNCTION public.slow_index_write() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(0.1); RETURN NULL; END $$;
+      CREATE TRIGGER slow AFTER INSERT OR UPDATE ON vectorsync."${location}" FOR EACH STATEMENT EXECUTE FUNCTION public.slow_index_write();`);
+    await insertProducts(testDb.db, 'acme', products(150, 21));
+    const writer = startContinuousWriter(testDb.db, { seed: 5, pauseMs: 5 });
+
+    const first = await startWorkerProcess(config);
+    await waitFor(async () => (await indexRows(testDb.db, location)).size >= 30, {
+      timeoutMs: 30_000,
+      message: () => `the bus consumer to be mid-stream; its output: ${first.output()}`,
+    });
+    first.child.kill('SIGKILL');
+    assert.equal(await first.exited, null, 'killed, not exited');
+    const atKill = await raw.consumerInfo(durable);
+    assert.ok(
+      atKill.num_pending + atKill.num_ack_pending > 0,
+      'events were still unapplied when the consumer died',
+    );
+    const appliedAtKill = (await indexRows(testDb.db, location)).size;
+
+    // Changes keep coming while no worker runs; the outbox keeps them until one publishes.
+    await waitFor(() => writer.stats.inserts > 40);
+    const second = await startWorkerProcess(config);
+    try {
+      await waitFor(() => writer.stats.inserts > 80);
+      const stats = await writer.stop();
+      assert.ok(stats.updates > 0 && stats.deletes > 0 && stats.errors === 0);
+      await testDb.db.query(`DROP TRIGGER slow ON vectorsync."${location}"`);
+      await waitFor(() => indexMatchesSource(testDb.db, location), {
+        timeoutMs: 60_000,
+        message: async () =>
+          `the restarted consumer to catch up: ${await assertIndexMatchesSource(testDb.db, location).catch((e) => e.message)}\n${second.output()}`,
+      });
+      await waitFor(() => outboxDrained(testDb.db), { message: 'every outbox event to be published' });
+      await waitFor(
+        async () => {
+          const info = await raw.consumerInfo(durable);
+          return info.num_pending === 0 && info.num_ack_pending === 0;
+        },
+        { message: 'the restarted consumer to acknowledge every event' },
+      );
+    } finally {
+      await writer.stop();
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+    // Versions and tenants equal the source's (assertIndexMatchesSource compares them).
+    const { rows } = await assertIndexMatchesSource(testDb.db, location);
+    assert.ok(rows > appliedAtKill, 'the restarted worker applied what the first one had not');
+    const failed = await testDb.db.query(`SELECT 1 FROM vectorsync.outbox WHERE status = 'failed'`);
+    assert.equal(failed.rowCount, 0);
+  });
+});
