@@ -2,7 +2,7 @@ import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { indexSpecFor, type VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { type IndexRecord, liveIndexes, retireIndex } from '../stores/index-registry.js';
-import { databaseNow, waitForIndexWriters } from '../sync/index-watcher.js';
+import { databaseNow, waitForIndexWriters, writerStaleAfterMs } from '../sync/index-watcher.js';
 import { swapActiveKeepingStandby } from './standby-swap.js';
 
 export interface MigrationState {
@@ -111,7 +111,7 @@ export async function retireAndDrop(
   await retireIndex(runtime.db, record.id);
   await waitForIndexWriters(runtime.db, {
     since: await databaseNow(runtime.db),
-    staleAfterMs: Math.max(runtime.config.sync.workerTimeoutMs, runtime.config.sync.indexRefreshMs * 3),
+    staleAfterMs: writerStaleAfterMs(runtime.config.sync),
     timeoutMs: Math.max(30_000, runtime.config.sync.indexRefreshMs * 10),
     logger,
   }).catch((error: Error) =>

@@ -8,7 +8,7 @@ import {
   type IndexRecord,
   liveIndexes,
 } from '../stores/index-registry.js';
-import { databaseNow, waitForIndexWriters } from '../sync/index-watcher.js';
+import { databaseNow, waitForIndexWriters, writerStaleAfterMs } from '../sync/index-watcher.js';
 import { type CompletenessReport, checkCompleteness } from './completeness-check.js';
 import { type FillResult, fillIndexFromSource, sleep, throwIfAborted } from './fill-index.js';
 import { retireAndDrop } from './migration-lifecycle.js';
@@ -144,7 +144,7 @@ export async function migrateStore(
     stage('handshake', 'waiting for every sync writer to write the new index too');
     await waitForIndexWriters(runtime.db, {
       since: await databaseNow(runtime.db),
-      staleAfterMs: Math.max(runtime.config.sync.workerTimeoutMs, runtime.config.sync.indexRefreshMs * 3),
+      staleAfterMs: writerStaleAfterMs(runtime.config.sync),
       timeoutMs: options.writerTimeoutMs ?? Math.max(60_000, runtime.config.sync.indexRefreshMs * 10),
       logger,
     });

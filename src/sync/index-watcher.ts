@@ -100,3 +100,12 @@ export async function waitForIndexWriters(
 export async function databaseNow(db: SqlExecutor): Promise<Date> {
   return (await db.query<{ at: Date }>('SELECT clock_timestamp() AS at')).rows[0]!.at;
 }
+
+/**
+ * How long a writer may be silent and still count as alive for the handshake. A writer's
+ * heartbeat is its index refresh, so the bound must exceed the refresh interval whatever
+ * `workerTimeoutMs` says.
+ */
+export function writerStaleAfterMs(sync: { workerTimeoutMs: number; indexRefreshMs: number }): number {
+  return Math.max(sync.workerTimeoutMs, sync.indexRefreshMs * 3);
+}

@@ -7,7 +7,7 @@ import { activateIndex, createIndexRecord, type IndexRecord, retireIndex } from 
 import { Applier } from './applier.js';
 import { backoffDelay } from './backoff.js';
 import { toChangeEvent } from './bus-consumer.js';
-import { databaseNow, waitForIndexWriters } from './index-watcher.js';
+import { databaseNow, waitForIndexWriters, writerStaleAfterMs } from './index-watcher.js';
 import { recordFailedEvents } from './outbox-queries.js';
 
 export interface ReplayOptions {
@@ -84,12 +84,12 @@ export async function replayIndex(
   );
   try {
     await active.store.ensureIndex(spec);
-    const writersTimeoutMs = options.writersTimeoutMs ?? runtime.config.sync.workerTimeoutMs * 2;
+    const writersTimeoutMs = options.writersTimeoutMs ?? writerStaleAfterMs(runtime.config.sync) * 2;
     // From here on every live writer also writes the new index.
     await runtime.refreshIndexes();
     await waitForIndexWriters(runtime.db, {
       since: await databaseNow(runtime.db),
-      staleAfterMs: runtime.config.sync.workerTimeoutMs,
+      staleAfterMs: writerStaleAfterMs(runtime.config.sync),
       timeoutMs: writersTimeoutMs,
       logger: log,
     });
@@ -129,15 +129,22 @@ export async function replayIndex(
       },
     );
 
-    const { sourceRows, indexRecords } = await compareCounts(runtime, collection.name, spec, active.store);
-    const complete = sourceRows === indexRecords;
+    const { sourceRows, indexRecords, activeRecords, complete } = await compareCounts(
+      runtime,
+      collection.name,
+      spec,
+      active,
+    );
     if (!complete)
-      log.warn({ sourceRows, indexRecords }, 'the replayed index does not hold every source row');
+      log.warn(
+        { sourceRows, indexRecords, activeRecords },
+        'the replayed index does not hold every source row',
+      );
     if (!complete && !options.force) {
       throw new VectorsyncError(
         ErrorCode.InvalidRequest,
-        `the replayed index holds ${indexRecords} records but the source has ${sourceRows} rows: the stream does not contain every row's history (was the bus enabled after the rows existed?). The new index was discarded; rebuild from Postgres with \`vectorsync setup --rebuild\``,
-        { details: { sourceRows, indexRecords } },
+        `the replayed index holds ${indexRecords} records but the source has ${sourceRows} rows (and the active index ${activeRecords}): the stream does not contain every row's history (was the bus enabled after the rows existed?). The new index was discarded; rebuild from Postgres with \`vectorsync setup --rebuild\``,
+        { details: { sourceRows, indexRecords, activeRecords } },
       );
     }
     if (options.activate === false) {
@@ -149,7 +156,7 @@ export async function replayIndex(
       // Nobody may still be reading the old index when it goes.
       await waitForIndexWriters(runtime.db, {
         since: await databaseNow(runtime.db),
-        staleAfterMs: runtime.config.sync.workerTimeoutMs,
+        staleAfterMs: writerStaleAfterMs(runtime.config.sync),
         timeoutMs: writersTimeoutMs,
         logger: log,
       });
@@ -176,20 +183,32 @@ export async function replayIndex(
 }
 
 /** Source rows against index records, allowing a few seconds for in-flight sync to land. */
+/**
+ * The replayed index is complete when it holds as many records as the source has rows, or as
+ * many as the active index: under sustained writes the source runs ahead of both indexes by
+ * the changes still in the sync pipeline, while the two indexes receive the same live writes.
+ */
 async function compareCounts(
   runtime: VectorsyncRuntime,
   name: string,
   spec: ReturnType<typeof indexSpecFor>,
-  store: { count(spec: ReturnType<typeof indexSpecFor>): Promise<number> },
-): Promise<{ sourceRows: number; indexRecords: number }> {
+  active: ReturnType<VectorsyncRuntime['activeTarget']>,
+): Promise<{ sourceRows: number; indexRecords: number; activeRecords: number; complete: boolean }> {
   const { definition } = runtime.collection(name);
-  let last = { sourceRows: 0, indexRecords: -1 };
+  const activeSpec = indexSpecFor(active.record, definition);
+  let last = { sourceRows: 0, indexRecords: -1, activeRecords: -1, complete: false };
   for (let attempt = 0; attempt < 10; attempt++) {
     const source = await runtime.db.query<{ n: string }>(
       `SELECT count(*)::text AS n FROM ${definition.tableSql} WHERE ${quoteIdent(definition.tenantColumn.name)} IS NOT NULL`,
     );
-    last = { sourceRows: Number(source.rows[0]!.n), indexRecords: await store.count(spec) };
-    if (last.sourceRows === last.indexRecords) return last;
+    const [indexRecords, activeRecords] = await Promise.all([
+      active.store.count(spec),
+      active.store.count(activeSpec),
+    ]);
+    const sourceRows = Number(source.rows[0]!.n);
+    const complete = indexRecords === sourceRows || indexRecords === activeRecords;
+    last = { sourceRows, indexRecords, activeRecords, complete };
+    if (complete) return last;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   return last;

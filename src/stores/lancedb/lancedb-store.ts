@@ -46,8 +46,11 @@ type Row = Record<string, unknown>;
  * LanceDB, embedded: one table per index version in `dataDir`. Every record is one row keyed
  * by the source id; a delete turns the row into a tombstone (`deleted = true`, no vector, no
  * terms) so the version guard survives it, and every read excludes tombstones. Writes are
- * `mergeInsert` with the guard as its update condition, so a concurrent writer's commit
- * (LanceDB retries conflicting commits) can never be overwritten by an older version.
+ * `mergeInsert` with the guard as its update condition. Writes to one table are serialised in
+ * this process: two concurrent `mergeInsert`s that both find no row for an id both insert it
+ * (a duplicate id, e.g. a live copy beside a tombstone), and one whose snapshot predates the
+ * other's commit can overwrite a newer version. LanceDB embedded has one writer process per
+ * table (docs/stores.md#lancedb).
  * Keyword search is LanceDB's BM25 full-text index over the analysed terms vectorsync
  * computed (a whitespace tokenizer with no further processing), so both stores match the same
  * terms; the scores differ (docs/stores.md#lancedb).
@@ -58,6 +61,7 @@ export class LancedbStore implements VectorStore {
   private modules: Promise<Modules> | undefined;
   private connection: Promise<Lancedb.Connection> | undefined;
   private readonly tables = new Map<string, Promise<Lancedb.Table>>();
+  private readonly writeQueues = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly config: LancedbStoreConfig,
@@ -127,37 +131,39 @@ export class LancedbStore implements VectorStore {
       } else valid.push(document);
     }
     if (valid.length > 0) {
-      await this.run(async () => {
-        const table = await this.table(spec);
-        const stored = await this.storedStates(
-          table,
-          valid.map((document) => document.id),
-        );
-        const rows: Row[] = [];
-        for (const document of valid) {
-          const row = documentRow(spec, document);
-          const current = stored.get(document.id);
-          const newer =
-            !current ||
-            current.version < document.version ||
-            (current.version === document.version &&
-              !current.deleted &&
-              current.fingerprint !== row.fingerprint);
-          results.set(document.id, { id: document.id, outcome: newer ? 'applied' : 'skipped_stale' });
-          if (newer) rows.push(row);
-        }
-        if (rows.length === 0) return;
-        // The condition is the guard itself: a commit that lost a race re-evaluates it against
-        // the winner's data, so the decision above can only err towards writing nothing.
-        await table
-          .mergeInsert('id')
-          .whenMatchedUpdateAll({
-            where:
-              'target.version < source.version OR (target.version = source.version AND target.deleted = false AND target.fingerprint <> source.fingerprint)',
-          })
-          .whenNotMatchedInsertAll()
-          .execute(rows);
-      });
+      await this.run(() =>
+        this.serialised(spec, async () => {
+          const table = await this.table(spec);
+          const stored = await this.storedStates(
+            table,
+            valid.map((document) => document.id),
+          );
+          const rows: Row[] = [];
+          for (const document of valid) {
+            const row = documentRow(spec, document);
+            const current = stored.get(document.id);
+            const newer =
+              !current ||
+              current.version < document.version ||
+              (current.version === document.version &&
+                !current.deleted &&
+                current.fingerprint !== row.fingerprint);
+            results.set(document.id, { id: document.id, outcome: newer ? 'applied' : 'skipped_stale' });
+            if (newer) rows.push(row);
+          }
+          if (rows.length === 0) return;
+          // The condition is the guard itself: a commit that lost a race re-evaluates it against
+          // the winner's data, so the decision above can only err towards writing nothing.
+          await table
+            .mergeInsert('id')
+            .whenMatchedUpdateAll({
+              where:
+                'target.version < source.version OR (target.version = source.version AND target.deleted = false AND target.fingerprint <> source.fingerprint)',
+            })
+            .whenNotMatchedInsertAll()
+            .execute(rows);
+        }),
+      );
     }
     return documents.map((document) => results.get(document.id)!);
   }
@@ -165,48 +171,67 @@ export class LancedbStore implements VectorStore {
   async delete(spec: IndexSpec, requests: readonly DeleteRequest[]): Promise<ApplyResult[]> {
     if (requests.length === 0) return [];
     const unique = [...new Map(requests.map((request) => [request.id, request])).values()];
-    const outcomes = await this.run(async () => {
-      const table = await this.table(spec);
-      const stored = await this.storedStates(
-        table,
-        unique.map((request) => request.id),
-      );
-      const outcome = new Map<string, ApplyResult['outcome']>();
-      const tombstones: Row[] = [];
-      for (const request of unique) {
-        const current = stored.get(request.id);
-        if (current && !current.deleted) {
-          const otherTenant = request.tenant !== null && current.tenant !== request.tenant;
-          if (otherTenant || (request.version !== null && current.version > request.version)) {
-            outcome.set(request.id, 'skipped_stale');
-            continue;
+    const outcomes = await this.run(() =>
+      this.serialised(spec, async () => {
+        const table = await this.table(spec);
+        const stored = await this.storedStates(
+          table,
+          unique.map((request) => request.id),
+        );
+        const outcome = new Map<string, ApplyResult['outcome']>();
+        const tombstones: Row[] = [];
+        for (const request of unique) {
+          const current = stored.get(request.id);
+          if (current && !current.deleted) {
+            const otherTenant = request.tenant !== null && current.tenant !== request.tenant;
+            if (otherTenant || (request.version !== null && current.version > request.version)) {
+              outcome.set(request.id, 'skipped_stale');
+              continue;
+            }
           }
+          outcome.set(request.id, 'applied');
+          const version = request.version ?? current?.version ?? 0;
+          if (current?.deleted && current.version >= version) continue;
+          tombstones.push(tombstoneRow(spec, request.id, request.tenant ?? current?.tenant ?? '', version));
         }
-        outcome.set(request.id, 'applied');
-        const version = request.version ?? current?.version ?? 0;
-        if (current?.deleted && current.version >= version) continue;
-        tombstones.push(tombstoneRow(spec, request.id, request.tenant ?? current?.tenant ?? '', version));
-      }
-      if (tombstones.length > 0) {
-        // A delete wins a tie with a live record; a live record of another tenant is left alone.
-        await table
-          .mergeInsert('id')
-          .whenMatchedUpdateAll({
-            where:
-              "target.version <= source.version AND (target.deleted = true OR target.tenant = source.tenant OR source.tenant = '')",
-          })
-          .whenNotMatchedInsertAll()
-          .execute(tombstones);
-      }
-      return outcome;
-    });
+        if (tombstones.length > 0) {
+          // A delete wins a tie with a live record; a live record of another tenant is left alone.
+          await table
+            .mergeInsert('id')
+            .whenMatchedUpdateAll({
+              where:
+                "target.version <= source.version AND (target.deleted = true OR target.tenant = source.tenant OR source.tenant = '')",
+            })
+            .whenNotMatchedInsertAll()
+            .execute(tombstones);
+        }
+        return outcome;
+      }),
+    );
     return requests.map((request) => ({ id: request.id, outcome: outcomes.get(request.id)! }));
   }
 
   async truncate(spec: IndexSpec): Promise<void> {
-    await this.run(async () => {
-      await (await this.table(spec)).delete('true');
+    await this.run(() =>
+      this.serialised(spec, async () => {
+        await (await this.table(spec)).delete('true');
+      }),
+    );
+  }
+
+  /** Runs one write of a table after the previous one has finished (see the class comment). */
+  private serialised<T>(spec: IndexSpec, write: () => Promise<T>): Promise<T> {
+    const previous = this.writeQueues.get(spec.location) ?? Promise.resolve();
+    const next = previous.then(write, write);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.writeQueues.set(spec.location, settled);
+    void settled.then(() => {
+      if (this.writeQueues.get(spec.location) === settled) this.writeQueues.delete(spec.location);
     });
+    return next;
   }
 
   async search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]> {
