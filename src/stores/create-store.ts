@@ -28,7 +28,7 @@ export function createStore(
       return new PgvectorStore(sourceDb, config, { sameDatabaseAsSource: true, logger });
     }
     case 'lancedb':
-      return new LancedbStore(config, logger);
+      return new LancedbStore(config, logger, sourceDb);
     case 'qdrant':
       return new QdrantStore(config, { logger, env });
   }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type * as Lancedb from '@lancedb/lancedb';
 import type * as Arrow from 'apache-arrow';
+import { hashCollectionLock } from '../../db/collection-lock.js';
+import type { Database } from '../../db/database.js';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
@@ -49,8 +51,8 @@ type Row = Record<string, unknown>;
  * `mergeInsert` with the guard as its update condition. Writes to one table are serialised in
  * this process: two concurrent `mergeInsert`s that both find no row for an id both insert it
  * (a duplicate id, e.g. a live copy beside a tombstone), and one whose snapshot predates the
- * other's commit can overwrite a newer version. LanceDB embedded has one writer process per
- * table (docs/stores.md#lancedb).
+ * other's commit can overwrite a newer version. Across processes they are serialised by an
+ * advisory lock in the source database.
  * Keyword search is LanceDB's BM25 full-text index over the analysed terms vectorsync
  * computed (a whitespace tokenizer with no further processing), so both stores match the same
  * terms; the scores differ (docs/stores.md#lancedb).
@@ -66,6 +68,8 @@ export class LancedbStore implements VectorStore {
   constructor(
     private readonly config: LancedbStoreConfig,
     private readonly logger: Logger = silentLogger,
+    /** The source database: its advisory locks serialise writes to a table across processes. */
+    private readonly lockDb?: Database,
   ) {}
 
   async ensureIndex(spec: IndexSpec): Promise<void> {
@@ -219,10 +223,24 @@ export class LancedbStore implements VectorStore {
     );
   }
 
-  /** Runs one write of a table after the previous one has finished (see the class comment). */
+  /**
+   * Runs one write of a table after the previous one in this process has finished, holding an
+   * advisory lock of the source database so writers in other processes (a `migrate-store` fill
+   * beside the workers) wait too (see the class comment).
+   */
   private serialised<T>(spec: IndexSpec, write: () => Promise<T>): Promise<T> {
     const previous = this.writeQueues.get(spec.location) ?? Promise.resolve();
-    const next = previous.then(write, write);
+    const lockDb = this.lockDb;
+    const locked = lockDb
+      ? () =>
+          lockDb.transaction(async (tx) => {
+            await tx.query('SELECT pg_advisory_xact_lock($1)', [
+              hashCollectionLock(`lancedb:${spec.location}`),
+            ]);
+            return write();
+          })
+      : write;
+    const next = previous.then(locked, locked);
     const settled = next.then(
       () => undefined,
       () => undefined,
