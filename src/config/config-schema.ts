@@ -225,6 +225,8 @@ export const cdcSchema = z.strictObject({
   batchSize: z.number().int().min(1).max(100_000).default(2000),
   /** How long to gather changes into a batch once the first arrives. */
   batchDelayMs: z.number().int().min(0).default(20),
+  /** A batch is applied as this many concurrent parts, split by row (each row stays in one part): the index writes of one session use one core. */
+  applyConcurrency: z.number().int().min(1).max(16).default(2),
   /** Standby status interval (must stay below the server's wal_sender_timeout). */
   statusIntervalMs: z.number().int().min(100).default(10_000),
   /** Status warns when the slot retains more WAL than this (the WAL-bloat hazard)… */

@@ -393,6 +393,43 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
       .catch((error: Error) => this.logger.warn({ err: error.message }, 'could not record CDC progress'));
   }
 
+  /**
+   * Routes a batch as `applyConcurrency` concurrent parts split by row, so the index writes run
+   * on several database sessions (an HNSW insert is CPU-bound in its backend). Events of one row
+   * stay in one part; a batch holding a TRUNCATE is routed whole, since it orders everything.
+   */
+  private async routeInParts(events: ChangeEvent[]): ReturnType<ChangeRouter['route']> {
+    const parts = this.cdc.applyConcurrency;
+    if (parts <= 1 || events.length < parts * 50 || events.some((event) => event.op === 'truncate'))
+      return this.router.route(events);
+    const groups: ChangeEvent[][] = Array.from({ length: parts }, () => []);
+    for (const event of events)
+      groups[partOf(`${event.collection}\u0000${event.sourceId}`, parts)]!.push(event);
+    const routed = await Promise.all(
+      groups.filter((group) => group.length > 0).map((group) => this.router.route(group)),
+    );
+    const merged = {
+      outcomes: new Map<string, EventOutcome>(),
+      stats: {
+        events: 0,
+        upserts: 0,
+        deletes: 0,
+        skippedStale: 0,
+        failed: 0,
+        embedded: 0,
+        embeddingCacheHits: 0,
+      },
+      published: new Set<string>(),
+    };
+    for (const part of routed) {
+      for (const [id, outcome] of part.outcomes) merged.outcomes.set(id, outcome);
+      for (const id of part.published) merged.published.add(id);
+      for (const key of Object.keys(merged.stats) as Array<keyof ApplyStats>)
+        merged.stats[key] += part.stats[key];
+    }
+    return merged;
+  }
+
   /** Applies one batch and confirms it; false when the session had to be given up. */
   private async applyBatch(batch: Transaction[]): Promise<boolean> {
     const started = performance.now();
@@ -403,7 +440,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     let published = new Set<string>();
     for (let attempt = 1; this.running; attempt++) {
       try {
-        const routed = events.length > 0 ? await this.router.route(events) : undefined;
+        const routed = events.length > 0 ? await this.routeInParts(events) : undefined;
         const outcomes = routed?.outcomes ?? new Map<string, EventOutcome>();
         stats = routed?.stats;
         published = routed?.published ?? new Set();
@@ -531,4 +568,14 @@ export function timestampMicros(text: string): number | null {
       (Number(offsetHours) * 3600 + Number(offsetMinutes) * 60 + Number(offsetSeconds))
     : 0;
   return (seconds - offset) * 1_000_000 + Number(fraction.padEnd(6, '0'));
+}
+
+/** A stable part number for a row (FNV-1a of its key). */
+function partOf(key: string, parts: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % parts;
 }
