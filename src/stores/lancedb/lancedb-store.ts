@@ -10,6 +10,7 @@ import type { EmbeddedDocument } from '../../pipeline/index-document.js';
 import { idBucket } from '../id-bucket.js';
 import { BucketChecksumAccumulator } from '../record-checksum.js';
 import { decodeScanCursor, encodeScanCursor, validateScanRequest } from '../scan-cursor.js';
+import { upsertIntake } from '../upsert-intake.js';
 import type {
   ApplyResult,
   BucketChecksum,
@@ -119,21 +120,7 @@ export class LancedbStore implements VectorStore {
 
   async upsert(spec: IndexSpec, documents: readonly EmbeddedDocument[]): Promise<ApplyResult[]> {
     if (documents.length === 0) return [];
-    const results = new Map<string, ApplyResult>();
-    const valid: EmbeddedDocument[] = [];
-    for (const document of latestPerId(documents)) {
-      if (document.vector.length !== spec.dimensions) {
-        results.set(document.id, {
-          id: document.id,
-          outcome: 'failed',
-          error: new VectorsyncError(
-            ErrorCode.DimensionMismatch,
-            `document ${document.id}: vector has ${document.vector.length} dimensions, index ${spec.location} expects ${spec.dimensions}`,
-            { details: { id: document.id, expected: spec.dimensions, received: document.vector.length } },
-          ),
-        });
-      } else valid.push(document);
-    }
+    const { results, valid } = upsertIntake(spec, documents);
     if (valid.length > 0) {
       await this.run(() =>
         this.serialised(spec, async () => {
@@ -600,13 +587,4 @@ function toHit(row: Row, score: number): SearchHit {
     version: Number(row.version),
     payload: JSON.parse(String(row.payload)) as Record<string, unknown>,
   };
-}
-
-function latestPerId(documents: readonly EmbeddedDocument[]): EmbeddedDocument[] {
-  const byId = new Map<string, EmbeddedDocument>();
-  for (const document of documents) {
-    const seen = byId.get(document.id);
-    if (!seen || seen.version <= document.version) byId.set(document.id, document);
-  }
-  return [...byId.values()];
 }

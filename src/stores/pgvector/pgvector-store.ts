@@ -7,6 +7,7 @@ import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
 import type { IndexOpsSupport } from '../index-ops-support.js';
+import { upsertIntake } from '../upsert-intake.js';
 import type {
   ApplyResult,
   BucketChecksum,
@@ -152,21 +153,7 @@ export class PgvectorStore implements VectorStore {
 
   async upsert(spec: IndexSpec, documents: readonly EmbeddedDocument[]): Promise<ApplyResult[]> {
     if (documents.length === 0) return [];
-    const results = new Map<string, ApplyResult>();
-    const valid: EmbeddedDocument[] = [];
-    for (const document of latestPerId(documents)) {
-      if (document.vector.length !== spec.dimensions) {
-        results.set(document.id, {
-          id: document.id,
-          outcome: 'failed',
-          error: new VectorsyncError(
-            ErrorCode.DimensionMismatch,
-            `document ${document.id}: vector has ${document.vector.length} dimensions, index ${spec.location} expects ${spec.dimensions}`,
-            { details: { id: document.id, expected: spec.dimensions, received: document.vector.length } },
-          ),
-        });
-      } else valid.push(document);
-    }
+    const { results, valid } = upsertIntake(spec, documents);
     if (valid.length > 0) {
       const outcome = await this.run(() => this.writeDocuments(spec, valid));
       for (const document of valid) {
@@ -517,13 +504,4 @@ function sourceRowMissing(spec: IndexSpec, id: string): VectorsyncError {
       details: { collection: spec.collection, id },
     },
   );
-}
-
-function latestPerId(documents: readonly EmbeddedDocument[]): EmbeddedDocument[] {
-  const byId = new Map<string, EmbeddedDocument>();
-  for (const document of documents) {
-    const seen = byId.get(document.id);
-    if (!seen || seen.version <= document.version) byId.set(document.id, document);
-  }
-  return [...byId.values()];
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
 import { decodeScanCursor, encodeScanCursor, validateScanRequest } from '../scan-cursor.js';
+import { upsertIntake } from '../upsert-intake.js';
 import type {
   ApplyResult,
   DeleteRequest,
@@ -101,21 +102,7 @@ export class QdrantStore implements VectorStore {
 
   async upsert(spec: IndexSpec, documents: readonly EmbeddedDocument[]): Promise<ApplyResult[]> {
     if (documents.length === 0) return [];
-    const results = new Map<string, ApplyResult>();
-    const valid: EmbeddedDocument[] = [];
-    for (const document of latestPerId(documents)) {
-      if (document.vector.length !== spec.dimensions) {
-        results.set(document.id, {
-          id: document.id,
-          outcome: 'failed',
-          error: new VectorsyncError(
-            ErrorCode.DimensionMismatch,
-            `document ${document.id}: vector has ${document.vector.length} dimensions, index ${spec.location} expects ${spec.dimensions}`,
-            { details: { id: document.id, expected: spec.dimensions, received: document.vector.length } },
-          ),
-        });
-      } else valid.push(document);
-    }
+    const { results, valid } = upsertIntake(spec, documents);
     if (valid.length > 0) {
       await this.run(async () => {
         const client = await this.connect();
@@ -480,13 +467,4 @@ function documentFingerprint(document: EmbeddedDocument): string {
   return createHash('sha1')
     .update(JSON.stringify([document.tenant, document.contentHash, document.payload, document.terms]))
     .digest('hex');
-}
-
-function latestPerId(documents: readonly EmbeddedDocument[]): EmbeddedDocument[] {
-  const byId = new Map<string, EmbeddedDocument>();
-  for (const document of documents) {
-    const seen = byId.get(document.id);
-    if (!seen || seen.version <= document.version) byId.set(document.id, document);
-  }
-  return [...byId.values()];
 }
