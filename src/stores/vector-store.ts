@@ -35,8 +35,21 @@ export interface ApplyResult {
   error?: VectorsyncError;
 }
 
+export interface UpsertOptions {
+  /**
+   * Write each document whatever the index holds for its id (a newer version, a tombstone),
+   * unless the stored record is identical. Only for a caller that has just read the row from
+   * the source and checks the source again afterwards (the applier's authoritative repairs):
+   * the guard exists because ordinary writers cannot know they are late.
+   */
+  overwrite?: boolean;
+}
+
 export interface DeleteRequest {
-  /** Null when only the key is known (a CDC delete with the default replica identity): any tenant. */
+  /**
+   * Null: any tenant. Source ids are unique in their table, so a row gone from the source
+   * removes the id wherever it is stored; a tenant names only the old key of a moved row.
+   */
   tenant: string | null;
   id: string;
   /** The source version that was deleted; null deletes whatever version is stored. */
@@ -143,7 +156,11 @@ export interface VectorStore {
   readonly kind: string;
   readonly capabilities: StoreCapabilities;
   ensureIndex(spec: IndexSpec): Promise<void>;
-  upsert(spec: IndexSpec, documents: readonly EmbeddedDocument[]): Promise<ApplyResult[]>;
+  upsert(
+    spec: IndexSpec,
+    documents: readonly EmbeddedDocument[],
+    options?: UpsertOptions,
+  ): Promise<ApplyResult[]>;
   delete(spec: IndexSpec, requests: readonly DeleteRequest[]): Promise<ApplyResult[]>;
   /** Removes every record (source TRUNCATE). */
   truncate(spec: IndexSpec): Promise<void>;

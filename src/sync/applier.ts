@@ -2,14 +2,20 @@ import { ErrorCode, errorCodeOf, isVectorsyncError, VectorsyncError } from '../e
 import type { Logger } from '../logger.js';
 import { buildDocument } from '../pipeline/document-builder.js';
 import { embedDocuments } from '../pipeline/embed-documents.js';
-import type { IndexDocument } from '../pipeline/index-document.js';
-import { readSourceRows } from '../pipeline/source-reader.js';
+import type { EmbeddedDocument, IndexDocument } from '../pipeline/index-document.js';
+import { readSourceRows, type SourceRow } from '../pipeline/source-reader.js';
 import type { CollectionRuntime, IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { ApplyResult, DeleteRequest } from '../stores/vector-store.js';
 import type { ChangeEvent, EventOutcome } from './change-event.js';
 
 export interface ApplyOptions {
   targetIndexIds?: readonly number[];
+  /**
+   * Postgres is the truth: a row that exists in the source is written even where the index
+   * holds a newer version or a tombstone that contradicts the source (reconciliation's repairs).
+   * Such a write is verified against the source afterwards (see `overwrite`).
+   */
+  authoritative?: boolean;
 }
 
 export interface ApplyStats {
@@ -17,15 +23,46 @@ export interface ApplyStats {
   upserts: number;
   deletes: number;
   skippedStale: number;
+  /** Records written over a newer record or a tombstone because the source says otherwise. */
+  overwritten: number;
   failed: number;
   embedded: number;
   embeddingCacheHits: number;
+}
+
+export function emptyApplyStats(events = 0): ApplyStats {
+  return {
+    events,
+    upserts: 0,
+    deletes: 0,
+    skippedStale: 0,
+    overwritten: 0,
+    failed: 0,
+    embedded: 0,
+    embeddingCacheHits: 0,
+  };
+}
+
+/** Everything one collection's apply reads and writes, passed between its steps. */
+interface CollectionRun {
+  collection: CollectionRuntime;
+  options: ApplyOptions;
+  stats: ApplyStats;
+  /** Per source id: the outcome so far (failed beats applied beats skipped). */
+  outcomes: Map<string, EventOutcome>;
 }
 
 /**
  * Brings the indexes of the changed rows to the rows' current source state. Events for the
  * same row in one batch collapse into one read and one write; the store's version guard
  * makes the result independent of delivery order and repetition.
+ *
+ * Two rules keep it exact when events are incomplete or the index contradicts the source:
+ * - a row gone from the source leaves no record under any tenant (an id is unique in its
+ *   table, wherever the index stored it);
+ * - a write whose version is unknown (a delete captured with only the key) or that overrides
+ *   the guard is checked against the source after it landed, and corrected with ordinary,
+ *   version-guarded writes; so it can never leave the index older than the source.
  */
 export class Applier {
   constructor(
@@ -42,15 +79,7 @@ export class Applier {
     options: ApplyOptions = {},
   ): Promise<{ outcomes: Map<string, EventOutcome>; stats: ApplyStats }> {
     const outcomes = new Map<string, EventOutcome>();
-    const stats: ApplyStats = {
-      events: events.length,
-      upserts: 0,
-      deletes: 0,
-      skippedStale: 0,
-      failed: 0,
-      embedded: 0,
-      embeddingCacheHits: 0,
-    };
+    const stats = emptyApplyStats(events.length);
     const byCollection = new Map<string, ChangeEvent[]>();
     for (const event of events) {
       const list = byCollection.get(event.collection) ?? [];
@@ -65,27 +94,27 @@ export class Applier {
         for (const event of collectionEvents) outcomes.set(event.eventId, failure(error));
         continue;
       }
-      await this.applyCollection(collection, collectionEvents, outcomes, stats, options);
+      const run: CollectionRun = { collection, options, stats, outcomes: new Map() };
+      await this.applyCollection(run, collectionEvents, outcomes);
     }
     for (const outcome of outcomes.values()) if (outcome.status === 'failed') stats.failed++;
     return { outcomes, stats };
   }
 
   private async applyCollection(
-    collection: CollectionRuntime,
+    run: CollectionRun,
     events: ChangeEvent[],
-    outcomes: Map<string, EventOutcome>,
-    stats: ApplyStats,
-    options: ApplyOptions,
+    eventOutcomes: Map<string, EventOutcome>,
   ): Promise<void> {
+    const { collection } = run;
     const log = this.logger.child({ collection: collection.name });
-    const targets = selectTargets(collection, options);
+    const targets = selectTargets(collection, run.options);
     if (targets.length === 0) {
       const error = new VectorsyncError(
         ErrorCode.IndexNotFound,
         `collection "${collection.name}" has no index; run \`vectorsync setup\``,
       );
-      for (const event of events) outcomes.set(event.eventId, failure(error));
+      for (const event of events) eventOutcomes.set(event.eventId, failure(error));
       return;
     }
 
@@ -94,10 +123,10 @@ export class Applier {
     if (truncates.length > 0) {
       try {
         for (const target of targets) await target.store.truncate(target.spec);
-        for (const event of truncates) outcomes.set(event.eventId, { status: 'applied' });
+        for (const event of truncates) eventOutcomes.set(event.eventId, { status: 'applied' });
         log.info({ events: truncates.map((event) => event.eventId) }, 'source truncated; index emptied');
       } catch (error) {
-        for (const event of events) outcomes.set(event.eventId, failure(error));
+        for (const event of events) eventOutcomes.set(event.eventId, failure(error));
         return;
       }
     }
@@ -111,94 +140,16 @@ export class Applier {
     }
     if (eventsById.size === 0) return;
 
-    let rows: Awaited<ReturnType<typeof readSourceRows>>;
     try {
-      rows = await readSourceRows(this.runtime.db, collection.definition, [...eventsById.keys()]);
+      await this.applyRows(run, eventsById);
     } catch (error) {
-      const wrapped = new VectorsyncError(
-        ErrorCode.SourceUnavailable,
-        `reading source rows of "${collection.name}" failed: ${(error as Error).message}`,
-        {
-          cause: error,
-          transient: true,
-        },
-      );
-      for (const list of eventsById.values())
-        for (const event of list) outcomes.set(event.eventId, failure(wrapped));
-      return;
-    }
-
-    const idOutcome = new Map<string, EventOutcome>();
-    const documents: IndexDocument[] = [];
-    const deletes: DeleteRequest[] = [];
-    for (const [id, list] of eventsById) {
-      const row = rows.get(id);
-      if (row) {
-        // Keys this row used to have under another tenant are removed (the trigger also says so).
-        for (const event of list) {
-          if (event.tenant !== null && event.tenant !== '' && event.tenant !== row.tenant)
-            deletes.push({ tenant: event.tenant, id, version: event.sourceVersion });
-        }
-        try {
-          documents.push(buildDocument(collection.definition, row, collection.embedder, collection.analyzer));
-        } catch (error) {
-          idOutcome.set(id, failure(error));
-        }
-      } else {
-        // Gone from the source: whatever the events said, the index must not have it.
-        // Events arrive in capture order, so the last one knows the latest tenant.
-        const latest = list[list.length - 1]!;
-        const versions = list
-          .map((event) => event.sourceVersion)
-          .filter((version): version is number => version !== null);
-        deletes.push({
-          tenant: latest.tenant,
-          id,
-          version: versions.length > 0 ? Math.max(...versions) : null,
-        });
-      }
-    }
-
-    if (deletes.length > 0) {
-      const results = await this.forEachTarget(
-        collection,
-        options,
-        (target) => target.store.delete(target.spec, deletes),
-        deletes.map((request) => request.id),
-      );
-      for (const result of results) record(idOutcome, result, stats, 'delete');
-    }
-
-    if (documents.length > 0) {
-      let embedded: Awaited<ReturnType<typeof embedDocuments>> | undefined;
-      try {
-        embedded = await embedDocuments(documents, collection.embedder, collection.embeddingCache);
-        stats.embedded += embedded.stats.embedded;
-        stats.embeddingCacheHits += embedded.stats.cached;
-      } catch (error) {
-        for (const document of documents) idOutcome.set(document.id, failure(error));
-      }
-      if (embedded) {
-        const results = await this.forEachTarget(
-          collection,
-          options,
-          (target) => target.store.upsert(target.spec, embedded.documents),
-          documents.map((document) => document.id),
-        );
-        for (const result of results) {
-          // Deleted between our read and our write: its delete event is already in the outbox.
-          const vanished =
-            result.outcome === 'failed' &&
-            isVectorsyncError(result.error, ErrorCode.SourceRowMissing) &&
-            result.error.details.id === result.id;
-          record(idOutcome, vanished ? { id: result.id, outcome: 'skipped_stale' } : result, stats, 'upsert');
-        }
-      }
+      // Only reading the source throws here; every write reports per id.
+      for (const id of eventsById.keys()) run.outcomes.set(id, failure(error));
     }
 
     for (const [id, list] of eventsById) {
-      const outcome = idOutcome.get(id) ?? { status: 'applied' };
-      for (const event of list) outcomes.set(event.eventId, outcome);
+      const outcome = run.outcomes.get(id) ?? { status: 'applied' };
+      for (const event of list) eventOutcomes.set(event.eventId, outcome);
       if (outcome.status === 'failed') {
         log.warn(
           {
@@ -214,15 +165,158 @@ export class Applier {
     }
   }
 
+  private async applyRows(run: CollectionRun, eventsById: Map<string, ChangeEvent[]>): Promise<void> {
+    const rows = await this.read(run, [...eventsById.keys()]);
+    const present: SourceRow[] = [];
+    const deletes: DeleteRequest[] = [];
+    for (const [id, list] of eventsById) {
+      const row = rows.get(id);
+      if (row) {
+        present.push(row);
+        // Keys this row used to have under another tenant are removed (the trigger also says
+        // so). Every record of an earlier state is older than the row, whatever the event says.
+        for (const event of list) {
+          if (event.tenant === null || event.tenant === '' || event.tenant === row.tenant) continue;
+          const below = row.version - 1;
+          deletes.push({
+            tenant: event.tenant,
+            id,
+            version: event.sourceVersion === null ? below : Math.min(event.sourceVersion, below),
+          });
+        }
+      } else {
+        // Gone from the source: no record of this id may remain, under whichever tenant it is
+        // stored (a tenant move followed by a delete leaves it under the old one).
+        const versions = list
+          .map((event) => event.sourceVersion)
+          .filter((version): version is number => version !== null);
+        deletes.push({ tenant: null, id, version: versions.length > 0 ? Math.max(...versions) : null });
+      }
+    }
+
+    await this.deleteRecords(run, deletes);
+    const written = await this.upsertRows(run, present, false);
+
+    // Writes to check against the source now that they have landed.
+    const recheck = deletes
+      .filter((request) => request.tenant === null && request.version === null)
+      .map((request) => request.id);
+    const refused = run.options.authoritative
+      ? [...written.entries()].filter(([, result]) => result.outcome === 'skipped_stale').map(([id]) => id)
+      : [];
+    if (recheck.length + refused.length > 0) await this.overwrite(run, [...recheck, ...refused]);
+  }
+
+  /**
+   * The source decides, for ids whose last write may have contradicted it: a delete that did
+   * not know the version it deleted (it removed whatever was stored, perhaps a row re-inserted
+   * meanwhile), or an authoritative repair the version guard refused. Rows present now are
+   * written over whatever the index holds; then the source is read again and anything that
+   * changed since is written through the ordinary guard, so a concurrent change always wins.
+   */
+  private async overwrite(run: CollectionRun, ids: readonly string[]): Promise<void> {
+    const rows = await this.read(run, ids);
+    const present = [...rows.values()];
+    if (present.length === 0) return;
+    const written = await this.upsertRows(run, present, true);
+    const now = await this.read(
+      run,
+      present.map((row) => row.id),
+    );
+    const deletes: DeleteRequest[] = [];
+    const changed: SourceRow[] = [];
+    for (const row of present) {
+      if (written.get(row.id)?.outcome === 'failed') continue;
+      const current = now.get(row.id);
+      if (!current) deletes.push({ tenant: null, id: row.id, version: row.version });
+      else if (current.version !== row.version || current.tenant !== row.tenant) changed.push(current);
+    }
+    await this.deleteRecords(run, deletes);
+    await this.upsertRows(run, changed, false);
+  }
+
+  private async read(run: CollectionRun, ids: readonly string[]): Promise<Map<string, SourceRow>> {
+    try {
+      return await readSourceRows(this.runtime.db, run.collection.definition, ids);
+    } catch (error) {
+      throw new VectorsyncError(
+        ErrorCode.SourceUnavailable,
+        `reading source rows of "${run.collection.name}" failed: ${(error as Error).message}`,
+        { cause: error, transient: true },
+      );
+    }
+  }
+
+  private async deleteRecords(run: CollectionRun, deletes: DeleteRequest[]): Promise<void> {
+    if (deletes.length === 0) return;
+    const results = await this.forEachTarget(
+      run,
+      (target) => target.store.delete(target.spec, deletes),
+      deletes.map((request) => request.id),
+    );
+    for (const result of results) record(run, result, 'delete');
+  }
+
+  /** Builds, embeds and writes the rows' documents; the results per id (absent: not written). */
+  private async upsertRows(
+    run: CollectionRun,
+    rows: readonly SourceRow[],
+    overwrite: boolean,
+  ): Promise<Map<string, ApplyResult>> {
+    const results = new Map<string, ApplyResult>();
+    if (rows.length === 0) return results;
+    const documents = await this.documentsFor(run, rows);
+    if (documents.length === 0) return results;
+    const written = await this.forEachTarget(
+      run,
+      (target) => target.store.upsert(target.spec, documents, overwrite ? { overwrite: true } : undefined),
+      documents.map((document) => document.id),
+    );
+    for (const result of written) {
+      // Deleted between our read and our write: its delete event is already captured.
+      const vanished =
+        result.outcome === 'failed' &&
+        isVectorsyncError(result.error, ErrorCode.SourceRowMissing) &&
+        result.error.details.id === result.id;
+      const outcome: ApplyResult = vanished ? { id: result.id, outcome: 'skipped_stale' } : result;
+      results.set(result.id, outcome);
+      if (overwrite && outcome.outcome === 'applied') run.stats.overwritten++;
+      record(run, outcome, 'upsert');
+    }
+    return results;
+  }
+
+  /** Documents with their vectors; a row that cannot be built or embedded fails alone. */
+  private async documentsFor(run: CollectionRun, rows: readonly SourceRow[]): Promise<EmbeddedDocument[]> {
+    const { collection } = run;
+    const documents: IndexDocument[] = [];
+    for (const row of rows) {
+      try {
+        documents.push(buildDocument(collection.definition, row, collection.embedder, collection.analyzer));
+      } catch (error) {
+        setFailed(run, row.id, error);
+      }
+    }
+    if (documents.length === 0) return [];
+    try {
+      const embedded = await embedDocuments(documents, collection.embedder, collection.embeddingCache);
+      run.stats.embedded += embedded.stats.embedded;
+      run.stats.embeddingCacheHits += embedded.stats.cached;
+      return embedded.documents;
+    } catch (error) {
+      for (const document of documents) setFailed(run, document.id, error);
+      return [];
+    }
+  }
+
   /** Runs a write against every live index; one index failing fails the id (it is retried for all). */
   private async forEachTarget(
-    collection: CollectionRuntime,
-    options: ApplyOptions,
-    write: (target: CollectionRuntime['targets'][number]) => Promise<ApplyResult[]>,
+    run: CollectionRun,
+    write: (target: IndexTarget) => Promise<ApplyResult[]>,
     ids: string[],
   ): Promise<ApplyResult[]> {
     const merged = new Map<string, ApplyResult>();
-    for (const target of selectTargets(collection, options)) {
+    for (const target of selectTargets(run.collection, run.options)) {
       let results: ApplyResult[];
       try {
         results = await write(target);
@@ -252,26 +346,25 @@ function rank(result: ApplyResult): number {
   return result.outcome === 'failed' ? 2 : result.outcome === 'applied' ? 1 : 0;
 }
 
-function record(
-  outcomes: Map<string, EventOutcome>,
-  result: ApplyResult,
-  stats: ApplyStats,
-  kind: 'upsert' | 'delete',
-): void {
-  const existing = outcomes.get(result.id);
+function record(run: CollectionRun, result: ApplyResult, kind: 'upsert' | 'delete'): void {
+  const existing = run.outcomes.get(result.id);
   if (existing?.status === 'failed') return;
   if (result.outcome === 'failed') {
-    outcomes.set(result.id, failure(result.error ?? new Error('store reported a failure without an error')));
+    setFailed(run, result.id, result.error ?? new Error('store reported a failure without an error'));
     return;
   }
   if (result.outcome === 'skipped_stale') {
-    stats.skippedStale++;
-    if (!existing) outcomes.set(result.id, { status: 'skipped' });
+    run.stats.skippedStale++;
+    if (!existing) run.outcomes.set(result.id, { status: 'skipped' });
     return;
   }
-  if (kind === 'upsert') stats.upserts++;
-  else stats.deletes++;
-  outcomes.set(result.id, { status: 'applied' });
+  if (kind === 'upsert') run.stats.upserts++;
+  else run.stats.deletes++;
+  run.outcomes.set(result.id, { status: 'applied' });
+}
+
+function setFailed(run: CollectionRun, id: string, error: unknown): void {
+  run.outcomes.set(id, failure(error));
 }
 
 function failure(error: unknown): EventOutcome {

@@ -17,7 +17,7 @@ import { PgDatabase } from '../db/pg-database.js';
 import { coerceError, ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import { Applier, type ApplyStats } from './applier.js';
+import { Applier, type ApplyStats, emptyApplyStats } from './applier.js';
 import { backoffDelay } from './backoff.js';
 import type { ChangeEvent, EventOutcome } from './change-event.js';
 import { ChangeRouter } from './change-router.js';
@@ -410,15 +410,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     );
     const merged = {
       outcomes: new Map<string, EventOutcome>(),
-      stats: {
-        events: 0,
-        upserts: 0,
-        deletes: 0,
-        skippedStale: 0,
-        failed: 0,
-        embedded: 0,
-        embeddingCacheHits: 0,
-      },
+      stats: emptyApplyStats(),
       published: new Set<string>(),
     };
     for (const part of routed) {

@@ -22,6 +22,7 @@ import type {
   ScanRequest,
   SearchHit,
   StoreCapabilities,
+  UpsertOptions,
   VectorStore,
 } from '../vector-store.js';
 import { filterColumn, filterValue, type LancedbStoreConfig, silenceLancedbLogs } from './lancedb-config.js';
@@ -118,7 +119,12 @@ export class LancedbStore implements VectorStore {
     await table.addColumns(missing.map((field) => filterField(field.name, field.type, arrow)));
   }
 
-  async upsert(spec: IndexSpec, documents: readonly EmbeddedDocument[]): Promise<ApplyResult[]> {
+  async upsert(
+    spec: IndexSpec,
+    documents: readonly EmbeddedDocument[],
+    options: UpsertOptions = {},
+  ): Promise<ApplyResult[]> {
+    const overwrite = options.overwrite === true;
     if (documents.length === 0) return [];
     const { results, valid } = upsertIntake(spec, documents);
     if (valid.length > 0) {
@@ -138,7 +144,11 @@ export class LancedbStore implements VectorStore {
               current.version < document.version ||
               (current.version === document.version &&
                 !current.deleted &&
-                current.fingerprint !== row.fingerprint);
+                current.fingerprint !== row.fingerprint) ||
+              (overwrite &&
+                (current.deleted ||
+                  current.version !== document.version ||
+                  current.fingerprint !== row.fingerprint));
             results.set(document.id, { id: document.id, outcome: newer ? 'applied' : 'skipped_stale' });
             if (newer) rows.push(row);
           }
@@ -148,8 +158,9 @@ export class LancedbStore implements VectorStore {
           await table
             .mergeInsert('id')
             .whenMatchedUpdateAll({
-              where:
-                'target.version < source.version OR (target.version = source.version AND target.deleted = false AND target.fingerprint <> source.fingerprint)',
+              where: overwrite
+                ? 'target.deleted = true OR target.version <> source.version OR target.fingerprint <> source.fingerprint'
+                : 'target.version < source.version OR (target.version = source.version AND target.deleted = false AND target.fingerprint <> source.fingerprint)',
             })
             .whenNotMatchedInsertAll()
             .execute(rows);

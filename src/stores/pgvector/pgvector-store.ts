@@ -19,6 +19,7 @@ import type {
   ScanRequest,
   SearchHit,
   StoreCapabilities,
+  UpsertOptions,
   VectorStore,
 } from '../vector-store.js';
 import { bm25Ddl, bm25Names, compactBm25Sql } from './pgvector-bm25.js';
@@ -151,11 +152,15 @@ export class PgvectorStore implements VectorStore {
     );
   }
 
-  async upsert(spec: IndexSpec, documents: readonly EmbeddedDocument[]): Promise<ApplyResult[]> {
+  async upsert(
+    spec: IndexSpec,
+    documents: readonly EmbeddedDocument[],
+    options: UpsertOptions = {},
+  ): Promise<ApplyResult[]> {
     if (documents.length === 0) return [];
     const { results, valid } = upsertIntake(spec, documents);
     if (valid.length > 0) {
-      const outcome = await this.run(() => this.writeDocuments(spec, valid));
+      const outcome = await this.run(() => this.writeDocuments(spec, valid, options.overwrite === true));
       for (const document of valid) {
         if (outcome.written.has(document.id))
           results.set(document.id, { id: document.id, outcome: 'applied' });
@@ -179,6 +184,7 @@ export class PgvectorStore implements VectorStore {
   private async writeDocuments(
     spec: IndexSpec,
     documents: readonly EmbeddedDocument[],
+    overwrite: boolean,
   ): Promise<{ written: Set<string>; missing: Set<string> }> {
     const names = pgvectorNames(spec.location);
     const source = this.source(spec);
@@ -223,24 +229,31 @@ export class PgvectorStore implements VectorStore {
              INSERT INTO ${names.table} AS t (id, tenant, version, content_hash, payload, embedding, bm25_terms, bm25_tfs, bm25_len, indexed_at)
              SELECT i.id${idCast}, i.tenant, i.version, i.content_hash, i.payload, i.embedding::vector, i.terms::int[], i.tfs::int[], i.len, now()
                FROM input i
-              WHERE NOT EXISTS (SELECT 1 FROM ${names.tombstones} d WHERE d.id = i.id AND d.version >= i.version)
+              WHERE $11::boolean OR NOT EXISTS (SELECT 1 FROM ${names.tombstones} d WHERE d.id = i.id AND d.version >= i.version)
              ON CONFLICT (id) DO UPDATE
                 SET tenant = EXCLUDED.tenant, version = EXCLUDED.version, content_hash = EXCLUDED.content_hash,
                     payload = EXCLUDED.payload, embedding = EXCLUDED.embedding, bm25_terms = EXCLUDED.bm25_terms,
                     bm25_tfs = EXCLUDED.bm25_tfs, bm25_len = EXCLUDED.bm25_len, indexed_at = EXCLUDED.indexed_at
-              WHERE t.version <= EXCLUDED.version
+              WHERE ($11::boolean OR t.version <= EXCLUDED.version)
                 -- a redelivered event changes nothing: write no new tuple for it
                 AND (t.version, t.content_hash, t.tenant, t.payload, t.bm25_terms, t.bm25_tfs) IS DISTINCT FROM
                     (EXCLUDED.version, EXCLUDED.content_hash, EXCLUDED.tenant, EXCLUDED.payload, EXCLUDED.bm25_terms, EXCLUDED.bm25_tfs)
              RETURNING t.id::text AS id`,
-            [...values, [...missing]],
+            [...values, [...missing], overwrite],
           );
           const writtenIds = written.rows.map((row) => row.id);
-          if (writtenIds.length > 0) {
-            // Those tombstones are older than what was just written; they can no longer block anything.
-            await tx.query(`DELETE FROM ${names.tombstones} WHERE id = ANY($1::text[])`, [writtenIds]);
+          // Tombstones older than what was just written can no longer block anything; an
+          // overwrite also clears the ones that contradicted the source.
+          const cleared = overwrite ? ids.filter((id) => !missing.has(id)) : writtenIds;
+          let clearedTombstones = new Set<string>();
+          if (cleared.length > 0) {
+            const removed = await tx.query<{ id: string }>(
+              `DELETE FROM ${names.tombstones} WHERE id = ANY($1::text[]) RETURNING id`,
+              [cleared],
+            );
+            if (overwrite) clearedTombstones = new Set(removed.rows.map((row) => row.id));
           }
-          return { written: new Set(writtenIds), missing };
+          return { written: new Set([...writtenIds, ...clearedTombstones]), missing };
         });
       } catch (error) {
         const state = sqlStateOf(error);

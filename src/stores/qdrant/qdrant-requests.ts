@@ -188,6 +188,19 @@ export function pointsOfIdsBody(ids: string[]): Schemas['ScrollRequest'] {
   };
 }
 
+/** The tombstone points of these ids, whatever tenant they were written under. */
+export function tombstonesOfIdsBody(ids: string[]): Schemas['FilterSelector'] & { wait: boolean } {
+  return {
+    wait: true,
+    filter: {
+      must: [
+        { key: META.id, match: { any: ids } },
+        { key: META.deleted, match: { value: true } },
+      ],
+    },
+  };
+}
+
 /** Every read path: this tenant's live points, then the collection's filter. */
 export function liveFilter(tenant: string | undefined, filter?: Schemas['Filter']): Schemas['Filter'] {
   return {

@@ -18,6 +18,7 @@ import type {
   SearchHit,
   StoreCapabilities,
   StoredRecordMeta,
+  UpsertOptions,
   VectorStore,
 } from '../vector-store.js';
 import {
@@ -45,6 +46,7 @@ import {
   scanScrollBody,
   sparseQueryBody,
   tombstonePoint,
+  tombstonesOfIdsBody,
   truncateBody,
 } from './qdrant-requests.js';
 
@@ -100,7 +102,12 @@ export class QdrantStore implements VectorStore {
     });
   }
 
-  async upsert(spec: IndexSpec, documents: readonly EmbeddedDocument[]): Promise<ApplyResult[]> {
+  async upsert(
+    spec: IndexSpec,
+    documents: readonly EmbeddedDocument[],
+    options: UpsertOptions = {},
+  ): Promise<ApplyResult[]> {
+    const overwrite = options.overwrite === true;
     if (documents.length === 0) return [];
     const { results, valid } = upsertIntake(spec, documents);
     if (valid.length > 0) {
@@ -115,28 +122,37 @@ export class QdrantStore implements VectorStore {
         const stored = await this.storedStates(client, spec, ids);
         const points: Schemas['PointStruct'][] = [];
         const guards: Array<{ version: number; fingerprint: string }> = [];
+        const written: string[] = [];
         for (const document of valid) {
           const fingerprint = documentFingerprint(document);
           const current = stored.get(pointId(spec, document.tenant, document.id));
           const orphanTombstone = stored.get(pointId(spec, '', document.id));
-          const newer =
-            (!current ||
-              current.version < document.version ||
-              (current.version === document.version &&
-                !current.deleted &&
-                current.fingerprint !== fingerprint)) &&
-            !(orphanTombstone && orphanTombstone.version >= document.version);
+          const newer = overwrite
+            ? !current ||
+              current.deleted ||
+              current.version !== document.version ||
+              current.fingerprint !== fingerprint ||
+              orphanTombstone !== undefined
+            : (!current ||
+                current.version < document.version ||
+                (current.version === document.version &&
+                  !current.deleted &&
+                  current.fingerprint !== fingerprint)) &&
+              !(orphanTombstone && orphanTombstone.version >= document.version);
           results.set(document.id, { id: document.id, outcome: newer ? 'applied' : 'skipped_stale' });
           if (!newer) continue;
+          written.push(document.id);
           points.push(documentPoint(spec, document, params, fingerprint));
           guards.push({ version: document.version, fingerprint });
         }
         if (points.length === 0) return;
         const body =
-          (await this.versionGuard(client)) === 'conditional'
+          !overwrite && (await this.versionGuard(client)) === 'conditional'
             ? conditionalUpsertBody(points, guards, false)
             : plainUpsertBody(points);
         await client.upsert(spec.location, body);
+        // The tombstones that contradicted the source, under any tenant (deletes without one live under '').
+        if (overwrite) await client.delete(spec.location, tombstonesOfIdsBody(written));
       });
     }
     return documents.map((document) => results.get(document.id)!);
