@@ -51,6 +51,8 @@ export const ErrorCode = {
   IndexOperationInterrupted: 'INDEX_OPERATION_INTERRUPTED',
   Timeout: 'TIMEOUT',
   DualWriteTimeout: 'DUAL_WRITE_TIMEOUT',
+  /** Workers (or CDC consumers) died processing this change sync.maxCrashes times; it is set aside. */
+  WorkerLost: 'WORKER_LOST',
   MigrationNotVerified: 'MIGRATION_NOT_VERIFIED',
   Internal: 'INTERNAL',
 } as const;

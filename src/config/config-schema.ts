@@ -193,6 +193,11 @@ export const syncSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(64).default(2),
   batchSize: z.number().int().min(1).max(10_000).default(500),
   maxAttempts: z.number().int().min(1).max(100).default(8),
+  /**
+   * A change whose processing killed this many workers (or CDC consumers) ends failed
+   * (WORKER_LOST) instead of crashing the next one; after the first crash it is processed alone.
+   */
+  maxCrashes: z.number().int().min(1).max(100).default(3),
   backoffBaseMs: z.number().int().min(1).default(1000),
   backoffMaxMs: z.number().int().min(1).default(300_000),
   /** Done events are deleted after this many hours. */

@@ -11,14 +11,16 @@ import {
   tupleText,
 } from '../capture/cdc/pgoutput-decoder.js';
 import { ReplicationConnection } from '../capture/cdc/replication-connection.js';
+import { invisibleTransactions } from '../capture/cdc/transaction-visibility.js';
 import type { CollectionDefinition } from '../config/collection-definition.js';
 import type { CdcConfig } from '../config/config-schema.js';
 import { PgDatabase } from '../db/pg-database.js';
-import { coerceError, ErrorCode, VectorsyncError } from '../errors.js';
+import { coerceError, ErrorCode, errorCodeOf, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier, type ApplyStats, emptyApplyStats } from './applier.js';
 import { backoffDelay } from './backoff.js';
+import { CdcApplyMarker, type CrashSuspect } from './cdc-apply-marker.js';
 import type { ChangeEvent, EventOutcome } from './change-event.js';
 import { ChangeRouter } from './change-router.js';
 import { recordFailedEvents } from './outbox-queries.js';
@@ -27,6 +29,7 @@ import { recordFailedEvents } from './outbox-queries.js';
 const IN_SESSION_ATTEMPTS = 3;
 
 interface Transaction {
+  xid: number;
   endLsn: Lsn;
   commitTime: Date;
   events: ChangeEvent[];
@@ -95,6 +98,11 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
   private sessionBroken = false;
   /** Commit time of the first transaction of the batch being applied. */
   private inFlightSince: Date | undefined;
+  /** Set when a predecessor died applying changes: up to there, changes are applied one by one. */
+  private suspect: CrashSuspect | undefined;
+  private readonly marker: CdcApplyMarker;
+  /** Resolves once the session's crash marker has been read; nothing is applied before. */
+  private sessionReady: Promise<void> = Promise.resolve();
 
   constructor(options: CdcConsumerOptions) {
     super();
@@ -105,6 +113,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     this.id = options.consumerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.logger = (options.logger ?? options.runtime.logger).child({ cdc: this.cdc.slot, consumer: this.id });
     this.router = new ChangeRouter(this.runtime, new Applier(this.runtime, this.logger), options.bus);
+    this.marker = new CdcApplyMarker(this.runtime.db, this.cdc.slot, this.id);
     const names =
       options.collections ??
       [...options.runtime.collections.values()]
@@ -198,17 +207,32 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
         this.confirmed = walEnd;
       if (replyRequested) connection.sendStatus(this.confirmed);
     });
+    let markReady!: () => void;
+    this.sessionReady = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
     try {
       await connection.start(this.cdc.slot, this.cdc.publication, 0n);
+      // The slot is ours now: did the previous holder die applying what it will resend?
+      this.suspect = await this.marker.takeOver();
+      if (this.suspect) {
+        this.logger.warn(
+          { lsn: formatLsn(this.suspect.lsn), event: this.suspect.event, crashes: this.suspect.crashes },
+          'the previous consumer died applying changes; applying them one by one',
+        );
+      }
       this.logger.info({ slot: this.cdc.slot }, 'streaming changes');
       this.emit('connected', { slot: this.cdc.slot, from: formatLsn(this.confirmed) });
     } catch (error) {
       const err = coerceError(error);
       this.logger.warn({ err: err.message }, 'could not start replication');
       this.emit('error', err);
+      this.sessionBroken = true;
+      markReady();
       await connection.close();
       return;
     }
+    markReady();
     await ended;
     await connection.close();
     this.connection = undefined;
@@ -217,7 +241,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
   private onMessage(message: PgoutputMessage): void {
     switch (message.tag) {
       case 'begin':
-        this.open = { endLsn: 0n, commitTime: message.commitTime, events: [] };
+        this.open = { xid: message.xid, endLsn: 0n, commitTime: message.commitTime, events: [] };
         break;
       case 'insert':
         this.record(message.relation, (collection) =>
@@ -357,12 +381,15 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
 
   /** Applies ready transactions batch by batch; confirms the slot after each applied batch. */
   private async drain(): Promise<void> {
+    await this.sessionReady;
     while (this.running && !this.sessionBroken && this.ready.length > 0) {
+      if (this.suspect && this.ready[0]!.endLsn > this.suspect.lsn) this.suspect = undefined;
       const batch: Transaction[] = [];
       let events = 0;
+      // Up to where a predecessor died, one transaction per batch (applied change by change).
       while (
         this.ready.length > 0 &&
-        (batch.length === 0 || events + this.ready[0]!.events.length <= this.cdc.batchSize)
+        (batch.length === 0 || (!this.suspect && events + this.ready[0]!.events.length <= this.cdc.batchSize))
       ) {
         const transaction = this.ready.shift()!;
         batch.push(transaction);
@@ -422,6 +449,96 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     return merged;
   }
 
+  /**
+   * Waits until every transaction of the batch is visible to new snapshots. The stream can
+   * deliver a commit before it is (a writer waiting for a synchronous standby); applying it
+   * then would re-read the old row state and confirm the slot past the change for good.
+   */
+  private async untilVisible(batch: readonly Transaction[]): Promise<void> {
+    let waiting = [...new Set(batch.map((transaction) => transaction.xid))];
+    let since: Date | undefined;
+    for (let round = 0; ; round++) {
+      waiting = await invisibleTransactions(this.runtime.db, waiting);
+      if (waiting.length === 0) break;
+      if (!this.running || this.sessionBroken)
+        throw new VectorsyncError(
+          ErrorCode.Aborted,
+          'stopped while waiting for transactions to become visible',
+        );
+      if (!since) {
+        since = new Date();
+        await this.recordInvisible(waiting, since);
+      }
+      if (round === 200) {
+        this.logger.warn(
+          { xids: waiting, sinceMs: Date.now() - since.getTime() },
+          'committed transactions are not visible yet (a writer waiting for a synchronous standby?); their changes wait',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** round, 50)));
+    }
+    if (since) {
+      this.logger.info({ waitedMs: Date.now() - since.getTime() }, 'transactions became visible; applying');
+      await this.recordInvisible(null, null);
+    }
+  }
+
+  private async recordInvisible(xids: number[] | null, since: Date | null): Promise<void> {
+    await this.runtime.db
+      .query(
+        `INSERT INTO vectorsync.cdc_progress (slot, collections, invisible_xids, invisible_since) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (slot) DO UPDATE SET invisible_xids = EXCLUDED.invisible_xids, invisible_since = EXCLUDED.invisible_since`,
+        [this.cdc.slot, this.collections, xids, since],
+      )
+      .catch((error: Error) => this.logger.warn({ err: error.message }, 'could not record CDC progress'));
+  }
+
+  /**
+   * A predecessor died applying this transaction (or the batch holding it): each change is
+   * applied alone, marked first, so a change that kills consumers is the only one whose crash
+   * count grows; at sync.maxCrashes it goes to the failed list and the slot moves on.
+   */
+  private async routeOneByOne(transaction: Transaction): ReturnType<ChangeRouter['route']> {
+    const merged = {
+      outcomes: new Map<string, EventOutcome>(),
+      stats: emptyApplyStats(),
+      published: new Set<string>(),
+    };
+    const suspect = this.suspect!;
+    const { maxCrashes } = this.runtime.config.sync;
+    for (const [index, event] of transaction.events.entries()) {
+      const crashes =
+        suspect.event === null
+          ? suspect.crashes
+          : suspect.lsn === transaction.endLsn && suspect.event === index
+            ? suspect.crashes
+            : 0;
+      if (crashes >= maxCrashes) {
+        const error = new VectorsyncError(
+          ErrorCode.WorkerLost,
+          `${crashes} CDC consumers died applying this change (sync.maxCrashes ${maxCrashes}); set aside`,
+          {
+            details: { collection: event.collection, id: event.sourceId, lsn: formatLsn(transaction.endLsn) },
+          },
+        );
+        merged.outcomes.set(event.eventId, {
+          status: 'failed',
+          error,
+          code: errorCodeOf(error),
+          transient: false,
+        });
+        continue;
+      }
+      await this.marker.mark(transaction.endLsn, index, crashes);
+      const routed = await this.router.route([event]);
+      for (const [id, outcome] of routed.outcomes) merged.outcomes.set(id, outcome);
+      for (const id of routed.published) merged.published.add(id);
+      for (const key of Object.keys(merged.stats) as Array<keyof ApplyStats>)
+        merged.stats[key] += routed.stats[key];
+    }
+    return merged;
+  }
+
   /** Applies one batch and confirms it; false when the session had to be given up. */
   private async applyBatch(batch: Transaction[]): Promise<boolean> {
     const started = performance.now();
@@ -430,9 +547,22 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     let failedCount = 0;
     let stats: ApplyStats | undefined;
     let published = new Set<string>();
+    const last = batch[batch.length - 1]!;
+    const isolated = this.suspect !== undefined;
+    let marked = false;
     for (let attempt = 1; this.running; attempt++) {
       try {
-        const routed = events.length > 0 ? await this.routeInParts(events) : undefined;
+        // Never re-read a row before its change is visible: the read would see the old state.
+        await this.untilVisible(batch);
+        let routed: Awaited<ReturnType<CdcConsumer['routeInParts']>> | undefined;
+        if (isolated) {
+          routed = await this.routeOneByOne(batch[0]!);
+          marked = true;
+        } else if (events.length > 0) {
+          await this.marker.mark(last.endLsn, null, 0);
+          marked = true;
+          routed = await this.routeInParts(events);
+        }
         const outcomes = routed?.outcomes ?? new Map<string, EventOutcome>();
         stats = routed?.stats;
         published = routed?.published ?? new Set();
@@ -465,6 +595,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
         }
         break;
       } catch (error) {
+        if (!this.running) break;
         const err = coerceError(error);
         this.emit('error', err);
         // Nothing is confirmed while the store or source is away: the slot keeps the changes.
@@ -490,12 +621,18 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     }
     if (!this.running) return false;
     this.failures = 0;
-    const last = batch[batch.length - 1]!;
     if (last.endLsn > this.confirmed) this.confirmed = last.endLsn;
     this.connection?.sendStatus(this.confirmed);
     const appliedAt = Date.now();
     this.inFlightSince = undefined;
     await this.recordProgress(last.commitTime);
+    if (marked) {
+      await this.marker
+        .clear()
+        .catch((error: Error) =>
+          this.logger.warn({ err: error.message }, 'could not clear the apply marker'),
+        );
+    }
     this.emit('batch', {
       transactions: batch.length,
       events: events.length,

@@ -21,17 +21,31 @@ interface ClaimedRow {
   origin: string;
 }
 
+/**
+ * Claims a batch of due events. An event that was being processed when its worker died
+ * (crashes > 0) is claimed alone, ahead of the others: if it is what kills workers, it takes
+ * no batch-mates with it, and only its own crash count grows.
+ */
 export async function claimEvents(
   db: SqlExecutor,
   options: { workerId: string; collections: readonly string[]; limit: number },
 ): Promise<ClaimedEvent[]> {
   const result = await db.query<ClaimedRow>(
-    `WITH claimable AS (
+    `WITH suspect AS (
        SELECT id FROM vectorsync.outbox
-        WHERE status = 'pending' AND run_after <= clock_timestamp() AND collection = ANY($1::text[])
+        WHERE status = 'pending' AND crashes > 0 AND run_after <= clock_timestamp() AND collection = ANY($1::text[])
+        ORDER BY run_after, id
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+     ), batch AS (
+       SELECT id FROM vectorsync.outbox
+        WHERE status = 'pending' AND crashes = 0 AND run_after <= clock_timestamp() AND collection = ANY($1::text[])
+          AND NOT EXISTS (SELECT 1 FROM suspect)
         ORDER BY run_after, id
         LIMIT $2
         FOR UPDATE SKIP LOCKED
+     ), claimable AS (
+       SELECT id FROM suspect UNION ALL SELECT id FROM batch
      )
      UPDATE vectorsync.outbox o
         SET status = 'processing', attempts = o.attempts + 1, locked_by = $3, locked_at = clock_timestamp()
@@ -118,28 +132,32 @@ export async function retryOrFailEvents(
 }
 
 /**
- * Returns to pending the events held by workers that stopped heartbeating (crashed,
- * killed, partitioned). An event whose attempts are used up is failed instead, so a row
- * that crashes every worker that touches it cannot take the fleet down forever.
+ * Returns to pending the events held by workers that stopped heartbeating (crashed, killed,
+ * partitioned). The interrupted attempt does not count; the crash does: from now on the event
+ * is claimed alone (claimEvents), and one that has been held by `maxCrashes` dead workers is
+ * failed (WORKER_LOST) so a row that crashes every worker cannot take the fleet down.
  */
 export async function rescueAbandonedEvents(
   db: SqlExecutor,
   workerTimeoutMs: number,
-  maxAttempts: number,
+  maxCrashes: number,
 ): Promise<number> {
   const result = await db.query(
     `UPDATE vectorsync.outbox o
-        SET status = CASE WHEN o.attempts >= $2 THEN 'failed' ELSE 'pending' END,
-            last_error = CASE WHEN o.attempts >= $2
-                              THEN 'worker ' || coalesce(o.locked_by, '?') || ' stopped while processing this event (' || o.attempts || ' attempts)'
+        SET status = CASE WHEN o.crashes + 1 >= $2 THEN 'failed' ELSE 'pending' END,
+            crashes = o.crashes + 1,
+            attempts = greatest(o.attempts - 1, 0),
+            last_error = CASE WHEN o.crashes + 1 >= $2
+                              THEN 'worker ' || coalesce(o.locked_by, '?') || ' stopped while processing this event; '
+                                   || (o.crashes + 1) || ' workers died holding it (sync.maxCrashes ' || $2 || ')'
                               ELSE o.last_error END,
-            last_error_code = CASE WHEN o.attempts >= $2 THEN 'WORKER_LOST' ELSE o.last_error_code END,
+            last_error_code = CASE WHEN o.crashes + 1 >= $2 THEN 'WORKER_LOST' ELSE o.last_error_code END,
             locked_by = NULL, locked_at = NULL, run_after = clock_timestamp()
       WHERE o.status = 'processing'
         AND NOT EXISTS (
           SELECT 1 FROM vectorsync.workers w
            WHERE w.id = o.locked_by AND w.heartbeat_at > clock_timestamp() - make_interval(secs => $1 / 1000.0))`,
-    [workerTimeoutMs, maxAttempts],
+    [workerTimeoutMs, maxCrashes],
   );
   return result.rowCount;
 }

@@ -312,7 +312,7 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
         pid: process.pid,
         collections: this.collections,
       });
-      const rescued = await rescueAbandonedEvents(db, this.sync.workerTimeoutMs, this.sync.maxAttempts);
+      const rescued = await rescueAbandonedEvents(db, this.sync.workerTimeoutMs, this.sync.maxCrashes);
       if (rescued > 0) {
         this.logger.warn({ rescued }, 'returned events of a lost worker to the queue');
         this.wake.wake();

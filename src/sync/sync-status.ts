@@ -56,6 +56,11 @@ export interface CdcStatus {
   lagSeconds: number;
   confirmedLsn: string | null;
   lastAppliedAt: string | null;
+  /**
+   * Committed transactions the stream delivered that no snapshot sees yet (their writers wait,
+   * e.g. for a synchronous standby): the consumer waits for them rather than read old rows.
+   */
+  waitingForVisibility: { transactions: number; seconds: number } | null;
   warning: string | null;
 }
 
@@ -220,8 +225,11 @@ async function readCdcStatus(runtime: VectorsyncRuntime): Promise<CdcStatus | nu
     pending_seconds: number | null;
     idle_seconds: number | null;
     reported_seconds_ago: number;
+    invisible: number | null;
+    invisible_seconds: number | null;
   }>(
-    `SELECT last_applied_at,
+    `SELECT last_applied_at, cardinality(invisible_xids) AS invisible,
+            extract(epoch FROM clock_timestamp() - invisible_since)::float8 AS invisible_seconds,
             extract(epoch FROM clock_timestamp() - pending_since)::float8 AS pending_seconds,
             extract(epoch FROM clock_timestamp() - coalesce(last_applied_at, updated_at))::float8 AS idle_seconds,
             extract(epoch FROM clock_timestamp() - updated_at)::float8 AS reported_seconds_ago
@@ -251,6 +259,17 @@ async function readCdcStatus(runtime: VectorsyncRuntime): Promise<CdcStatus | nu
         `consumer is ${Math.round(lagSeconds)} s behind (over cdc.maxLagSeconds ${maxLagSeconds})`,
       );
   }
+  const waiting =
+    row?.invisible && consumerReporting
+      ? {
+          transactions: row.invisible,
+          seconds: Math.round(Math.max(0, row.invisible_seconds ?? 0) * 1000) / 1000,
+        }
+      : null;
+  if (waiting && waiting.seconds > 5)
+    warnings.push(
+      `${waiting.transactions} committed transaction(s) not visible to other sessions for ${Math.round(waiting.seconds)} s (a writer waiting for a synchronous standby?); the consumer waits for them`,
+    );
   return {
     slot,
     publication,
@@ -265,6 +284,7 @@ async function readCdcStatus(runtime: VectorsyncRuntime): Promise<CdcStatus | nu
         ? formatLsn(info.confirmedFlushLsn)
         : null,
     lastAppliedAt: row?.last_applied_at ? new Date(row.last_applied_at).toISOString() : null,
+    waitingForVisibility: waiting,
     warning: warnings.length > 0 ? warnings.join('; ') : null,
   };
 }

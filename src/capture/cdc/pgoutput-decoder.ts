@@ -107,7 +107,7 @@ export class PgoutputDecoder {
           tag: 'begin',
           finalLsn: reader.uint64(),
           commitTime: postgresTimeToDate(reader.int64()),
-          xid: reader.int32(),
+          xid: reader.uint32(),
         };
       case 'C': {
         reader.byte(); // flags, unused

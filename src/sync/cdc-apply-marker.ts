@@ -1,0 +1,77 @@
+import { formatLsn, type Lsn, parseLsn } from '../capture/cdc/lsn.js';
+import type { SqlExecutor } from '../db/database.js';
+
+/** The change a consumer died applying, as the next holder of the slot finds it. */
+export interface CrashSuspect {
+  /** Commit LSN of the transaction; with `event` null, the last transaction of the batch. */
+  lsn: Lsn;
+  /** Index of the change within its transaction; null: the whole batch up to `lsn`. */
+  event: number | null;
+  /** Consumers that died applying it, the predecessor included (a batch counts once). */
+  crashes: number;
+}
+
+/**
+ * What the CDC consumer is applying, kept in `vectorsync.cdc_progress` so that a consumer that
+ * dies (SIGKILL, OOM, a native crash) is noticed by its successor: the slot resends the
+ * unconfirmed changes, and without this a change that kills consumers would kill every one of
+ * them in turn. Only the holder of the slot writes it, so reading it right after taking the
+ * slot tells whether the previous holder stopped cleanly.
+ */
+export class CdcApplyMarker {
+  constructor(
+    private readonly db: SqlExecutor,
+    private readonly slot: string,
+    private readonly consumerId: string,
+  ) {}
+
+  /**
+   * Called once the slot is ours. A marker left by another consumer means it died applying
+   * those changes: the crash is counted (and written at once, so that dying again counts too).
+   */
+  async takeOver(): Promise<CrashSuspect | undefined> {
+    const result = await this.db.query<{
+      applying_lsn: string | null;
+      applying_event: number | null;
+      applying_by: string | null;
+      applying_crashes: number;
+    }>(
+      'SELECT applying_lsn::text, applying_event, applying_by, applying_crashes FROM vectorsync.cdc_progress WHERE slot = $1',
+      [this.slot],
+    );
+    const row = result.rows[0];
+    if (!row?.applying_lsn || row.applying_by === this.consumerId) return undefined;
+    // A batch-level marker counts one crash for every change of the batch: its successor
+    // applies them one by one, and from then on only the change that was being applied counts.
+    const suspect: CrashSuspect = {
+      lsn: parseLsn(row.applying_lsn),
+      event: row.applying_event,
+      crashes: row.applying_event === null ? 1 : row.applying_crashes + 1,
+    };
+    await this.db.query(
+      'UPDATE vectorsync.cdc_progress SET applying_by = $2, applying_crashes = $3 WHERE slot = $1',
+      [this.slot, this.consumerId, suspect.crashes],
+    );
+    return suspect;
+  }
+
+  /** Before applying: the batch up to `lsn` (event null) or one change of the transaction at `lsn`. */
+  async mark(lsn: Lsn, event: number | null, crashes: number): Promise<void> {
+    await this.db.query(
+      `INSERT INTO vectorsync.cdc_progress (slot, collections, applying_lsn, applying_event, applying_by, applying_crashes)
+       VALUES ($1, '{}', $2::pg_lsn, $3, $4, $5)
+       ON CONFLICT (slot) DO UPDATE SET applying_lsn = EXCLUDED.applying_lsn, applying_event = EXCLUDED.applying_event,
+         applying_by = EXCLUDED.applying_by, applying_crashes = EXCLUDED.applying_crashes`,
+      [this.slot, formatLsn(lsn), event, this.consumerId, crashes],
+    );
+  }
+
+  /** After the changes were applied and confirmed. */
+  async clear(): Promise<void> {
+    await this.db.query(
+      `UPDATE vectorsync.cdc_progress SET applying_lsn = NULL, applying_event = NULL, applying_crashes = 0
+        WHERE slot = $1 AND applying_by = $2`,
+      [this.slot, this.consumerId],
+    );
+  }
+}
