@@ -1,9 +1,31 @@
 import type { CollectionDefinition } from '../config/collection-definition.js';
-import type { SqlExecutor } from '../db/database.js';
+import { versionExpression } from '../config/collection-definition.js';
+import type { Database, SqlExecutor } from '../db/database.js';
 import { quoteIdent } from '../db/sql-identifier.js';
 import { SqlState, sqlStateOf } from '../db/sqlstate.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import type { ChangeEvent } from './change-event.js';
 import { rowToJson, validateDocumentBody } from './document-fields.js';
+
+/** What a write changed: the row's canonical key and the version written (or deleted). */
+export type DocumentChange = Omit<ChangeEvent, 'eventId'>;
+
+/**
+ * Runs inside the write's transaction once the row is written; what it records commits or
+ * rolls back with the write (dual-write's intent: src/sync/dual-writer.ts).
+ */
+export type WriteCapture = (tx: SqlExecutor, change: DocumentChange) => Promise<string>;
+
+export interface DocumentWrite {
+  document: Record<string, unknown>;
+  /** Absent when nothing was written (an update with no fields). */
+  change?: DocumentChange;
+  /** What the capture returned (the intent's id). */
+  captured?: string;
+}
+
+const ID = '__vectorsync_id';
+const VERSION = '__vectorsync_version';
 
 /**
  * The documents API writes the source table only; capture (triggers in outbox mode) does
@@ -11,7 +33,7 @@ import { rowToJson, validateDocumentBody } from './document-fields.js';
  * "not yours" is reported exactly like "does not exist", so ids of other tenants never leak.
  */
 export class DocumentWriter {
-  constructor(private readonly db: SqlExecutor) {}
+  constructor(private readonly db: Database) {}
 
   async get(definition: CollectionDefinition, tenant: string, id: string): Promise<Record<string, unknown>> {
     const result = await this.run(definition, () =>
@@ -20,14 +42,16 @@ export class DocumentWriter {
         [id, tenant],
       ),
     );
-    return this.found(definition, id, result.rows[0]);
+    const row = this.found(definition, id, result.rows[0]);
+    return rowToJson(definition, row);
   }
 
   async create(
     definition: CollectionDefinition,
     tenant: string,
     body: unknown,
-  ): Promise<Record<string, unknown>> {
+    capture?: WriteCapture,
+  ): Promise<DocumentWrite> {
     const values = validateDocumentBody(definition, body, 'create', tenant);
     values.set(definition.tenantColumn.name, tenant);
     const columns = [...values.keys()];
@@ -35,13 +59,12 @@ export class DocumentWriter {
     const placeholders = columns.map(
       (column, index) => `$${index + 1}::${definition.tableInfo.columns.get(column)!.type}`,
     );
-    const result = await this.run(definition, () =>
-      this.db.query<Record<string, unknown>>(
-        `INSERT INTO ${definition.tableSql} (${columns.map(quoteIdent).join(', ')}) VALUES (${placeholders.join(', ')}) RETURNING *`,
+    return this.write(definition, 'upsert', capture, (tx) =>
+      tx.query<Record<string, unknown>>(
+        `INSERT INTO ${definition.tableSql} AS s (${columns.map(quoteIdent).join(', ')}) VALUES (${placeholders.join(', ')}) RETURNING ${this.returning(definition)}`,
         params,
       ),
-    );
-    return rowToJson(definition, result.rows[0]!);
+    ).then((written) => this.found(definition, String(values.get(definition.primaryKey.name) ?? ''), written));
   }
 
   /** PUT (replace) or PATCH (merge). */
@@ -51,48 +74,79 @@ export class DocumentWriter {
     id: string,
     body: unknown,
     mode: 'replace' | 'patch',
-  ): Promise<Record<string, unknown>> {
+    capture?: WriteCapture,
+  ): Promise<DocumentWrite> {
     const values = validateDocumentBody(definition, body, mode, tenant, id);
-    if (values.size === 0) return this.get(definition, tenant, id);
+    if (values.size === 0) return { document: await this.get(definition, tenant, id) };
     const columns = [...values.keys()];
     const assignments = columns.map(
       (column, index) =>
         `${quoteIdent(column)} = $${index + 3}::${definition.tableInfo.columns.get(column)!.type}`,
     );
-    const result = await this.run(definition, () =>
-      this.db.query<Record<string, unknown>>(
-        `UPDATE ${definition.tableSql} SET ${assignments.join(', ')} WHERE ${this.keyFilter(definition)} RETURNING *`,
+    const written = await this.write(definition, 'upsert', capture, (tx) =>
+      tx.query<Record<string, unknown>>(
+        `UPDATE ${definition.tableSql} AS s SET ${assignments.join(', ')} WHERE ${this.keyFilter(definition)} RETURNING ${this.returning(definition)}`,
         [id, tenant, ...values.values()],
       ),
     );
-    return this.found(definition, id, result.rows[0]);
+    return this.found(definition, id, written);
   }
 
-  /** Deletes and returns the deleted row (dual-write needs its version). */
+  /** Deletes and returns the deleted row; the change carries the version it deleted. */
   async delete(
     definition: CollectionDefinition,
     tenant: string,
     id: string,
-  ): Promise<Record<string, unknown>> {
-    const result = await this.run(definition, () =>
-      this.db.query<Record<string, unknown>>(
-        `DELETE FROM ${definition.tableSql} WHERE ${this.keyFilter(definition)} RETURNING *`,
+    capture?: WriteCapture,
+  ): Promise<DocumentWrite> {
+    const written = await this.write(definition, 'delete', capture, (tx) =>
+      tx.query<Record<string, unknown>>(
+        `DELETE FROM ${definition.tableSql} AS s WHERE ${this.keyFilter(definition)} RETURNING ${this.returning(definition)}`,
         [id, tenant],
       ),
     );
-    return this.found(definition, id, result.rows[0]);
+    return this.found(definition, id, written);
+  }
+
+  /** One statement and its capture in one transaction; undefined when no row matched. */
+  private async write(
+    definition: CollectionDefinition,
+    op: 'upsert' | 'delete',
+    capture: WriteCapture | undefined,
+    statement: (tx: SqlExecutor) => Promise<{ rows: Array<Record<string, unknown>> }>,
+  ): Promise<DocumentWrite | undefined> {
+    return this.run(definition, () =>
+      this.db.transaction(async (tx) => {
+        const raw = (await statement(tx)).rows[0];
+        if (!raw) return undefined;
+        const { [ID]: id, [VERSION]: version, ...row } = raw;
+        const change: DocumentChange = {
+          collection: definition.name,
+          tenant: String(row[definition.tenantColumn.name]),
+          sourceId: String(id),
+          op,
+          sourceVersion: version === null || version === undefined ? null : Number(version),
+        };
+        const captured = capture ? await capture(tx, change) : undefined;
+        return {
+          document: rowToJson(definition, row),
+          change,
+          ...(captured !== undefined ? { captured } : {}),
+        };
+      }),
+    );
+  }
+
+  private returning(definition: CollectionDefinition): string {
+    return `s.*, s.${quoteIdent(definition.primaryKey.name)}::text AS "${ID}", ${versionExpression(definition, 's')}::text AS "${VERSION}"`;
   }
 
   private keyFilter(definition: CollectionDefinition): string {
     return `${quoteIdent(definition.primaryKey.name)} = $1::${definition.primaryKey.type} AND ${quoteIdent(definition.tenantColumn.name)} = $2`;
   }
 
-  private found(
-    definition: CollectionDefinition,
-    id: string,
-    row: Record<string, unknown> | undefined,
-  ): Record<string, unknown> {
-    if (!row) {
+  private found<T>(definition: CollectionDefinition, id: string, value: T | undefined): T {
+    if (value === undefined) {
       throw new VectorsyncError(
         ErrorCode.DocumentNotFound,
         `no document "${id}" in collection "${definition.name}"`,
@@ -101,7 +155,7 @@ export class DocumentWriter {
         },
       );
     }
-    return rowToJson(definition, row);
+    return value;
   }
 
   /** Turns constraint and type errors from Postgres into 4xx errors that name the field. */

@@ -216,9 +216,9 @@ export async function pruneDoneEvents(
 }
 
 /**
- * Records events that another path could not apply: a CDC change that failed ('failed', so it
- * is visible and retryable) or a dual-write the request could not finish ('pending', so the
- * workers repair it: drift). Tenant '' stands for "unknown" (a CDC delete knows only the key).
+ * Records events that another path could not apply (a CDC or bus change that failed, a replay
+ * that could not write), 'failed' so they are visible and retryable, or 'pending' for the
+ * workers to apply. Tenant '' stands for "unknown" (a CDC delete knows only the key).
  */
 export async function recordFailedEvents(
   db: SqlExecutor,
@@ -250,5 +250,53 @@ export async function recordFailedEvents(
       status,
       options.delayMs ?? 0,
     ],
+  );
+}
+
+/**
+ * Dual-write's intent: the index write a request is about to make, recorded in the same
+ * transaction as its source write. The request clears it once the index has the change; a
+ * request that fails, times out, or never gets there (the process dies between the commit and
+ * the index write) leaves it pending, and after `delayMs` the workers apply it: drift that is
+ * repaired, never drift that only reconciliation finds.
+ */
+export async function recordWriteIntent(
+  tx: SqlExecutor,
+  event: Omit<ChangeEvent, 'eventId'>,
+  delayMs: number,
+): Promise<string> {
+  const result = await tx.query<{ id: string }>(
+    `INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin, run_after)
+     VALUES ($1, $2, $3, $4, $5, 'dual-write', clock_timestamp() + make_interval(secs => $6 / 1000.0))
+     RETURNING id::text AS id`,
+    [event.collection, event.tenant ?? '', event.sourceId, event.op, event.sourceVersion, delayMs],
+  );
+  return result.rows[0]!.id;
+}
+
+/**
+ * The index has the intended write: the intent has served its purpose and goes (unless a worker
+ * already took it, which then applies it again harmlessly). What stays is drift only.
+ */
+export async function completeWriteIntent(db: SqlExecutor, id: string): Promise<void> {
+  await db.query(`DELETE FROM vectorsync.outbox WHERE id = $1::bigint AND status = 'pending'`, [id]);
+}
+
+/** The intended write did not reach the index: it stays pending, with why, for the workers. */
+export async function noteWriteIntentDrift(
+  db: SqlExecutor,
+  id: string,
+  failure: { error: string; code: string; delayMs: number },
+): Promise<void> {
+  await db.query(
+    `WITH noted AS (
+       UPDATE vectorsync.outbox
+          SET last_error = left($2, 4000), last_error_code = $3,
+              run_after = clock_timestamp() + make_interval(secs => $4 / 1000.0)
+        WHERE id = $1::bigint AND status = 'pending'
+       RETURNING collection
+     )
+     SELECT pg_notify('vectorsync_outbox', collection) FROM noted`,
+    [id, failure.error, failure.code, failure.delayMs],
   );
 }

@@ -189,7 +189,10 @@ async function countByStatus(db: SqlExecutor) {
        FROM vectorsync.outbox WHERE status = 'failed' GROUP BY collection, status
      UNION ALL
      SELECT collection, 'drift', count(*)::int, NULL
-       FROM vectorsync.outbox WHERE status = 'pending' AND origin = 'dual-write' GROUP BY collection`,
+       FROM vectorsync.outbox
+      -- an intent is drift once its request failed or never came back (still pending when due)
+      WHERE status = 'pending' AND origin = 'dual-write' AND (last_error_code IS NOT NULL OR run_after <= clock_timestamp())
+      GROUP BY collection`,
   );
   const counts = new Map<
     string,

@@ -21,6 +21,7 @@ export class FakeEmbeddingServer {
   readonly authorizations: Array<string | undefined> = [];
   private failures: number[] = [];
   private hangs = 0;
+  private holds: Array<Promise<void>> = [];
   delayMs = 0;
 
   constructor(private readonly options: { dimensions: number }) {}
@@ -43,6 +44,8 @@ export class FakeEmbeddingServer {
           this.hangs--;
           return; // never answer: the client must time out
         }
+        const hold = this.holds.shift();
+        if (hold) await hold;
         const failure = this.failures.shift();
         if (failure !== undefined) {
           const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -88,11 +91,23 @@ export class FakeEmbeddingServer {
     this.hangs += count;
   }
 
+  /** The next request is answered only once the returned function is called: a slow call on cue. */
+  holdNext(): () => void {
+    let release!: () => void;
+    this.holds.push(
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    );
+    return release;
+  }
+
   reset(): void {
     this.requests.length = 0;
     this.authorizations.length = 0;
     this.failures = [];
     this.hangs = 0;
+    this.holds = [];
     this.delayMs = 0;
   }
 

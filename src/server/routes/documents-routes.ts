@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CollectionDefinition } from '../../config/collection-definition.js';
 import type { Logger } from '../../logger.js';
 import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
-import { DocumentWriter } from '../../sync/document-writer.js';
+import { type DocumentWrite, DocumentWriter, type WriteCapture } from '../../sync/document-writer.js';
 import { DualWriter } from '../../sync/dual-writer.js';
 import { requireTenant } from '../auth.js';
 
@@ -24,26 +24,12 @@ export function registerDocumentRoutes(
   const writer = new DocumentWriter(runtime.db);
   const dualWriter = new DualWriter(runtime, logger);
   const definitionOf = (name: string) => runtime.collection(name).definition;
-  const afterWrite = async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    definition: CollectionDefinition,
-    row: Record<string, unknown>,
-    op: 'upsert' | 'delete',
-  ) => {
-    if (definition.config.sync.mode !== 'dual-write') return;
-    const result = await dualWriter.afterWrite(
-      {
-        collection: definition.name,
-        tenant: String(row[definition.tenantColumn.name]),
-        sourceId: String(row[definition.primaryKey.name]),
-        op,
-        // The applier re-reads the row for an upsert; a delete removes whatever version is stored
-        // and leaves a tombstone at that version.
-        sourceVersion: null,
-      },
-      String(request.id),
-    );
+  /** Dual-write collections record an intent with the source write (nothing else to capture here). */
+  const captureFor = (definition: CollectionDefinition): WriteCapture | undefined =>
+    definition.config.sync.mode === 'dual-write' ? dualWriter.capture : undefined;
+  const afterWrite = async (request: FastifyRequest, reply: FastifyReply, written: DocumentWrite) => {
+    if (!written.change || written.captured === undefined) return;
+    const result = await dualWriter.afterWrite(written.change, written.captured, String(request.id));
     reply.header('x-vectorsync-index', result.index);
   };
 
@@ -52,9 +38,10 @@ export function registerDocumentRoutes(
     async (request, reply) => {
       const tenant = requireTenant(request);
       const definition = definitionOf(request.params.collection);
-      const document = await writer.create(definition, tenant, request.body);
+      const written = await writer.create(definition, tenant, request.body, captureFor(definition));
+      const document = written.document;
       const id = String(document[definition.primaryKey.name]);
-      await afterWrite(request, reply, definition, document, 'upsert');
+      await afterWrite(request, reply, written);
       return reply
         .status(201)
         .header('location', `/v1/collections/${definition.name}/documents/${encodeURIComponent(id)}`)
@@ -77,9 +64,16 @@ export function registerDocumentRoutes(
       handler: async (request, reply) => {
         const tenant = requireTenant(request);
         const definition = definitionOf(request.params.collection);
-        const document = await writer.update(definition, tenant, request.params.id, request.body, mode);
-        await afterWrite(request, reply, definition, document, 'upsert');
-        return document;
+        const written = await writer.update(
+          definition,
+          tenant,
+          request.params.id,
+          request.body,
+          mode,
+          captureFor(definition),
+        );
+        await afterWrite(request, reply, written);
+        return written.document;
       },
     });
   }
@@ -89,8 +83,8 @@ export function registerDocumentRoutes(
     async (request, reply) => {
       const tenant = requireTenant(request);
       const definition = definitionOf(request.params.collection);
-      const deleted = await writer.delete(definition, tenant, request.params.id);
-      await afterWrite(request, reply, definition, deleted, 'delete');
+      const deleted = await writer.delete(definition, tenant, request.params.id, captureFor(definition));
+      await afterWrite(request, reply, deleted);
       return reply.status(204).send();
     },
   );
