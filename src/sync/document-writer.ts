@@ -64,7 +64,9 @@ export class DocumentWriter {
         `INSERT INTO ${definition.tableSql} AS s (${columns.map(quoteIdent).join(', ')}) VALUES (${placeholders.join(', ')}) RETURNING ${this.returning(definition)}`,
         params,
       ),
-    ).then((written) => this.found(definition, String(values.get(definition.primaryKey.name) ?? ''), written));
+    ).then((written) =>
+      this.found(definition, String(values.get(definition.primaryKey.name) ?? ''), written),
+    );
   }
 
   /** PUT (replace) or PATCH (merge). */
