@@ -69,7 +69,15 @@ describe('reconcile: the embedder model is part of what an index record must mat
         collection: 'products',
         settings: { sampleSize: 100 },
       });
-      assert.deepEqual(report.counts, { missing: 0, orphaned: 0, stale: 4, unbuildable: 0, inFlight: 0 });
+      assert.deepEqual(report.counts, {
+        missing: 0,
+        orphaned: 0,
+        stale: 4,
+        unbuildable: 0,
+        inFlight: 0,
+        blockedByTombstone: 0,
+        newerThanSource: 0,
+      });
       assert.deepEqual(sampleIds(report.samples.stale), [...touched].sort());
       assert.ok(report.samples.stale.every((sample) => sample.reason === 'content'));
       assert.equal(report.embedderMismatch, null);

@@ -237,7 +237,15 @@ describe('reconciliation in the service: one run at a time, abort, HTTP, status,
       },
     ]);
     const report = await reconciler.run({ collection: 'products', mode: 'fix' });
-    assert.deepEqual(report.counts, { missing: 0, orphaned: 0, stale: 0, unbuildable: 2, inFlight: 0 });
+    assert.deepEqual(report.counts, {
+      missing: 0,
+      orphaned: 0,
+      stale: 0,
+      unbuildable: 2,
+      inFlight: 0,
+      blockedByTombstone: 0,
+      newerThanSource: 0,
+    });
     const codes = Object.fromEntries(report.samples.unbuildable.map((sample) => [sample.id, sample.code]));
     assert.deepEqual(codes, {
       [noTenant!.article_id]: 'TENANT_REQUIRED',

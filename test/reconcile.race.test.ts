@@ -31,7 +31,15 @@ describe('reconcile --fix racing sync: a repair never undoes a newer write', () 
   };
   const assertInSync = async () => {
     const report = await reconcileCollection(runtime, { collection: 'products', settings });
-    assert.deepEqual(report.counts, { missing: 0, orphaned: 0, stale: 0, unbuildable: 0, inFlight: 0 });
+    assert.deepEqual(report.counts, {
+      missing: 0,
+      orphaned: 0,
+      stale: 0,
+      unbuildable: 0,
+      inFlight: 0,
+      blockedByTombstone: 0,
+      newerThanSource: 0,
+    });
     await assertIndexMatchesSource(testDb.db, table);
   };
   const versionOf = async (id: string) =>

@@ -39,7 +39,15 @@ describe('reconcile: each kind of drift is found exactly, and --fix returns to i
   const assertInSync = async () => {
     const report = await reconcile();
     assert.equal(report.status, 'completed');
-    assert.deepEqual(report.counts, { missing: 0, orphaned: 0, stale: 0, unbuildable: 0, inFlight: 0 });
+    assert.deepEqual(report.counts, {
+      missing: 0,
+      orphaned: 0,
+      stale: 0,
+      unbuildable: 0,
+      inFlight: 0,
+      blockedByTombstone: 0,
+      newerThanSource: 0,
+    });
     assert.equal(report.inSync, true);
     assert.equal(report.fastPath.differingGroups, 0, 'an in-sync index differs in no checksum group');
     assert.equal(report.fastPath.rowsCompared, 0, 'and nothing is compared row by row');
@@ -82,7 +90,15 @@ describe('reconcile: each kind of drift is found exactly, and --fix returns to i
     );
     const report = await reconcile();
     assert.deepEqual(sampleIds(report.samples.missing), [...gone].sort());
-    assert.deepEqual(report.counts, { missing: 3, orphaned: 0, stale: 0, unbuildable: 0, inFlight: 0 });
+    assert.deepEqual(report.counts, {
+      missing: 3,
+      orphaned: 0,
+      stale: 0,
+      unbuildable: 0,
+      inFlight: 0,
+      blockedByTombstone: 0,
+      newerThanSource: 0,
+    });
     assert.equal(report.inSync, false);
     assert.ok(report.fastPath.differingGroups >= 1 && report.fastPath.differingGroups <= 3);
     assert.deepEqual(report.byTenant.acme, { missing: 2, orphaned: 0, stale: 0, unbuildable: 0 });
@@ -98,7 +114,15 @@ describe('reconcile: each kind of drift is found exactly, and --fix returns to i
     assert.equal((await indexRows(testDb.db, table)).size, 240, 'the index still holds them');
     const report = await reconcile();
     assert.deepEqual(sampleIds(report.samples.orphaned), [...orphans].sort());
-    assert.deepEqual(report.counts, { missing: 0, orphaned: 2, stale: 0, unbuildable: 0, inFlight: 0 });
+    assert.deepEqual(report.counts, {
+      missing: 0,
+      orphaned: 2,
+      stale: 0,
+      unbuildable: 0,
+      inFlight: 0,
+      blockedByTombstone: 0,
+      newerThanSource: 0,
+    });
     const orphanSample = report.samples.orphaned.find((sample) => sample.id === orphans[0]);
     assert.equal(orphanSample?.tenant, 'acme');
 
@@ -139,7 +163,15 @@ describe('reconcile: each kind of drift is found exactly, and --fix returns to i
 
     const report = await reconcile();
     assert.deepEqual(sampleIds(report.samples.stale), [tampered, newVersion, sameVersion].sort());
-    assert.deepEqual(report.counts, { missing: 0, orphaned: 0, stale: 3, unbuildable: 0, inFlight: 0 });
+    assert.deepEqual(report.counts, {
+      missing: 0,
+      orphaned: 0,
+      stale: 3,
+      unbuildable: 0,
+      inFlight: 0,
+      blockedByTombstone: 0,
+      newerThanSource: 0,
+    });
     const reasons = Object.fromEntries(report.samples.stale.map((sample) => [sample.id, sample.reason]));
     assert.deepEqual(reasons, { [tampered]: 'version', [newVersion]: 'version', [sameVersion]: 'content' });
     const tamperedSample = report.samples.stale.find((sample) => sample.id === tampered)!;
@@ -175,7 +207,15 @@ describe('reconcile: each kind of drift is found exactly, and --fix returns to i
       [[moved, 'tenant', 'acme']],
     );
     const acmeOnly = await reconcile('report', 'acme');
-    assert.deepEqual(acmeOnly.counts, { missing: 0, orphaned: 1, stale: 0, unbuildable: 0, inFlight: 0 });
+    assert.deepEqual(acmeOnly.counts, {
+      missing: 0,
+      orphaned: 1,
+      stale: 0,
+      unbuildable: 0,
+      inFlight: 0,
+      blockedByTombstone: 0,
+      newerThanSource: 0,
+    });
     assert.equal(acmeOnly.samples.orphaned[0]?.id, moved);
     assert.equal(
       acmeOnly.sourceRows,
@@ -183,7 +223,15 @@ describe('reconcile: each kind of drift is found exactly, and --fix returns to i
       'only acme rows are read (one was orphaned above, one moved)',
     );
     const globexOnly = await reconcile('report', 'globex');
-    assert.deepEqual(globexOnly.counts, { missing: 1, orphaned: 0, stale: 0, unbuildable: 0, inFlight: 0 });
+    assert.deepEqual(globexOnly.counts, {
+      missing: 1,
+      orphaned: 0,
+      stale: 0,
+      unbuildable: 0,
+      inFlight: 0,
+      blockedByTombstone: 0,
+      newerThanSource: 0,
+    });
 
     // Repairing from the acme side moves it: the Applier finds the row under globex.
     const fixed = await reconcile('fix', 'acme');
@@ -198,7 +246,15 @@ describe('reconcile: each kind of drift is found exactly, and --fix returns to i
       const changed = globex[40]!.article_id;
       await testDb.db.query(`UPDATE products SET name = 'Linen shirt' WHERE article_id = $1`, [changed]);
       const report = await reconcile();
-      assert.deepEqual(report.counts, { missing: 0, orphaned: 0, stale: 0, unbuildable: 0, inFlight: 1 });
+      assert.deepEqual(report.counts, {
+        missing: 0,
+        orphaned: 0,
+        stale: 0,
+        unbuildable: 0,
+        inFlight: 1,
+        blockedByTombstone: 0,
+        newerThanSource: 0,
+      });
       assert.equal(report.inSync, true);
     } finally {
       await worker.start();

@@ -2,7 +2,7 @@ import type { CollectionDefinition } from '../config/collection-definition.js';
 import type { SqlExecutor } from '../db/database.js';
 import type { EmbedderIdentity } from '../pipeline/document-builder.js';
 import type { IndexSpec, StoredRecordMeta, VectorStore } from '../stores/vector-store.js';
-import type { DriftKind, StaleReason } from './reconcile-report.js';
+import type { DriftKind, MissingReason, StaleReason } from './reconcile-report.js';
 import { type SourceEntry, scanSource } from './source-scanner.js';
 import { bucketRanges, scanBuckets } from './store-reader.js';
 
@@ -12,7 +12,7 @@ export interface Drift {
   id: string;
   /** Missing: the source row's tenant; stale and orphaned: the tenant the index record has. */
   tenant: string;
-  reason?: StaleReason;
+  reason?: StaleReason | MissingReason;
   sourceTenant?: string;
   sourceVersion?: number;
   indexVersion?: number;
@@ -115,5 +115,28 @@ export async function diffGroups(
     for (const record of held)
       drift.push({ kind: 'orphaned', id, tenant: record.tenant, indexVersion: record.version });
   }
+  await markBlockingTombstones(context, drift);
   return { drift, compared: source.size + records };
+}
+
+/**
+ * A missing record whose row a tombstone at or above the row's version blocks: no ordinary
+ * write can bring it back (a delete applied from a state older than the row, or a version
+ * column that did not grow on re-insert). Stores that cannot list tombstones leave it unmarked;
+ * the authoritative repair clears it either way.
+ */
+async function markBlockingTombstones(context: DiffContext, drift: Drift[]): Promise<void> {
+  const missing = drift.filter((item) => item.kind === 'missing');
+  if (missing.length === 0 || !context.store.tombstoneVersions) return;
+  const tombstones = await context.store.tombstoneVersions(
+    context.spec,
+    missing.map((item) => item.id),
+  );
+  for (const item of missing) {
+    const version = tombstones.get(item.id);
+    if (version !== undefined && version >= item.sourceVersion!) {
+      item.reason = 'tombstone';
+      item.indexVersion = version;
+    }
+  }
 }

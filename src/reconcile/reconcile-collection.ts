@@ -238,10 +238,13 @@ async function run(
     const inFlight = await openOutboxEvents(runtime.db, collection.name, drift);
     const actions: RepairAction[] = [];
     for (const item of drift) {
-      if (inFlight.has(item.id)) {
+      const contradiction = contradictionOf(item);
+      // An event on its way cannot fix a contradiction: the guard would refuse it too.
+      if (inFlight.has(item.id) && !contradiction) {
         report.counts.inFlight++;
         continue;
       }
+      if (contradiction) report.counts[contradiction]++;
       tally.record(item.kind, sampleOf(item));
       actions.push(actionFor(item));
     }
@@ -316,6 +319,20 @@ function actionFor(item: Drift): RepairAction {
     id: item.id,
     version: item.indexVersion!,
   };
+}
+
+/** Drift that the version guard itself keeps in place: Postgres says otherwise. */
+function contradictionOf(item: Drift): 'blockedByTombstone' | 'newerThanSource' | undefined {
+  if (item.kind === 'missing' && item.reason === 'tombstone') return 'blockedByTombstone';
+  if (
+    item.kind === 'stale' &&
+    item.reason === 'version' &&
+    item.indexVersion !== undefined &&
+    item.sourceVersion !== undefined &&
+    item.indexVersion > item.sourceVersion
+  )
+    return 'newerThanSource';
+  return undefined;
 }
 
 function sampleOf(item: Drift) {

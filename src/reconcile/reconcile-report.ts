@@ -10,10 +10,16 @@ export type ReconcileStatus = 'completed' | 'aborted' | 'failed';
 /** Why a record is stale: its tenant, its version, or (same version) its content hash differs. */
 export type StaleReason = 'tenant' | 'version' | 'content';
 
+/**
+ * Why a record is missing although its row exists: a tombstone at or above the row's version
+ * refuses every ordinary write of it (only an authoritative repair can clear it).
+ */
+export type MissingReason = 'tombstone';
+
 export interface DriftSample {
   id: string;
   tenant: string | null;
-  reason?: StaleReason;
+  reason?: StaleReason | MissingReason;
   indexVersion?: number;
   sourceVersion?: number;
   /** Unbuildable rows: the error that stops the row from being indexed. */
@@ -46,6 +52,11 @@ export interface RepairSummary {
   skipped: number;
   /** Could not be applied now; handed to the outbox (origin 'reconcile') for the workers to retry. */
   failed: number;
+  /**
+   * Of the repairs made, those written over what the version guard protects because the source
+   * contradicts it: a tombstone of a row that exists, or a record newer than its row.
+   */
+  overwritten: number;
   queued: number;
   /** The first `sampleSize` planned actions. */
   actions: RepairAction[];
@@ -71,6 +82,12 @@ export interface ReconcileReport {
   counts: DriftCounts & {
     /** Differences with an unapplied outbox event for the row: sync is about to fix them. */
     inFlight: number;
+    /**
+     * Contradictions, which ordinary sync can never fix: missing records whose row a tombstone
+     * at or above its version blocks, and records with a newer version than their row.
+     */
+    blockedByTombstone: number;
+    newerThanSource: number;
   };
   samples: Record<DriftKind, DriftSample[]>;
   /** Drift per tenant (the 1,000 first tenants seen with drift; the rest are summed under "*"). */
@@ -101,7 +118,7 @@ export function emptyCounts(): DriftCounts {
 
 /** Accumulates drift into exact counts and bounded samples. */
 export class DriftTally {
-  readonly counts = { ...emptyCounts(), inFlight: 0 };
+  readonly counts = { ...emptyCounts(), inFlight: 0, blockedByTombstone: 0, newerThanSource: 0 };
   readonly samples: Record<DriftKind, DriftSample[]> = {
     missing: [],
     orphaned: [],
@@ -137,5 +154,5 @@ export class DriftTally {
 }
 
 export function emptyRepairSummary(): RepairSummary {
-  return { planned: 0, repaired: 0, skipped: 0, failed: 0, queued: 0, actions: [], errors: [] };
+  return { planned: 0, repaired: 0, skipped: 0, failed: 0, overwritten: 0, queued: 0, actions: [], errors: [] };
 }

@@ -8,11 +8,13 @@ import type { RepairAction, RepairSummary } from './reconcile-report.js';
 /**
  * Repairs drift through the normal apply path: each repair is a change event for the row,
  * applied by the Applier, which re-reads the row's current source state and writes through
- * the store's version guard. So a repair can never undo a concurrent sync: if sync wrote a
- * newer version meanwhile, the guard keeps it (reported as skipped). An orphan is a delete
- * event carrying the version the index holds: the Applier deletes it only if the row is
- * still absent from the source (a row inserted meanwhile is indexed instead), and the store
- * deletes only that version or older, leaving a tombstone that a later, newer insert beats.
+ * the store's version guard; if sync wrote a newer version meanwhile, the guard keeps it
+ * (reported as skipped). Where the guard refuses a row that exists (a tombstone at or above
+ * its version, a record newer than the row), the repair is authoritative: the Applier writes
+ * the row over it and then checks the source again, so a concurrent change still wins. An
+ * orphan is a delete event carrying the version the index holds: the Applier deletes it only
+ * if the row is still absent from the source (a row inserted meanwhile is indexed instead),
+ * and the store deletes only that version or older, leaving a tombstone that a newer insert beats.
  */
 export class Repairer {
   private readonly applier: Applier;
@@ -38,7 +40,13 @@ export class Repairer {
       sourceVersion: action.version,
     }));
     // Only the index that was compared: other live indexes have their own reconciliation.
-    const { outcomes } = await this.applier.apply(events, { targetIndexIds: [this.indexId] });
+    // Authoritative: a tombstone or a record that contradicts the source is overwritten (and
+    // the write checked against the source afterwards), because Postgres is the truth.
+    const { outcomes, stats } = await this.applier.apply(events, {
+      targetIndexIds: [this.indexId],
+      authoritative: true,
+    });
+    summary.overwritten += stats.overwritten;
     const failed: ChangeEvent[] = [];
     for (const event of events) {
       const outcome = outcomes.get(event.eventId) ?? { status: 'applied' as const };

@@ -179,6 +179,12 @@ export interface VectorStore {
     spec: IndexSpec,
     request: { tenant?: string; bucketBits: number },
   ): Promise<BucketChecksum[]>;
+  /**
+   * The highest tombstone version held for each of these ids (absent: none), whatever tenant
+   * it was written under. Reconciliation uses it to find tombstones that contradict the source
+   * (a row that exists at a version a tombstone refuses).
+   */
+  tombstoneVersions?(spec: IndexSpec, ids: readonly string[]): Promise<Map<string, number>>;
   /** Live records (tombstones are not counted). */
   count(spec: IndexSpec, tenant?: string): Promise<number>;
   drop(spec: IndexSpec): Promise<void>;

@@ -114,10 +114,15 @@ function printReport(report: ReconcileReport): void {
     process.stdout.write(
       `${report.counts.inFlight} difference(s) have an outbox event pending: sync will apply them\n`,
     );
+  const { blockedByTombstone, newerThanSource } = report.counts;
+  if (blockedByTombstone + newerThanSource > 0)
+    process.stdout.write(
+      `contradictions the version guard keeps in place: ${blockedByTombstone} row(s) blocked by a tombstone, ${newerThanSource} record(s) newer than their row${report.mode === 'fix' ? '' : ' (--fix overwrites them from the source)'}\n`,
+    );
   if (report.repair && report.mode === 'fix') {
     const r = report.repair;
     process.stdout.write(
-      `repairs: ${r.planned} planned, ${r.repaired} made, ${r.skipped} skipped (a newer version was already indexed), ${r.failed} failed (${r.queued} queued in the outbox)\n`,
+      `repairs: ${r.planned} planned, ${r.repaired} made (${r.overwritten} over a contradicting tombstone or record), ${r.skipped} skipped (a newer version was already indexed), ${r.failed} failed (${r.queued} queued in the outbox)\n`,
     );
   }
   if (report.repair && report.mode === 'dry-run')

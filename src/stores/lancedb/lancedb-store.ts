@@ -366,6 +366,14 @@ export class LancedbStore implements VectorStore {
     return accumulator.result();
   }
 
+  async tombstoneVersions(spec: IndexSpec, ids: readonly string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const stored = await this.run(async () => this.storedStates(await this.table(spec), ids));
+    const versions = new Map<string, number>();
+    for (const [id, state] of stored) if (state.deleted) versions.set(id, state.version);
+    return versions;
+  }
+
   async count(spec: IndexSpec, tenant?: string): Promise<number> {
     return this.run(async () => (await this.table(spec)).countRows(liveWhere(tenant)));
   }

@@ -384,6 +384,18 @@ export class PgvectorStore implements VectorStore {
     return this.run(() => pgvectorBucketChecksums(this.db, spec, request));
   }
 
+  async tombstoneVersions(spec: IndexSpec, ids: readonly string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const names = pgvectorNames(spec.location);
+    const result = await this.run(() =>
+      this.db.query<{ id: string; version: string }>(
+        `SELECT id, version::text AS version FROM ${names.tombstones} WHERE id = ANY($1::text[])`,
+        [ids],
+      ),
+    );
+    return new Map(result.rows.map((row) => [row.id, Number(row.version)]));
+  }
+
   async count(spec: IndexSpec, tenant?: string): Promise<number> {
     const names = pgvectorNames(spec.location);
     const result = await this.run(() =>

@@ -333,6 +333,21 @@ export class QdrantStore implements VectorStore {
     });
   }
 
+  async tombstoneVersions(spec: IndexSpec, ids: readonly string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    return this.run(async () => {
+      const found = await (await this.connect()).scroll(spec.location, pointsOfIdsBody([...ids]));
+      const versions = new Map<string, number>();
+      for (const point of found.points) {
+        const state = toState(point.payload);
+        const id = String(point.payload?.[META.id]);
+        if (state.deleted && state.version > (versions.get(id) ?? Number.NEGATIVE_INFINITY))
+          versions.set(id, state.version);
+      }
+      return versions;
+    });
+  }
+
   async count(spec: IndexSpec, tenant?: string): Promise<number> {
     return this.run(async () => (await (await this.connect()).count(spec.location, countBody(tenant))).count);
   }
