@@ -154,5 +154,14 @@ export class DriftTally {
 }
 
 export function emptyRepairSummary(): RepairSummary {
-  return { planned: 0, repaired: 0, skipped: 0, failed: 0, overwritten: 0, queued: 0, actions: [], errors: [] };
+  return {
+    planned: 0,
+    repaired: 0,
+    skipped: 0,
+    failed: 0,
+    overwritten: 0,
+    queued: 0,
+    actions: [],
+    errors: [],
+  };
 }
