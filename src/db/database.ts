@@ -26,5 +26,11 @@ export interface Database extends SqlExecutor {
   /** Runs `work` in one transaction on one connection; rolls back if it throws. */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   openListenSession(): Promise<ListenSession>;
+  /**
+   * Runs `work` while holding a transaction-level advisory lock on a connection of its own,
+   * never one of the connections `work` itself may need (so holders cannot exhaust the pool
+   * and wait on each other). Absent on a database with one connection and one process (PGlite).
+   */
+  withAdvisoryLock?<T>(key: string, mode: 'shared' | 'exclusive', work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

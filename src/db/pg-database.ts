@@ -17,6 +17,8 @@ export class PgDatabase implements Database {
   private readonly ownsPool: boolean;
   private closed = false;
 
+  private lockPool: pg.Pool | undefined;
+
   constructor(options: PgDatabaseOptions) {
     this.pool = options.pool;
     this.logger = options.logger ?? silentLogger;
@@ -78,6 +80,47 @@ export class PgDatabase implements Database {
     }
   }
 
+  async withAdvisoryLock<T>(key: string, mode: 'shared' | 'exclusive', work: () => Promise<T>): Promise<T> {
+    this.lockPool ??= new pg.Pool({
+      ...this.pool.options,
+      max: 64,
+      idleTimeoutMillis: 5000,
+      application_name: `${this.pool.options.application_name ?? 'vectorsync'}-lock`,
+    });
+    this.lockPool.on('error', () => undefined);
+    const client = await this.lockPool.connect();
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onError);
+    let finished = false;
+    let result: T;
+    try {
+      await client.query('BEGIN');
+      await client.query(
+        mode === 'shared'
+          ? 'SELECT pg_advisory_xact_lock_shared($1::bigint)'
+          : 'SELECT pg_advisory_xact_lock($1::bigint)',
+        [key],
+      );
+      result = await work();
+      finished = true;
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken ??= rollbackError;
+      });
+      // The work is done and written; only releasing the lock failed (its session is gone).
+      if (finished) return result!;
+      throw error;
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
   async openListenSession(): Promise<ListenSession> {
     const applicationName = `${this.pool.options.application_name ?? 'vectorsync'}-listen`;
     const client = new pg.Client({ ...this.pool.options, application_name: applicationName });
@@ -86,6 +129,10 @@ export class PgDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    const lockPool = this.lockPool;
+    this.lockPool = undefined;
+    // The lock pool is this object's own, whoever owns the main pool.
+    await lockPool?.end();
     if (this.closed || !this.ownsPool) return;
     this.closed = true;
     await this.pool.end();

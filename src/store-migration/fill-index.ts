@@ -1,10 +1,10 @@
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { sourcePages } from '../pipeline/source-pages.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier } from '../sync/applier.js';
 import { backoffDelay } from '../sync/backoff.js';
 import type { ChangeEvent, EventOutcome } from '../sync/change-event.js';
-import { sourcePages } from './source-pages.js';
 
 export interface FillProgress {
   done: number;

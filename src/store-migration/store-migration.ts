@@ -1,5 +1,6 @@
 import { ErrorCode, isVectorsyncError, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { sourceRowCount } from '../pipeline/source-pages.js';
 import { type IndexTarget, indexSpecFor, type VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { indexParamsFor } from '../stores/index-params.js';
 import {
@@ -13,7 +14,6 @@ import { type CompletenessReport, checkCompleteness } from './completeness-check
 import { type FillResult, fillIndexFromSource, sleep, throwIfAborted } from './fill-index.js';
 import { retireAndDrop } from './migration-lifecycle.js';
 import { type ModeAgreement, sampleQueries, shadowReads } from './shadow-reads.js';
-import { sourceRowCount } from './source-pages.js';
 import { swapActiveKeepingStandby } from './standby-swap.js';
 
 export type MigrationStage = 'prepare' | 'handshake' | 'fill' | 'settle' | 'verify' | 'shadow' | 'cutover';

@@ -3,10 +3,13 @@ import type { Logger } from '../logger.js';
 import { buildDocument } from '../pipeline/document-builder.js';
 import { embedDocuments } from '../pipeline/embed-documents.js';
 import type { EmbeddedDocument, IndexDocument } from '../pipeline/index-document.js';
+import { sourcePages } from '../pipeline/source-pages.js';
 import { readSourceRows, type SourceRow } from '../pipeline/source-reader.js';
 import type { CollectionRuntime, IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { ApplyResult, DeleteRequest } from '../stores/vector-store.js';
 import type { ChangeEvent, EventOutcome } from './change-event.js';
+import { withCollectionApplyLock } from './collection-apply-lock.js';
+import { recordFailedEvents } from './outbox-queries.js';
 
 export interface ApplyOptions {
   targetIndexIds?: readonly number[];
@@ -118,19 +121,6 @@ export class Applier {
       return;
     }
 
-    // A truncate empties the indexes before anything that came after it is applied.
-    const truncates = events.filter((event) => event.op === 'truncate');
-    if (truncates.length > 0) {
-      try {
-        for (const target of targets) await target.store.truncate(target.spec);
-        for (const event of truncates) eventOutcomes.set(event.eventId, { status: 'applied' });
-        log.info({ events: truncates.map((event) => event.eventId) }, 'source truncated; index emptied');
-      } catch (error) {
-        for (const event of events) eventOutcomes.set(event.eventId, failure(error));
-        return;
-      }
-    }
-
     const eventsById = new Map<string, ChangeEvent[]>();
     for (const event of events) {
       if (event.op === 'truncate') continue;
@@ -138,14 +128,39 @@ export class Applier {
       list.push(event);
       eventsById.set(event.sourceId, list);
     }
-    if (eventsById.size === 0) return;
-
+    const truncating = events.some((event) => event.op === 'truncate');
+    const mode = truncating ? 'exclusive' : 'shared';
+    const locked = withCollectionApplyLock(this.runtime.db, collection.name, mode, async () => {
+      if (truncating) {
+        // Emptied, then rebuilt from the source as it is now: that covers every other change.
+        const outcome = await this.truncateAndReindex(run, targets);
+        for (const event of events) eventOutcomes.set(event.eventId, outcome);
+        if (outcome.status === 'applied')
+          log.info(
+            { events: events.map((event) => event.eventId) },
+            'source truncated; index emptied and rebuilt',
+          );
+        return;
+      }
+      try {
+        await this.applyRows(run, eventsById);
+      } catch (error) {
+        // Only reading the source throws here; every write reports per id.
+        for (const id of eventsById.keys()) run.outcomes.set(id, failure(error));
+      }
+    });
     try {
-      await this.applyRows(run, eventsById);
+      await locked;
     } catch (error) {
-      // Only reading the source throws here; every write reports per id.
-      for (const id of eventsById.keys()) run.outcomes.set(id, failure(error));
+      const unavailable = new VectorsyncError(
+        ErrorCode.SourceUnavailable,
+        `could not take the apply lock of "${collection.name}": ${(error as Error).message}`,
+        { cause: error, transient: true },
+      );
+      for (const event of events) eventOutcomes.set(event.eventId, failure(unavailable));
+      return;
     }
+    if (truncating) return;
 
     for (const [id, list] of eventsById) {
       const outcome = run.outcomes.get(id) ?? { status: 'applied' };
@@ -162,6 +177,50 @@ export class Applier {
           'change not applied',
         );
       }
+    }
+  }
+
+  /**
+   * A TRUNCATE (under the exclusive apply lock): the indexes are emptied, then every row the
+   * source holds now (inserted after the TRUNCATE) is indexed again, page by page. Rows that
+   * cannot be built are recorded as failed events, so nothing is left out silently.
+   */
+  private async truncateAndReindex(
+    run: CollectionRun,
+    targets: readonly IndexTarget[],
+  ): Promise<EventOutcome> {
+    const { collection } = run;
+    try {
+      for (const target of targets) await target.store.truncate(target.spec);
+      for await (const keys of sourcePages(this.runtime.db, collection.definition, 500)) {
+        const page: CollectionRun = { ...run, outcomes: new Map() };
+        const events = new Map(
+          keys.map((key): [string, ChangeEvent[]] => [
+            key.id,
+            [
+              {
+                eventId: `truncate-reindex:${key.id}`,
+                collection: collection.name,
+                tenant: key.tenant,
+                sourceId: key.id,
+                op: 'upsert',
+                sourceVersion: key.version,
+              },
+            ],
+          ]),
+        );
+        await this.applyRows(page, events);
+        const failed: Array<{ event: ChangeEvent; error: string; code: string }> = [];
+        for (const [id, outcome] of page.outcomes) {
+          if (outcome.status !== 'failed') continue;
+          if (outcome.transient) return outcome;
+          failed.push({ event: events.get(id)![0]!, error: outcome.error.message, code: outcome.code });
+        }
+        if (failed.length > 0) await recordFailedEvents(this.runtime.db, failed, 'truncate');
+      }
+      return { status: 'applied' };
+    } catch (error) {
+      return failure(error);
     }
   }
 
