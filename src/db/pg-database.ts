@@ -81,13 +81,16 @@ export class PgDatabase implements Database {
   }
 
   async withAdvisoryLock<T>(key: string, mode: 'shared' | 'exclusive', work: () => Promise<T>): Promise<T> {
-    this.lockPool ??= new pg.Pool({
-      ...this.pool.options,
-      max: 64,
-      idleTimeoutMillis: 5000,
-      application_name: `${this.pool.options.application_name ?? 'vectorsync'}-lock`,
-    });
-    this.lockPool.on('error', () => undefined);
+    if (!this.lockPool) {
+      this.lockPool = new pg.Pool({
+        ...this.pool.options,
+        max: 64,
+        idleTimeoutMillis: 5000,
+        application_name: `${this.pool.options.application_name ?? 'vectorsync'}-lock`,
+      });
+      // An idle lock connection the server ends (a restart) is simply replaced.
+      this.lockPool.on('error', () => undefined);
+    }
     const client = await this.lockPool.connect();
     let broken: Error | undefined;
     const onError = (error: Error) => {

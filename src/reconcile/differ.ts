@@ -72,8 +72,13 @@ export async function diffGroups(
   const drift: Drift[] = [];
   for (const [id, entry] of source) {
     const held = stored.get(id) ?? [];
-    // A row that cannot be built is reported as unbuildable (by the checksum pass), never as drift.
-    if (entry.error) continue;
+    // A row that cannot be built is reported as unbuildable (by the checksum pass); a record the
+    // index still holds for it is an older state that a rebuild would not produce: stale.
+    if (entry.error) {
+      for (const record of held)
+        drift.push({ kind: 'stale', id, tenant: record.tenant, reason: 'unbuildable', indexVersion: record.version });
+      continue;
+    }
     const expected = entry.identity;
     const match = held.find((record) => record.tenant === expected.tenant) ?? held[0];
     if (!match) {

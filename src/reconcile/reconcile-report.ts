@@ -7,8 +7,12 @@ export type ReconcileMode = 'report' | 'dry-run' | 'fix';
 export type ReconcileTrigger = 'cli' | 'http' | 'schedule' | 'library';
 export type ReconcileStatus = 'completed' | 'aborted' | 'failed';
 
-/** Why a record is stale: its tenant, its version, or (same version) its content hash differs. */
-export type StaleReason = 'tenant' | 'version' | 'content';
+/**
+ * Why a record is stale: its tenant, its version, or (same version) its content hash differs;
+ * or its row cannot be indexed any more (every template field empty, no tenant), so a rebuild
+ * would not produce it.
+ */
+export type StaleReason = 'tenant' | 'version' | 'content' | 'unbuildable';
 
 /**
  * Why a record is missing although its row exists: a tombstone at or above the row's version

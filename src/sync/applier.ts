@@ -324,7 +324,13 @@ export class Applier {
   ): Promise<Map<string, ApplyResult>> {
     const results = new Map<string, ApplyResult>();
     if (rows.length === 0) return results;
-    const documents = await this.documentsFor(run, rows);
+    const { documents, unbuildable } = await this.documentsFor(run, rows);
+    // A row that cannot be indexed any more must not keep serving an older state of itself:
+    // its records go (the event still ends failed, with why).
+    await this.deleteRecords(
+      run,
+      unbuildable.map((row) => ({ tenant: null, id: row.id, version: row.version })),
+    );
     if (documents.length === 0) return results;
     const written = await this.forEachTarget(
       run,
@@ -345,26 +351,34 @@ export class Applier {
     return results;
   }
 
-  /** Documents with their vectors; a row that cannot be built or embedded fails alone. */
-  private async documentsFor(run: CollectionRun, rows: readonly SourceRow[]): Promise<EmbeddedDocument[]> {
+  /**
+   * Documents with their vectors; a row that cannot be built or embedded fails alone. Rows
+   * that cannot be built at all (as opposed to an embedder that failed) are returned too.
+   */
+  private async documentsFor(
+    run: CollectionRun,
+    rows: readonly SourceRow[],
+  ): Promise<{ documents: EmbeddedDocument[]; unbuildable: SourceRow[] }> {
     const { collection } = run;
     const documents: IndexDocument[] = [];
+    const unbuildable: SourceRow[] = [];
     for (const row of rows) {
       try {
         documents.push(buildDocument(collection.definition, row, collection.embedder, collection.analyzer));
       } catch (error) {
         setFailed(run, row.id, error);
+        if (!(isVectorsyncError(error) && error.transient)) unbuildable.push(row);
       }
     }
-    if (documents.length === 0) return [];
+    if (documents.length === 0) return { documents: [], unbuildable };
     try {
       const embedded = await embedDocuments(documents, collection.embedder, collection.embeddingCache);
       run.stats.embedded += embedded.stats.embedded;
       run.stats.embeddingCacheHits += embedded.stats.cached;
-      return embedded.documents;
+      return { documents: embedded.documents, unbuildable };
     } catch (error) {
       for (const document of documents) setFailed(run, document.id, error);
-      return [];
+      return { documents: [], unbuildable };
     }
   }
 
