@@ -40,7 +40,7 @@ describe('identity discipline in the pgvector index', () => {
     vector: vector(dimensions),
   });
 
-  it('references the source row by foreign key with ON DELETE CASCADE', async () => {
+  it('references the source row by foreign key with ON DELETE CASCADE and ON UPDATE CASCADE', async () => {
     const location = runtime.activeTarget('products').record.location;
     const fk = await testDb.db.query<{ definition: string }>(
       `SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f'`,
@@ -48,7 +48,7 @@ describe('identity discipline in the pgvector index', () => {
     );
     assert.match(
       fk.rows[0]!.definition,
-      /FOREIGN KEY \(id\) REFERENCES products\(article_id\) ON DELETE CASCADE/,
+      /FOREIGN KEY \(id\) REFERENCES products\(article_id\) ON UPDATE CASCADE ON DELETE CASCADE/,
     );
   });
 
@@ -92,5 +92,46 @@ describe('identity discipline in the pgvector index', () => {
       item!.article_id,
     ]);
     assert.equal(stored.rowCount, 0);
+  });
+
+  it('a primary-key change of an indexed row commits, and its record follows the key', async () => {
+    const { store } = runtime.collection('products');
+    const spec = runtime.activeTarget('products').spec;
+    const [item] = products(1, 74);
+    await insertProducts(testDb.db, 'acme', [item!]);
+    await store.upsert(spec, [{ ...document(item!.article_id), terms: { coat: 2 }, termCount: 2 }]);
+    // Before ON UPDATE CASCADE, the foreign key failed the application's own UPDATE.
+    await testDb.db.query(`UPDATE products SET article_id = 'renamed-74' WHERE article_id = $1`, [
+      item!.article_id,
+    ]);
+    const stored = await testDb.db.query<{ id: string }>(
+      `SELECT id FROM vectorsync."${spec.location}" WHERE id IN ($1, 'renamed-74')`,
+      [item!.article_id],
+    );
+    assert.deepEqual(stored.rows, [{ id: 'renamed-74' }]);
+    const documents = await testDb.db.query<{ id: string }>(
+      `SELECT id FROM vectorsync."${spec.location}_bm25_docs" WHERE id IN ($1, 'renamed-74')`,
+      [item!.article_id],
+    );
+    assert.deepEqual(documents.rows, [{ id: 'renamed-74' }], 'the keyword index follows the key too');
+  });
+
+  it('TRUNCATE … CASCADE of the source empties the keyword-search tables in the same transaction', async () => {
+    const { store } = runtime.collection('products');
+    const spec = runtime.activeTarget('products').spec;
+    const [item] = products(1, 75);
+    await insertProducts(testDb.db, 'acme', [item!]);
+    await store.upsert(spec, [{ ...document(item!.article_id), terms: { linen: 1 }, termCount: 1 }]);
+    await testDb.db.query('TRUNCATE products CASCADE');
+    for (const suffix of ['', '_bm25_docs', '_postings', '_bm25']) {
+      const left = await testDb.db.query(`SELECT 1 FROM vectorsync."${spec.location}${suffix}"`);
+      assert.equal(left.rowCount, 0, `vectorsync.${spec.location}${suffix} is empty`);
+    }
+    // The same id indexed again, before any truncate event is applied, is written normally.
+    await insertProducts(testDb.db, 'acme', [item!]);
+    const [result] = await store.upsert(spec, [
+      { ...document(item!.article_id), version: 2, terms: { linen: 1 }, termCount: 1 },
+    ]);
+    assert.equal(result!.outcome, 'applied', JSON.stringify(result));
   });
 });

@@ -76,7 +76,13 @@ export async function diffGroups(
     // index still holds for it is an older state that a rebuild would not produce: stale.
     if (entry.error) {
       for (const record of held)
-        drift.push({ kind: 'stale', id, tenant: record.tenant, reason: 'unbuildable', indexVersion: record.version });
+        drift.push({
+          kind: 'stale',
+          id,
+          tenant: record.tenant,
+          reason: 'unbuildable',
+          indexVersion: record.version,
+        });
       continue;
     }
     const expected = entry.identity;

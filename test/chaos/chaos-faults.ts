@@ -64,7 +64,8 @@ export async function injectFault(kind: FaultKind, context: FaultContext): Promi
       return;
     }
     case 'kill-slot-holder': {
-      const holder = await slotHolder(context);
+      // The slot is held once a consumer has started (workers restart after earlier faults).
+      const holder = await waitFor(() => slotHolder(context), { timeoutMs: 15_000 }).catch(() => undefined);
       if (!holder) {
         context.note('no process held the slot; killing a worker instead');
         await injectFault('kill-worker', context);

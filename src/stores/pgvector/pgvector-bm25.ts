@@ -24,6 +24,7 @@ export function bm25Names(location: string) {
     postings: `"vectorsync"."${location}_postings"`,
     stats: `"vectorsync"."${location}_bm25"`,
     triggerFunction: `"vectorsync"."${location}_bm25_sync"`,
+    truncateFunction: `"vectorsync"."${location}_bm25_truncate"`,
   };
 }
 
@@ -102,6 +103,16 @@ export function bm25Ddl(location: string, idType: string): string[] {
        RETURN NULL;
      END
      $bm25$`,
+    // A TRUNCATE of the index table (a source `TRUNCATE … CASCADE` reaches it through the
+    // foreign key) fires no DELETE trigger: empty the derived tables with it, in its transaction.
+    `CREATE OR REPLACE FUNCTION ${n.truncateFunction}() RETURNS trigger LANGUAGE plpgsql AS $bm25$
+     BEGIN
+       TRUNCATE ${n.documents}, ${n.postings}, ${n.stats};
+       RETURN NULL;
+     END
+     $bm25$`,
+    `DROP TRIGGER IF EXISTS "${location}_bm25_truncate" ON ${n.table}`,
+    `CREATE TRIGGER "${location}_bm25_truncate" AFTER TRUNCATE ON ${n.table} FOR EACH STATEMENT EXECUTE FUNCTION ${n.truncateFunction}()`,
     ...(['insert', 'update', 'delete'] as const).flatMap((op) => {
       const name = `"${location}_bm25_${op}"`;
       const transition =

@@ -79,8 +79,10 @@ export class PgvectorStore implements VectorStore {
     const names = pgvectorNames(spec.location);
     const source = this.source(spec);
     const idType = source ? source.type : 'text';
+    // ON UPDATE CASCADE: a primary-key change of an indexed row must not fail the application's
+    // UPDATE; the record moves with it (and the new key's event brings it up to date).
     const reference = source
-      ? ` REFERENCES ${qualified(source.table)} (${quoteIdent(source.column)}) ON DELETE CASCADE`
+      ? ` REFERENCES ${qualified(source.table)} (${quoteIdent(source.column)}) ON DELETE CASCADE ON UPDATE CASCADE`
       : '';
     await this.run(async () => {
       if (this.db.kind === 'postgres') await assertNoConcurrentIndexDdl(this.db, names.table);
@@ -114,6 +116,7 @@ export class PgvectorStore implements VectorStore {
           `CREATE TABLE IF NOT EXISTS ${names.tombstones} (
              id text PRIMARY KEY, tenant text NOT NULL, version bigint NOT NULL, deleted_at timestamptz NOT NULL DEFAULT now())`,
         );
+        if (source) await cascadeKeyUpdates(tx, names.table);
         for (const statement of bm25Ddl(spec.location, idType)) await tx.query(statement);
         // Tables created before the bucket column existed get it here (a one-time rewrite).
         for (const statement of bucketColumnDdl(spec.location)) await tx.query(statement);
@@ -308,12 +311,9 @@ export class PgvectorStore implements VectorStore {
   }
 
   async truncate(spec: IndexSpec): Promise<void> {
-    const names = bm25Names(spec.location);
-    await this.run(() =>
-      this.db.query(
-        `TRUNCATE ${names.table}, ${names.tombstones}, ${names.postings}, ${names.stats}, ${names.documents}`,
-      ),
-    );
+    const names = pgvectorNames(spec.location);
+    // The table's TRUNCATE trigger empties the keyword-search tables with it (pgvector-bm25.ts).
+    await this.run(() => this.db.query(`TRUNCATE ${names.table}, ${names.tombstones}`));
   }
 
   async search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]> {
@@ -415,6 +415,7 @@ export class PgvectorStore implements VectorStore {
         `DROP TABLE IF EXISTS ${names.table}, ${names.tombstones}, ${names.postings}, ${names.stats}, ${names.terms}, ${names.documents}`,
       );
       await this.db.query(`DROP FUNCTION IF EXISTS ${names.triggerFunction}()`);
+      await this.db.query(`DROP FUNCTION IF EXISTS ${names.truncateFunction}()`);
       await this.db.query(`DROP SEQUENCE IF EXISTS ${names.ordinals}`);
     });
   }
@@ -501,6 +502,26 @@ async function lockKeys(tx: SqlExecutor, indexId: number, ids: readonly string[]
     `SELECT pg_advisory_xact_lock($1, k) FROM (SELECT DISTINCT hashtext(x) AS k FROM unnest($2::text[]) AS x ORDER BY 1) AS keys`,
     [indexId, ids],
   );
+}
+
+/**
+ * Index tables created before the foreign key cascaded key updates get it now: their source
+ * rows could not change key while indexed (the application's UPDATE failed).
+ */
+async function cascadeKeyUpdates(tx: SqlExecutor, table: string): Promise<void> {
+  const found = await tx.query<{ name: string; definition: string }>(
+    `SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+      WHERE conrelid = $1::regclass AND contype = 'f' AND confupdtype <> 'c'`,
+    [table],
+  );
+  for (const constraint of found.rows) {
+    const definition = constraint.definition.replace(/ ON UPDATE \w+( \w+)?/, '');
+    await tx.query(`ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdent(constraint.name)}`);
+    await tx.query(
+      `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(constraint.name)} ${definition} ON UPDATE CASCADE NOT VALID`,
+    );
+    await tx.query(`ALTER TABLE ${table} VALIDATE CONSTRAINT ${quoteIdent(constraint.name)}`);
+  }
 }
 
 function foreignKeyId(error: unknown): string | undefined {
