@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isConnectionError } from '../db/sqlstate.js';
 import { ErrorCode, isVectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -68,6 +69,19 @@ export function sendError(
     return reply
       .status(fastifyError.statusCode)
       .send({ error: { code, message, details: {}, requestId } } satisfies ErrorBody);
+  }
+  if (isConnectionError(error)) {
+    // The database is restarting or unreachable: a retryable condition, not a bug. Its text
+    // (host, port) stays in the log.
+    logger.warn({ requestId, err: (error as Error).message }, 'database unreachable');
+    return reply.status(503).send({
+      error: {
+        code: ErrorCode.SourceUnavailable,
+        message: 'the database is unreachable; retry later',
+        details: {},
+        requestId,
+      },
+    } satisfies ErrorBody);
   }
   logger.error(
     { requestId, err: (error as Error).message, stack: (error as Error).stack },

@@ -2,7 +2,7 @@ import type { CollectionDefinition } from '../config/collection-definition.js';
 import { versionExpression } from '../config/collection-definition.js';
 import type { Database, SqlExecutor } from '../db/database.js';
 import { quoteIdent } from '../db/sql-identifier.js';
-import { SqlState, sqlStateOf } from '../db/sqlstate.js';
+import { isConnectionError, SqlState, sqlStateOf } from '../db/sqlstate.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { ChangeEvent } from './change-event.js';
 import { rowToJson, validateDocumentBody } from './document-fields.js';
@@ -165,6 +165,14 @@ export class DocumentWriter {
     try {
       return await work();
     } catch (error) {
+      if (isConnectionError(error)) {
+        // Whether a write that was in flight committed is unknown: the client must read it back.
+        throw new VectorsyncError(
+          ErrorCode.SourceUnavailable,
+          `the source database is unreachable; collection "${definition.name}" cannot be read or written now`,
+          { cause: error, transient: true, details: { collection: definition.name } },
+        );
+      }
       const state = sqlStateOf(error);
       const pgError = error as { column?: string; constraint?: string; message: string; detail?: string };
       if (state === SqlState.UniqueViolation) {

@@ -18,6 +18,8 @@ export class ApiWorkload {
   private serial = 0;
   private readonly tenantOf = new Map<string, string>();
   private readonly hot = ['hot-0', 'hot-1', 'hot-2'];
+  /** The first 400 answer, for the report: a workload the API keeps refusing tests nothing. */
+  firstBadRequest: string | undefined;
 
   constructor(
     private readonly baseUrl: string,
@@ -107,6 +109,7 @@ export class ApiWorkload {
   }
 
   private async call(tenant: string, method: string, path: string, body?: object): Promise<number> {
+    const started = performance.now();
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
       headers: {
@@ -115,7 +118,12 @@ export class ApiWorkload {
       },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
-    await response.arrayBuffer();
+    const text = await response.text();
+    const key = `http ${method} ${response.status}`;
+    this.stats.byAction[key] = (this.stats.byAction[key] ?? 0) + 1;
+    this.stats.byAction[`ms ${method}`] =
+      (this.stats.byAction[`ms ${method}`] ?? 0) + (performance.now() - started);
+    if (response.status === 400 && !this.firstBadRequest) this.firstBadRequest = text.slice(0, 300);
     if (response.status >= 500) throw new Error(`HTTP ${response.status}`);
     if (response.status < 300) this.stats.committed++;
     else this.stats.rolledBack++;

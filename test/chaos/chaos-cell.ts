@@ -247,6 +247,15 @@ export async function runCell(
     await gap(random, scale);
     workloadStats = await workload.stop();
     result.workload = workloadStats;
+    if (workload instanceof ApiWorkload) {
+      const answers = Object.entries(workloadStats.byAction).filter(([key]) => key.startsWith('http '));
+      note(`answers: ${answers.map(([key, n]) => `${key.slice(5)} ×${n}`).join(', ')}`);
+      const time = Object.entries(workloadStats.byAction).filter(([key]) => key.startsWith('ms '));
+      note(
+        `request time: ${time.map(([key, ms]) => `${key.slice(3)} ${Math.round(ms)} ms in all`).join(', ')}`,
+      );
+      if (workload.firstBadRequest) note(`first 400: ${workload.firstBadRequest}`);
+    }
     note(
       `workload stopped: ${workloadStats.committed} committed, ${workloadStats.rolledBack} rolled back, ${workloadStats.errors} errors`,
     );
