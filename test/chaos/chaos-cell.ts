@@ -79,15 +79,15 @@ export const SCALES: Record<'reduced' | 'full', ChaosScale> = {
   full: {
     name: 'full',
     seedRows: 400,
-    sessions: 6,
+    sessions: 4,
     workers: 3,
     faultsPerKind: 3,
     maxFaults: 0,
     gapMs: [500, 3000],
     bulkMax: 200,
     toastChance: 0.05,
-    pauseMs: 2,
-    quiesceTimeoutMs: 300_000,
+    pauseMs: 5,
+    quiesceTimeoutMs: 600_000,
   },
 };
 
