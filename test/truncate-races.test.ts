@@ -5,12 +5,14 @@ import { silentLogger } from '../src/logger.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { Applier } from '../src/sync/applier.js';
 import type { ChangeEvent } from '../src/sync/change-event.js';
+import { OutboxWorker } from '../src/sync/outbox-worker.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';
 import {
   createProductsTable,
   indexRows,
   insertProducts,
   openProductsRuntime,
+  outboxDrained,
   products,
   productsConfigWith,
 } from './helpers/products-fixture.js';
@@ -85,6 +87,15 @@ describe('TRUNCATE applied out of order with other changes', () => {
       (row) => row.id,
     );
   const indexedIds = async () => [...(await indexRows(storeDb.db, location)).keys()].sort();
+  const drain = async () => {
+    const worker = new OutboxWorker({ runtime });
+    await worker.start();
+    try {
+      await waitFor(() => outboxDrained(testDb.db), { message: 'the queued rows to be indexed' });
+    } finally {
+      await worker.stop();
+    }
+  };
 
   it('a row inserted after the TRUNCATE but applied before it stays indexed', async () => {
     const [a, b] = products(2, 601);
@@ -99,6 +110,15 @@ describe('TRUNCATE applied out of order with other changes', () => {
       [...outcomes.values()].map((outcome) => outcome.status),
       ['applied'],
     );
+    // Applying the TRUNCATE emptied the index and queued every row the source holds now.
+    const queued = await testDb.db.query<{ source_id: string }>(
+      `SELECT source_id FROM vectorsync.outbox WHERE origin = 'truncate' AND status = 'pending'`,
+    );
+    assert.deepEqual(
+      queued.rows.map((row) => row.source_id),
+      ['after-truncate'],
+    );
+    await drain();
     assert.deepEqual(await indexedIds(), await sourceIds());
     assert.deepEqual(await indexedIds(), ['after-truncate']);
   });
@@ -118,6 +138,7 @@ describe('TRUNCATE applied out of order with other changes', () => {
     const truncating = applier().apply([truncate()]);
     release();
     await Promise.all([late, truncating]);
+    await drain();
     assert.deepEqual(await indexedIds(), await sourceIds());
     assert.deepEqual(await indexedIds(), []);
   });

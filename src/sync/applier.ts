@@ -3,13 +3,12 @@ import type { Logger } from '../logger.js';
 import { buildDocument } from '../pipeline/document-builder.js';
 import { embedDocuments } from '../pipeline/embed-documents.js';
 import type { EmbeddedDocument, IndexDocument } from '../pipeline/index-document.js';
-import { sourcePages } from '../pipeline/source-pages.js';
 import { readSourceRows, type SourceRow } from '../pipeline/source-reader.js';
 import type { CollectionRuntime, IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { ApplyResult, DeleteRequest } from '../stores/vector-store.js';
 import type { ChangeEvent, EventOutcome } from './change-event.js';
 import { withCollectionApplyLock } from './collection-apply-lock.js';
-import { recordFailedEvents } from './outbox-queries.js';
+import { enqueueEveryRow } from './outbox-queries.js';
 
 export interface ApplyOptions {
   targetIndexIds?: readonly number[];
@@ -181,43 +180,18 @@ export class Applier {
   }
 
   /**
-   * A TRUNCATE (under the exclusive apply lock): the indexes are emptied, then every row the
-   * source holds now (inserted after the TRUNCATE) is indexed again, page by page. Rows that
-   * cannot be built are recorded as failed events, so nothing is left out silently.
+   * A TRUNCATE (under the exclusive apply lock): the indexes are emptied and every row the
+   * source holds by then (inserted after the TRUNCATE, perhaps already applied by another
+   * worker and emptied away just now) gets an outbox event, in one statement. The lock is held
+   * only that long; the workers index those rows like any change, in batches.
    */
   private async truncateAndReindex(
     run: CollectionRun,
     targets: readonly IndexTarget[],
   ): Promise<EventOutcome> {
-    const { collection } = run;
     try {
       for (const target of targets) await target.store.truncate(target.spec);
-      for await (const keys of sourcePages(this.runtime.db, collection.definition, 500)) {
-        const page: CollectionRun = { ...run, outcomes: new Map() };
-        const events = new Map(
-          keys.map((key): [string, ChangeEvent[]] => [
-            key.id,
-            [
-              {
-                eventId: `truncate-reindex:${key.id}`,
-                collection: collection.name,
-                tenant: key.tenant,
-                sourceId: key.id,
-                op: 'upsert',
-                sourceVersion: key.version,
-              },
-            ],
-          ]),
-        );
-        await this.applyRows(page, events);
-        const failed: Array<{ event: ChangeEvent; error: string; code: string }> = [];
-        for (const [id, outcome] of page.outcomes) {
-          if (outcome.status !== 'failed') continue;
-          if (outcome.transient) return outcome;
-          failed.push({ event: events.get(id)![0]!, error: outcome.error.message, code: outcome.code });
-        }
-        if (failed.length > 0) await recordFailedEvents(this.runtime.db, failed, 'truncate');
-      }
+      await enqueueEveryRow(this.runtime.db, run.collection.definition, 'truncate');
       return { status: 'applied' };
     } catch (error) {
       return failure(error);

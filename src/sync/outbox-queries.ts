@@ -1,4 +1,7 @@
+import type { CollectionDefinition } from '../config/collection-definition.js';
+import { versionExpression } from '../config/collection-definition.js';
 import type { SqlExecutor } from '../db/database.js';
+import { quoteIdent } from '../db/sql-identifier.js';
 import type { ChangeEvent } from './change-event.js';
 
 /** The outbox's hot-path SQL, batched; one function per statement. */
@@ -299,4 +302,27 @@ export async function noteWriteIntentDrift(
      SELECT pg_notify('vectorsync_outbox', collection) FROM noted`,
     [id, failure.error, failure.code, failure.delayMs],
   );
+}
+
+/**
+ * One upsert event per row the collection's source table holds now, in one statement: the
+ * backfill of a new index ('backfill'), and what a TRUNCATE leaves to index again ('truncate').
+ */
+export async function enqueueEveryRow(
+  db: SqlExecutor,
+  definition: CollectionDefinition,
+  origin: 'backfill' | 'truncate',
+): Promise<number> {
+  const result = await db.query<{ count: string }>(
+    `WITH enqueued AS (
+       INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin)
+       SELECT $1, coalesce(s.${quoteIdent(definition.tenantColumn.name)}::text, ''), s.${quoteIdent(definition.primaryKey.name)}::text,
+              'upsert', ${versionExpression(definition, 's')}, $2
+         FROM ${definition.tableSql} s
+       RETURNING 1
+     )
+     SELECT count(*)::text AS count, pg_notify('vectorsync_outbox', $1) FROM enqueued`,
+    [definition.name, origin],
+  );
+  return Number(result.rows[0]?.count ?? 0);
 }

@@ -1,9 +1,7 @@
 import { ensurePublication, ensureSlot } from '../capture/cdc/cdc-setup.js';
 import { formatLsn } from '../capture/cdc/lsn.js';
 import { installVersionTrigger } from '../capture/version-trigger.js';
-import { versionExpression } from '../config/collection-definition.js';
 import { hashCollectionLock } from '../db/collection-lock.js';
-import { quoteIdent } from '../db/sql-identifier.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { indexSpecFor } from '../runtime/vectorsync-runtime.js';
@@ -15,6 +13,7 @@ import {
   type IndexRecord,
   liveIndexes,
 } from '../stores/index-registry.js';
+import { enqueueEveryRow } from './outbox-queries.js';
 import {
   beginModeSwitch,
   markSwitchLsn,
@@ -212,22 +211,7 @@ export async function setupCdcCapture(runtime: VectorsyncRuntime): Promise<void>
     );
 }
 
-/** Enqueues every source row; the workers then build the index through the normal path. */
-export async function enqueueBackfill(
-  runtime: VectorsyncRuntime,
-  collection: CollectionRuntime,
-): Promise<number> {
-  const { definition } = collection;
-  const result = await runtime.db.query<{ count: string }>(
-    `WITH enqueued AS (
-       INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin)
-       SELECT $1, coalesce(s.${quoteIdent(definition.tenantColumn.name)}::text, ''), s.${quoteIdent(definition.primaryKey.name)}::text,
-              'upsert', ${versionExpression(definition, 's')}, 'backfill'
-         FROM ${definition.tableSql} s
-       RETURNING 1
-     )
-     SELECT count(*)::text AS count, pg_notify('vectorsync_outbox', $1) FROM enqueued`,
-    [definition.name],
-  );
-  return Number(result.rows[0]?.count ?? 0);
+/** One outbox event per existing row of the collection (origin 'backfill'). */
+export function enqueueBackfill(runtime: VectorsyncRuntime, collection: CollectionRuntime): Promise<number> {
+  return enqueueEveryRow(runtime.db, collection.definition, 'backfill');
 }

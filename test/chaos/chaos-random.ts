@@ -97,10 +97,18 @@ export function words(random: ChaosRandom, count: number): string {
   return Array.from({ length: count }, () => random.pick(WORDS)).join(' ');
 }
 
-/** Text that does not compress: large enough to be TOASTed out of line. */
+/**
+ * A body large enough to be stored out of line (TOAST) even after compression: words, as real
+ * long text is. (Random letters would also make every such body a few thousand new terms of
+ * the BM25 dictionary, which measures that dictionary, not sync.)
+ */
 export function toastText(random: ChaosRandom, bytes: number): string {
-  const letters = 'abcdefghijklmnopqrstuvwxyz      ';
-  let text = '';
-  while (text.length < bytes) text += letters[random.int(0, letters.length - 1)];
-  return text;
+  const parts: string[] = [];
+  let length = 0;
+  while (length < bytes) {
+    const word = random.chance(0.3) ? `${random.pick(WORDS)}${random.int(0, 99)}` : random.pick(WORDS);
+    parts.push(word);
+    length += word.length + 1;
+  }
+  return parts.join(' ');
 }
