@@ -126,14 +126,25 @@ const qdrantStore = z.strictObject({
 
 export const storeSchema = z.discriminatedUnion('provider', [pgvectorStore, lancedbStore, qdrantStore]);
 
-export const analyzerSchema = z.strictObject({
-  /** Snowball English (Porter2) stemming. */
-  stemming: z.boolean().default(true),
-  /** `english` (Lucene's English stop set), `none`, or your own list. */
-  stopwords: z.union([z.enum(['english', 'none']), z.array(z.string().min(1))]).default('english'),
-  foldAccents: z.boolean().default(true),
-  minTokenLength: z.number().int().min(1).max(20).default(1),
-});
+export const analyzerSchema = z
+  .strictObject({
+    /** Snowball English (Porter2) stemming. */
+    stemming: z.boolean().default(true),
+    /** `english` (Lucene's English stop set), `none`, or your own list. */
+    stopwords: z.union([z.enum(['english', 'none']), z.array(z.string().min(1))]).default('english'),
+    foldAccents: z.boolean().default(true),
+    minTokenLength: z.number().int().min(1).max(20).default(1),
+    /**
+     * Longer tokens are split into pieces of this many characters (Elasticsearch's standard
+     * tokenizer; Lucene's default 255). At most 256, so that a term fits every store's term
+     * limit in UTF-8 (LanceDB's full-text index drops tokens over 1024 bytes).
+     */
+    maxTokenLength: z.number().int().min(1).max(256).default(255),
+  })
+  .refine((analyzer) => analyzer.maxTokenLength >= analyzer.minTokenLength, {
+    message: 'maxTokenLength must be at least minTokenLength',
+    path: ['maxTokenLength'],
+  });
 
 /**
  * Hybrid defaults come from `npm run bench:relevance` on the shared test collections with the
