@@ -1,9 +1,7 @@
 import { ErrorCode, errorCodeOf, isVectorsyncError, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { buildDocument } from '../pipeline/document-builder.js';
-import { embedDocuments } from '../pipeline/embed-documents.js';
-import type { IndexDocument } from '../pipeline/index-document.js';
-import { readSourceRows } from '../pipeline/source-reader.js';
+import type { EmbeddedDocument } from '../pipeline/index-document.js';
+import { readSourceRows, type SourceRow } from '../pipeline/source-reader.js';
 import type { CollectionRuntime, IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { ApplyResult, DeleteRequest } from '../stores/vector-store.js';
 import type { ChangeEvent, EventOutcome } from './change-event.js';
@@ -129,7 +127,7 @@ export class Applier {
     }
 
     const idOutcome = new Map<string, EventOutcome>();
-    const documents: IndexDocument[] = [];
+    const toBuild: SourceRow[] = [];
     const deletes: DeleteRequest[] = [];
     for (const [id, list] of eventsById) {
       const row = rows.get(id);
@@ -139,11 +137,7 @@ export class Applier {
           if (event.tenant !== null && event.tenant !== '' && event.tenant !== row.tenant)
             deletes.push({ tenant: event.tenant, id, version: event.sourceVersion });
         }
-        try {
-          documents.push(buildDocument(collection.definition, row, collection.embedder, collection.analyzer));
-        } catch (error) {
-          idOutcome.set(id, failure(error));
-        }
+        toBuild.push(row);
       } else {
         // Gone from the source: whatever the events said, the index must not have it.
         // Events arrive in capture order, so the last one knows the latest tenant.
@@ -169,20 +163,22 @@ export class Applier {
       for (const result of results) record(idOutcome, result, stats, 'delete');
     }
 
-    if (documents.length > 0) {
-      let embedded: Awaited<ReturnType<typeof embedDocuments>> | undefined;
-      try {
-        embedded = await embedDocuments(documents, collection.embedder, collection.embeddingCache);
-        stats.embedded += embedded.stats.embedded;
-        stats.embeddingCacheHits += embedded.stats.cached;
-      } catch (error) {
-        for (const document of documents) idOutcome.set(document.id, failure(error));
+    if (toBuild.length > 0) {
+      // Built and embedded off the event loop; a row that cannot be (or exceeds its budget) fails alone.
+      const prepared = await this.runtime.documents.prepare(collection, toBuild);
+      stats.embedded += prepared.stats.embedded;
+      stats.embeddingCacheHits += prepared.stats.cached;
+      const documents: EmbeddedDocument[] = [];
+      for (const result of prepared.documents) {
+        if ('error' in result) {
+          if (idOutcome.get(result.id)?.status !== 'failed') idOutcome.set(result.id, failure(result.error));
+        } else documents.push(result.document);
       }
-      if (embedded) {
+      if (documents.length > 0) {
         const results = await this.forEachTarget(
           collection,
           options,
-          (target) => target.store.upsert(target.spec, embedded.documents),
+          (target) => target.store.upsert(target.spec, documents),
           documents.map((document) => document.id),
         );
         for (const result of results) {
