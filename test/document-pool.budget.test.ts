@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { SyncConfig } from '../src/config/config-schema.js';
 import { ErrorCode } from '../src/errors.js';
 import { silentLogger } from '../src/logger.js';
@@ -116,6 +117,8 @@ describe('document budget: a document whose build never ends fails alone', () =>
     const rows = await indexRows(testDb.db, location);
     for (const id of good) assert.ok(rows.has(id), `${id} is indexed`);
     assert.ok(!rows.has('poison-1'));
+    // Its captured events are for the outbox worker below: as a delete, it needs no build.
+    await testDb.db.query(`DELETE FROM products WHERE article_id = 'poison-1'`);
   });
 
   it('ends the event failed after maxAttempts, visible in status, and the worker goes on', async () => {
@@ -130,7 +133,8 @@ describe('document budget: a document whose build never ends fails alone', () =>
         const row = await outboxEvent(testDb, 'poison-2');
         return row?.status === 'failed' ? row : undefined;
       },
-      { timeoutMs: 60_000, message: 'the poison event to end failed' },
+      // Each attempt replaces a worker thread, which under tsx on a loaded machine takes a while.
+      { timeoutMs: 180_000, message: 'the poison event to end failed' },
     );
     assert.equal(event.last_error_code, ErrorCode.DocumentBudgetExceeded);
     assert.equal(event.attempts, runtime.config.sync.maxAttempts);
@@ -182,11 +186,13 @@ describe('document worker memory limit: a document that exhausts its thread fail
   });
 
   it('fails that row with DOCUMENT_WORKER_DIED, applies the others, and the next batch runs', async () => {
+    assert.equal(runtime.documents.started, false, 'no worker threads before a batch needs them');
     const good = ['calm-1', 'calm-2', 'calm-3'];
     await insertNamed(testDb, ['bomb-1', ...good], 51);
     const applier = new Applier(runtime, silentLogger);
     const { outcomes } = await applier.apply(upserts(['bomb-1', ...good], 'first'));
 
+    assert.equal(runtime.documents.started, true);
     const bomb = failed(outcomes.get('first:bomb-1'));
     assert.equal(bomb.code, ErrorCode.DocumentWorkerDied);
     assert.equal(bomb.transient, false);
@@ -200,5 +206,41 @@ describe('document worker memory limit: a document that exhausts its thread fail
     assert.equal(next.outcomes.get('second:calm-4')?.status, 'applied');
     const rows = await indexRows(testDb.db, location);
     for (const id of [...good, 'calm-4']) assert.ok(rows.has(id), `${id} is indexed`);
+  });
+});
+
+describe('document worker threads that cannot start', () => {
+  let testDb: TestDatabase;
+  let runtime: VectorsyncRuntime;
+
+  before(async () => {
+    testDb = await createTestDatabase('pool_broken');
+    await createProductsTable(testDb.db);
+    runtime = await VectorsyncRuntime.open({
+      config: productsConfig(testDb),
+      db: testDb.connect({ applicationName: 'vectorsync-runtime' }),
+      documentPool: {
+        workerHooks: { module: fileURLToPath(new URL('./helpers/broken-worker-hooks.ts', import.meta.url)) },
+      },
+    });
+    await setupCollections(runtime);
+  });
+
+  after(async () => {
+    await runtime.close();
+    await testDb.drop();
+  });
+
+  it('fail the batch with DOCUMENT_POOL_UNAVAILABLE, transient (the collection pauses and retries), without hanging', async () => {
+    await insertNamed(testDb, ['lonely-1', 'lonely-2'], 61);
+    const { outcomes } = await new Applier(runtime, silentLogger).apply(
+      upserts(['lonely-1', 'lonely-2'], 'x'),
+    );
+    for (const id of ['lonely-1', 'lonely-2']) {
+      const outcome = failed(outcomes.get(`x:${id}`));
+      assert.equal(outcome.code, ErrorCode.DocumentPoolUnavailable);
+      assert.equal(outcome.transient, true);
+      assert.match(outcome.error.message, /this hooks module is broken on purpose/);
+    }
   });
 });
