@@ -187,6 +187,11 @@ export class DocumentPool {
     return results.flat();
   }
 
+  /** Starts the threads now, in the background, rather than on the first batch that needs them. */
+  warmUp(): void {
+    if (this.options.threads > 0) void this.threads().catch(() => undefined);
+  }
+
   /** Stops the threads; work still running fails with a transient error and is retried elsewhere. */
   async close(): Promise<void> {
     this.closed = true;

@@ -198,8 +198,13 @@ export class VectorsyncRuntime {
     return active;
   }
 
-  /** Loads every embedder's model or files now rather than on the first write or query. */
+  /**
+   * Loads every embedder's model or files now rather than on the first write or query, and
+   * starts the document worker threads meanwhile (processes that sync call this; others start
+   * them on first use).
+   */
   async warmUp(): Promise<void> {
+    this.documents.warmUp();
     const seen = new Set<Embedder>();
     for (const collection of this.collections.values()) {
       if (seen.has(collection.embedder)) continue;
