@@ -37,10 +37,20 @@ export interface DocumentPoolOptions {
    * the worker threads.
    */
   workerHooks?: { module: string; data?: unknown };
-  /** Batches of at most this many characters of input are done on the calling thread (default 2048). */
+  /**
+   * Batches of at most this many characters of input are done on the calling thread (default
+   * INLINE_MAX_CHARS).
+   */
   inlineMaxChars?: number;
 }
 
+/**
+ * A batch with at most this much input is built on the calling thread: a thread hop costs more
+ * than that work (about 1 ms for a dozen catalog rows), and it is provably short: the bound of one
+ * search query (MAX_QUERY_CHARS), whose analysis the event loop does anyway (at most about 15 ms
+ * for the worst text, typically 1 ms).
+ */
+const INLINE_MAX_CHARS = 4096;
 /** What a worker thread is given per task: at most this many rows… */
 const TASK_MAX_ROWS = 64;
 /** …and this many characters of input (a row larger than this is a task of its own). */
@@ -79,7 +89,7 @@ export class DocumentPool {
   private closed = false;
 
   constructor(private readonly options: DocumentPoolOptions) {
-    this.inlineMaxChars = options.workerHooks ? -1 : (options.inlineMaxChars ?? 2048);
+    this.inlineMaxChars = options.workerHooks ? -1 : (options.inlineMaxChars ?? INLINE_MAX_CHARS);
   }
 
   /** True once worker threads have been started (for status and tests). */
