@@ -32,6 +32,12 @@ export const ErrorCode = {
   SourceRowMissing: 'SOURCE_ROW_MISSING',
   SourceUnavailable: 'SOURCE_UNAVAILABLE',
   TemplateFieldMissing: 'TEMPLATE_FIELD_MISSING',
+  /** Building or embedding one document took longer than sync.documentBudgetMs (not transient). */
+  DocumentBudgetExceeded: 'DOCUMENT_BUDGET_EXCEEDED',
+  /** The worker thread building or embedding one document died, e.g. at its memory limit (not transient). */
+  DocumentWorkerDied: 'DOCUMENT_WORKER_DIED',
+  /** The document worker threads cannot run at all (transient: the collection pauses and retries). */
+  DocumentPoolUnavailable: 'DOCUMENT_POOL_UNAVAILABLE',
   MigrationAhead: 'MIGRATION_AHEAD',
   MigrationsPending: 'MIGRATIONS_PENDING',
   CaptureNotInstalled: 'CAPTURE_NOT_INSTALLED',

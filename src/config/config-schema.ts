@@ -126,14 +126,25 @@ const qdrantStore = z.strictObject({
 
 export const storeSchema = z.discriminatedUnion('provider', [pgvectorStore, lancedbStore, qdrantStore]);
 
-export const analyzerSchema = z.strictObject({
-  /** Snowball English (Porter2) stemming. */
-  stemming: z.boolean().default(true),
-  /** `english` (Lucene's English stop set), `none`, or your own list. */
-  stopwords: z.union([z.enum(['english', 'none']), z.array(z.string().min(1))]).default('english'),
-  foldAccents: z.boolean().default(true),
-  minTokenLength: z.number().int().min(1).max(20).default(1),
-});
+export const analyzerSchema = z
+  .strictObject({
+    /** Snowball English (Porter2) stemming. */
+    stemming: z.boolean().default(true),
+    /** `english` (Lucene's English stop set), `none`, or your own list. */
+    stopwords: z.union([z.enum(['english', 'none']), z.array(z.string().min(1))]).default('english'),
+    foldAccents: z.boolean().default(true),
+    minTokenLength: z.number().int().min(1).max(20).default(1),
+    /**
+     * Longer tokens are split into pieces of this many characters (Elasticsearch's standard
+     * tokenizer; Lucene's default 255). At most 256, so that a term fits every store's term
+     * limit in UTF-8 (LanceDB's full-text index drops tokens over 1024 bytes).
+     */
+    maxTokenLength: z.number().int().min(1).max(256).default(255),
+  })
+  .refine((analyzer) => analyzer.maxTokenLength >= analyzer.minTokenLength, {
+    message: 'maxTokenLength must be at least minTokenLength',
+    path: ['maxTokenLength'],
+  });
 
 /**
  * Hybrid defaults come from `npm run bench:relevance` on the shared test collections with the
@@ -213,6 +224,19 @@ export const syncSchema = z.strictObject({
   dualWriteTimeoutMs: z.number().int().min(1).default(2000),
   /** How often each process reloads the list of live indexes (new builds, cut-overs). */
   indexRefreshMs: z.number().int().min(50).default(2000),
+  /**
+   * Worker threads that build documents (template, analysis, payload) and run the local CPU
+   * embedders (hash, wink) off the event loop. `auto`: one less than the cores, from 1 to 4.
+   * 0 does that work on the event loop, without a budget (for comparison and debugging only).
+   */
+  cpuThreads: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
+  /**
+   * Time one document may take to be built or embedded in a worker thread. A document that
+   * exceeds it fails (DOCUMENT_BUDGET_EXCEEDED, counted as an attempt) and its thread is replaced.
+   */
+  documentBudgetMs: z.number().int().min(10).default(5000),
+  /** Heap limit of each worker thread: a document that needs more kills its thread, not the process. */
+  cpuThreadMemoryMb: z.number().int().min(32).max(65_536).default(512),
 });
 
 export const cdcSchema = z.strictObject({

@@ -1,4 +1,5 @@
-import type { CollectionDefinition } from '../config/collection-definition.js';
+import type { CollectionDefinition, PayloadFieldType } from '../config/collection-definition.js';
+import type { TextTemplate } from '../config/text-template.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import { contentHash } from './content-hash.js';
 import type { IndexDocument } from './index-document.js';
@@ -7,6 +8,20 @@ import type { SourceRow } from './source-reader.js';
 /** What the pipeline needs of an analyzer (search/analyzer.ts implements it). */
 export interface TermAnalyzer {
   termFrequencies(text: string): { frequencies: Map<string, number>; length: number };
+}
+
+/**
+ * What building a document needs of a collection definition: a CollectionDefinition, or the
+ * plain-data copy a worker thread rebuilds from a DocumentSpec (runtime/document-tasks.ts).
+ */
+export interface DocumentShape {
+  readonly name: string;
+  readonly table: { readonly schema: string; readonly name: string };
+  readonly tenantColumn: { readonly name: string };
+  readonly versionColumn: { readonly name: string };
+  readonly template: Pick<TextTemplate, 'fields' | 'render'>;
+  readonly keywordFields: CollectionDefinition['keywordFields'];
+  readonly payloadFields: ReadonlyArray<{ readonly name: string; readonly type: PayloadFieldType }>;
 }
 
 export interface EmbedderIdentity {
@@ -30,7 +45,7 @@ export interface DocumentIdentity {
  * source row. Throws for a row that cannot be indexed, exactly like buildDocument.
  */
 export function buildDocumentIdentity(
-  definition: CollectionDefinition,
+  definition: DocumentShape,
   row: SourceRow,
   embedder: EmbedderIdentity,
 ): DocumentIdentity {
@@ -73,7 +88,7 @@ export function buildDocumentIdentity(
 
 /** Turns a source row into the document every store receives. Pure: same row, same document. */
 export function buildDocument(
-  definition: CollectionDefinition,
+  definition: DocumentShape,
   row: SourceRow,
   embedder: EmbedderIdentity,
   analyzer: TermAnalyzer,

@@ -1,5 +1,5 @@
 import type { Embedder } from '../embedders/embedder.js';
-import { ErrorCode, VectorsyncError } from '../errors.js';
+import { coerceError, ErrorCode, VectorsyncError } from '../errors.js';
 import type { EmbeddingCache } from './embedding-cache.js';
 import type { EmbeddedDocument, IndexDocument } from './index-document.js';
 
@@ -9,10 +9,20 @@ export interface EmbedStats {
   embedded: number;
 }
 
+/** A vector per text, or the error that kept that text from one. */
+export type TextEmbedding = Float32Array | Error;
+
+/** Embeds texts (at most `maxBatchSize` per call), answering for each text. */
+export type EmbedTexts = (texts: string[]) => Promise<TextEmbedding[]>;
+
+/** One document of embedEachDocument: embedded, or failed with the error of its text. */
+export type DocumentEmbedding = { document: EmbeddedDocument } | { document: IndexDocument; error: Error };
+
 /**
  * Attaches a vector to every document. Identical texts in one batch are embedded once,
  * texts seen before come from the cache, and the rest go to the embedder in batches of
- * its maximum size. Dimensions are checked here, whatever the embedder claims.
+ * its maximum size. Dimensions are checked here, whatever the embedder claims. Throws the
+ * first failure (embedEachDocument answers per document instead).
  */
 export async function embedDocuments(
   documents: readonly IndexDocument[],
@@ -20,39 +30,80 @@ export async function embedDocuments(
   cache: EmbeddingCache,
   options: { signal?: AbortSignal } = {},
 ): Promise<{ documents: EmbeddedDocument[]; stats: EmbedStats }> {
+  const { results, stats } = await embedEachDocument(documents, embedder, cache, async (texts) =>
+    embedder.embed(texts, options),
+  );
+  const embedded: EmbeddedDocument[] = [];
+  for (const result of results) {
+    if ('error' in result) throw result.error;
+    embedded.push(result.document);
+  }
+  return { documents: embedded, stats };
+}
+
+/**
+ * embedDocuments with an outcome per document, in input order: a text that fails (an embedder
+ * call that throws, a worker pool that isolates one text, a vector of the wrong size) fails
+ * only the documents with that text. A cache that cannot be read throws.
+ */
+export async function embedEachDocument(
+  documents: readonly IndexDocument[],
+  embedder: Pick<Embedder, 'modelId' | 'dimensions' | 'maxBatchSize'>,
+  cache: EmbeddingCache,
+  embedTexts: EmbedTexts,
+): Promise<{ results: DocumentEmbedding[]; stats: EmbedStats }> {
   const uniqueHashes = [...new Set(documents.map((document) => document.contentHash))];
   const vectors = await cache.getMany(uniqueHashes);
   const cached = vectors.size;
+  const failures = new Map<string, Error>();
   const textByHash = new Map(documents.map((document) => [document.contentHash, document.text]));
   const missing = uniqueHashes.filter((hash) => !vectors.has(hash));
 
   for (let start = 0; start < missing.length; start += embedder.maxBatchSize) {
     const hashes = missing.slice(start, start + embedder.maxBatchSize);
-    const embedded = await embedder.embed(
-      hashes.map((hash) => textByHash.get(hash)!),
-      options,
-    );
-    if (embedded.length !== hashes.length) {
-      throw new VectorsyncError(
-        ErrorCode.EmbedderFailed,
-        `embedder ${embedder.modelId} returned ${embedded.length} vectors for ${hashes.length} texts`,
-      );
+    let embedded: TextEmbedding[];
+    try {
+      embedded = await embedTexts(hashes.map((hash) => textByHash.get(hash)!));
+      if (embedded.length !== hashes.length) {
+        throw new VectorsyncError(
+          ErrorCode.EmbedderFailed,
+          `embedder ${embedder.modelId} returned ${embedded.length} vectors for ${hashes.length} texts`,
+        );
+      }
+    } catch (error) {
+      for (const hash of hashes) failures.set(hash, coerceError(error));
+      continue;
     }
-    const fresh = hashes.map((hash, index) => ({
-      hash,
-      vector: assertDimensions(embedded[index]!, embedder),
-    }));
+    const fresh: Array<{ hash: string; vector: Float32Array }> = [];
+    hashes.forEach((hash, index) => {
+      const result = embedded[index]!;
+      try {
+        if (result instanceof Error) throw result;
+        fresh.push({ hash, vector: assertDimensions(result, embedder) });
+      } catch (error) {
+        failures.set(hash, coerceError(error));
+      }
+    });
     for (const { hash, vector } of fresh) vectors.set(hash, vector);
-    await cache.putMany(fresh);
+    if (fresh.length > 0) await cache.putMany(fresh);
   }
 
+  const results = documents.map((document): DocumentEmbedding => {
+    const error = failures.get(document.contentHash);
+    return error
+      ? { document, error }
+      : { document: { ...document, vector: vectors.get(document.contentHash)! } };
+  });
   return {
-    documents: documents.map((document) => ({ ...document, vector: vectors.get(document.contentHash)! })),
-    stats: { requested: documents.length, cached, embedded: missing.length },
+    results,
+    stats: { requested: documents.length, cached, embedded: missing.length - failures.size },
   };
 }
 
-function assertDimensions(vector: Float32Array, embedder: Embedder): Float32Array {
+function assertDimensions(
+  vector: Float32Array,
+  embedder: Pick<Embedder, 'modelId' | 'dimensions'>,
+): Float32Array {
   if (vector.length !== embedder.dimensions) {
     throw new VectorsyncError(
       ErrorCode.DimensionMismatch,

@@ -18,6 +18,7 @@ import { Analyzer } from '../search/analyzer.js';
 import { createStore } from '../stores/create-store.js';
 import { type IndexRecord, liveIndexes } from '../stores/index-registry.js';
 import type { IndexSpec, VectorStore } from '../stores/vector-store.js';
+import { DocumentPool, type DocumentPoolOptions, resolveCpuThreads } from './document-pool.js';
 
 /** A live index version of a collection with the spec its store needs. */
 export interface IndexTarget {
@@ -64,6 +65,8 @@ export interface OpenRuntimeOptions {
   skipMigrationCheck?: boolean;
   /** Progress of one-time embedder preparation (e.g. converting word vectors). */
   onEmbedderProgress?: EmbedderProgress;
+  /** Test and diagnostic settings of the document worker threads (their size and budget come from config.sync). */
+  documentPool?: Pick<DocumentPoolOptions, 'workerHooks' | 'inlineMaxChars'>;
 }
 
 /**
@@ -72,6 +75,12 @@ export interface OpenRuntimeOptions {
  * index versions they write. The server, the workers and the CLI all start here.
  */
 export class VectorsyncRuntime {
+  /**
+   * Builds and embeds documents in worker threads, off the event loop (threads start on first
+   * use): what the Applier calls for every changed row.
+   */
+  readonly documents: DocumentPool;
+
   private constructor(
     readonly config: ResolvedConfig,
     readonly db: Database,
@@ -79,7 +88,17 @@ export class VectorsyncRuntime {
     readonly collections: Map<string, CollectionRuntime>,
     private readonly ownsDb: boolean,
     private readonly stores: Map<string, VectorStore>,
-  ) {}
+    poolOptions: OpenRuntimeOptions['documentPool'] = {},
+  ) {
+    this.documents = new DocumentPool({
+      ...poolOptions,
+      threads: resolveCpuThreads(config.sync.cpuThreads),
+      budgetMs: config.sync.documentBudgetMs,
+      memoryMb: config.sync.cpuThreadMemoryMb,
+      embedders: config.embedders,
+      logger: logger.child({ component: 'document-pool' }),
+    });
+  }
 
   static async open(options: OpenRuntimeOptions): Promise<VectorsyncRuntime> {
     const logger = options.logger ?? silentLogger;
@@ -137,7 +156,15 @@ export class VectorsyncRuntime {
           targets: [],
         });
       }
-      const runtime = new VectorsyncRuntime(config, db, logger, collections, ownsDb, stores);
+      const runtime = new VectorsyncRuntime(
+        config,
+        db,
+        logger,
+        collections,
+        ownsDb,
+        stores,
+        options.documentPool,
+      );
       if (!options.skipMigrationCheck) await runtime.refreshIndexes();
       return runtime;
     } catch (error) {
@@ -171,8 +198,13 @@ export class VectorsyncRuntime {
     return active;
   }
 
-  /** Loads every embedder's model or files now rather than on the first write or query. */
+  /**
+   * Loads every embedder's model or files now rather than on the first write or query, and
+   * starts the document worker threads meanwhile (processes that sync call this; others start
+   * them on first use).
+   */
   async warmUp(): Promise<void> {
+    this.documents.warmUp();
     const seen = new Set<Embedder>();
     for (const collection of this.collections.values()) {
       if (seen.has(collection.embedder)) continue;
@@ -207,6 +239,7 @@ export class VectorsyncRuntime {
   }
 
   async close(): Promise<void> {
+    await this.documents.close();
     for (const collection of this.collections.values()) await collection.embedder.close?.();
     for (const store of this.stores.values()) await store.close();
     if (this.ownsDb) await this.db.close();

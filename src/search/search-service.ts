@@ -264,7 +264,7 @@ export function validateSearch(request: { query: string; k: number; offset?: num
       ErrorCode.InvalidRequest,
       `query parameter "q" is longer than ${MAX_QUERY_CHARS} characters`,
       {
-        details: { field: 'q', length: request.query.length },
+        details: { field: 'q', length: request.query.length, limit: MAX_QUERY_CHARS },
       },
     );
   }

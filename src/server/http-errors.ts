@@ -33,6 +33,7 @@ const statusByCode: Record<string, number> = {
   [ErrorCode.EmbedderUnavailable]: 503,
   [ErrorCode.StoreUnavailable]: 503,
   [ErrorCode.SourceUnavailable]: 503,
+  [ErrorCode.DocumentPoolUnavailable]: 503,
 };
 
 export interface ErrorBody {

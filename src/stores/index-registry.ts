@@ -1,3 +1,4 @@
+import { analyzerSchema } from '../config/config-schema.js';
 import { hashCollectionLock } from '../db/collection-lock.js';
 import type { Database, SqlExecutor } from '../db/database.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
@@ -130,13 +131,31 @@ export function assertEmbedderMatches(
  */
 export function assertAnalyzerMatches(index: IndexRecord, analyzer: unknown): void {
   const recorded = index.params.analyzer;
-  if (recorded !== undefined && JSON.stringify(recorded) !== JSON.stringify(analyzer)) {
+  if (recorded !== undefined && !sameAnalyzerSettings(recorded, analyzer)) {
     throw new VectorsyncError(
       ErrorCode.AnalyzerMismatch,
       `collection "${index.collection}": index ${index.location} was analysed with ${JSON.stringify(recorded)} but the config now says ${JSON.stringify(analyzer)}; rebuild the index (vectorsync setup --rebuild --collection ${index.collection}) or restore the previous analyzer settings`,
       { details: { collection: index.collection, indexAnalyzer: recorded, configuredAnalyzer: analyzer } },
     );
   }
+}
+
+/**
+ * Compared as settings, not as text: Postgres' jsonb reorders keys. A setting added after the
+ * index was recorded counts as its default (`maxTokenLength` only changes tokens longer than
+ * 255 characters, and stemming of tokens over 64 letters, which no real text has).
+ */
+function sameAnalyzerSettings(recorded: unknown, configured: unknown): boolean {
+  const parsed = analyzerSchema.safeParse(recorded);
+  return canonicalJson(parsed.success ? parsed.data : recorded) === canonicalJson(configured);
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item !== null && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
+  );
 }
 
 /**

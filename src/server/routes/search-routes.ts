@@ -15,7 +15,8 @@ interface SearchQuery {
   k?: string;
   offset?: string;
   cursor?: string;
-  filter?: string;
+  /** JSON text (query string), or the parsed value (POST body). */
+  filter?: unknown;
   explain?: string;
   fusion?: string;
   rrf_k?: string;
@@ -87,13 +88,9 @@ function bodyAsQuery(body: unknown): SearchQuery {
   }
   const entries = Object.entries(body as Record<string, unknown>).map(([key, value]) => [
     key,
-    key === 'filter'
-      ? value === undefined
-        ? undefined
-        : JSON.stringify(value)
-      : value === undefined || value === null
-        ? undefined
-        : String(value),
+    // The parsed filter as it is: parseFilter checks its depth before walking it (re-serialising
+    // a deeply nested value would overflow the stack).
+    key === 'filter' ? value : value === undefined || value === null ? undefined : String(value),
   ]);
   return Object.fromEntries(entries) as SearchQuery;
 }
