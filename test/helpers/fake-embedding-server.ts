@@ -21,6 +21,7 @@ export class FakeEmbeddingServer {
   readonly authorizations: Array<string | undefined> = [];
   private failures: number[] = [];
   private hangs = 0;
+  private rejectedMarker: string | undefined;
   delayMs = 0;
 
   constructor(private readonly options: { dimensions: number }) {}
@@ -42,6 +43,18 @@ export class FakeEmbeddingServer {
         if (this.hangs > 0) {
           this.hangs--;
           return; // never answer: the client must time out
+        }
+        if (
+          this.rejectedMarker !== undefined &&
+          parsed.input.some((text) => text.includes(this.rejectedMarker!))
+        ) {
+          // What a real API does with an input it will not take (too long, flagged): 400, every time.
+          response.writeHead(400, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              error: { message: 'fake rejection of an input', type: 'invalid_request_error', code: null },
+            }),
+          );
+          return;
         }
         const failure = this.failures.shift();
         if (failure !== undefined) {
@@ -84,6 +97,11 @@ export class FakeEmbeddingServer {
     this.failures.push(...statuses);
   }
 
+  /** Answers 400 to every request with an input containing `marker` (a permanent rejection). */
+  rejectInputsContaining(marker: string): void {
+    this.rejectedMarker = marker;
+  }
+
   hangNext(count: number): void {
     this.hangs += count;
   }
@@ -93,6 +111,7 @@ export class FakeEmbeddingServer {
     this.authorizations.length = 0;
     this.failures = [];
     this.hangs = 0;
+    this.rejectedMarker = undefined;
     this.delayMs = 0;
   }
 
