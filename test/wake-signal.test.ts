@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { WakeSignal } from '../src/sync/wake-signal.js';
+
+/** Which settles first: the wait, or a macrotask queued now (no clock involved). */
+async function settlesBeforeNextTask(wait: Promise<void>): Promise<boolean> {
+  return Promise.race([
+    wait.then(() => true),
+    new Promise<boolean>((resolve) => setImmediate(() => resolve(false))),
+  ]);
+}
+
+describe('WakeSignal', () => {
+  it('wakes every waiting loop', async () => {
+    const signal = new WakeSignal();
+    const waits = [signal.wait(3_600_000), signal.wait(3_600_000)];
+    signal.wake();
+    assert.deepEqual(await Promise.all(waits.map(settlesBeforeNextTask)), [true, true]);
+  });
+
+  it('keeps a wake-up that found no loop waiting for the next wait (stop() or a NOTIFY between a claim and the wait)', async () => {
+    const signal = new WakeSignal();
+    signal.wake();
+    assert.equal(await settlesBeforeNextTask(signal.wait(3_600_000)), true, 'the early wake-up is not lost');
+    // Used up: the wait after it sleeps until its timeout or the next wake-up.
+    const later = signal.wait(3_600_000);
+    assert.equal(await settlesBeforeNextTask(later), false);
+    signal.wake();
+    assert.equal(await settlesBeforeNextTask(later), true);
+  });
+});
