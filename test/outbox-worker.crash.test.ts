@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { demoConfig } from '../src/demo/demo-schema.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
+import { IndexWriteGate } from './helpers/index-write-gate.js';
 import {
   assertIndexMatchesSource,
   createProductsTable,
@@ -17,9 +17,6 @@ import {
 import { createTestDatabase, type TestDatabase } from './helpers/test-environment.js';
 import { waitFor } from './helpers/wait-for.js';
 import { startWorkerProcess } from './helpers/worker-process.js';
-
-/** The advisory lock (one bigint key) that the trigger on the index table waits for. */
-const BLOCK_KEY = 7_300_011;
 
 async function processingIds(testDb: TestDatabase): Promise<string[]> {
   const result = await testDb.db.query<{ id: string }>(
@@ -44,43 +41,24 @@ describe('a worker process killed with SIGKILL mid-batch', () => {
 
   it('loses nothing and duplicates nothing: its claimed events are re-applied by another worker', async () => {
     const location = runtime.activeTarget('products').record.location;
-    // A write that brings the index to 40 rows (the second batch of 20) waits for an advisory lock
-    // the test holds: the worker is then provably inside a batch, holding its claimed events, when
-    // it is killed.
-    // (A sleep in the trigger only made that likely; the worker could finish its batch first.)
-    const lock = new pg.Client({ connectionString: testDb.url, application_name: 'vectorsync-test-lock' });
-    await lock.connect();
+    // A write that brings the index to 40 rows (the second batch of 20) waits at a gate the test
+    // holds shut: the worker is then provably inside a batch, holding its claimed events, when it
+    // is killed. (A sleep in the trigger only made that likely; the worker could finish first.)
+    const gate = await IndexWriteGate.shut(testDb, location, 40);
     let worker: Awaited<ReturnType<typeof startWorkerProcess>> | undefined;
     try {
-      await lock.query('SELECT pg_advisory_lock($1)', [BLOCK_KEY]);
-      await testDb.db.query(`
-        CREATE FUNCTION public.block_index_write() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          IF (SELECT count(*) FROM vectorsync."${location}") >= 40 THEN
-            PERFORM pg_advisory_xact_lock_shared(${BLOCK_KEY});
-          END IF;
-          RETURN NULL;
-        END $$;
-        CREATE TRIGGER block AFTER INSERT OR UPDATE ON vectorsync."${location}" FOR EACH STATEMENT EXECUTE FUNCTION public.block_index_write();`);
       await insertProducts(testDb.db, 'acme', products(200, 11));
-
       const started = await startWorkerProcess({
         ...demoConfig({ dimensions: 64 }),
         databaseUrl: testDb.url,
         sync: { ...fastSync, batchSize: 20, concurrency: 1 },
       });
       worker = started;
-      // Its backend waits on our lock (a pg_locks row not granted, on our key), inside the write
-      // of a batch whose events it claimed; it cannot finish or claim more while we hold the lock.
+      // It cannot finish that batch or claim another while the gate is shut.
       const blocked = await waitFor(
         async () => {
-          const result = await testDb.db.query<{ pid: number }>(
-            `SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
-              WHERE a.datname = current_database() AND a.wait_event_type = 'Lock' AND a.wait_event = 'advisory'
-                AND l.locktype = 'advisory' AND NOT l.granted AND l.classid = 0 AND l.objid = $1 AND l.objsubid = 1`,
-            [BLOCK_KEY],
-          );
-          return result.rows[0];
+          const pids = await gate.blocked();
+          return pids.length > 0 ? pids : undefined;
         },
         {
           timeoutMs: 60_000,
@@ -97,11 +75,11 @@ describe('a worker process killed with SIGKILL mid-batch', () => {
       assert.deepEqual(await processingIds(testDb), inFlight, 'the dead worker still holds its batch');
 
       // Let the orphaned backend run on: its transaction ends when it finds the client gone.
-      await lock.query('SELECT pg_advisory_unlock($1)', [BLOCK_KEY]);
+      await gate.open();
       await waitFor(
         async () =>
-          (await testDb.db.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [blocked.pid])).rowCount ===
-          0,
+          (await testDb.db.query('SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1)', [blocked]))
+            .rowCount === 0,
         { message: "the killed worker's backend to end" },
       );
 
@@ -130,12 +108,12 @@ describe('a worker process killed with SIGKILL mid-batch', () => {
       const failed = await testDb.db.query(`SELECT 1 FROM vectorsync.outbox WHERE status <> 'done'`);
       assert.equal(failed.rowCount, 0);
     } finally {
-      // A failed assertion must not leave the worker behind (running or blocked on our lock).
+      // A failed assertion must not leave the worker behind (running or blocked at the gate).
       if (worker && worker.child.exitCode === null && worker.child.signalCode === null) {
         worker.child.kill('SIGKILL');
         await worker.exited;
       }
-      await lock.end();
+      await gate.remove();
     }
   });
 });
