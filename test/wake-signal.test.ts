@@ -18,7 +18,7 @@ describe('WakeSignal', () => {
     assert.deepEqual(await Promise.all(waits.map(settlesBeforeNextTask)), [true, true]);
   });
 
-  it('keeps a wake-up that found no loop waiting for the next wait (stop() or a NOTIFY between a claim and the wait)', async () => {
+  it('keeps a wake-up that found no loop waiting for the next wait (a NOTIFY between a claim and the wait)', async () => {
     const signal = new WakeSignal();
     signal.wake();
     assert.equal(await settlesBeforeNextTask(signal.wait(3_600_000)), true, 'the early wake-up is not lost');
@@ -27,5 +27,21 @@ describe('WakeSignal', () => {
     assert.equal(await settlesBeforeNextTask(later), false);
     signal.wake();
     assert.equal(await settlesBeforeNextTask(later), true);
+  });
+
+  it('close() ends every wait, including those of loops not waiting yet, until reset() (stop() with several loops)', async () => {
+    const signal = new WakeSignal();
+    const waiting = signal.wait(3_600_000);
+    // One loop waits, another is still between its claim and its wait: wake() would only reach
+    // the first, and the second would sleep until its timeout.
+    signal.close();
+    assert.equal(await settlesBeforeNextTask(waiting), true);
+    assert.equal(await settlesBeforeNextTask(signal.wait(3_600_000)), true, 'the late loop does not sleep');
+    assert.equal(await settlesBeforeNextTask(signal.wait(3_600_000)), true, 'nor does any later wait');
+    signal.reset();
+    const restarted = signal.wait(3_600_000);
+    assert.equal(await settlesBeforeNextTask(restarted), false, 'a restarted loop sleeps again');
+    signal.wake();
+    await restarted;
   });
 });
