@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { slotInfo } from '../src/capture/cdc/cdc-setup.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
+import { CHILD_PROCESS_WAIT_MS } from './helpers/child-processes.js';
 import { startContinuousWriter } from './helpers/continuous-writer.js';
 import { IndexWriteGate } from './helpers/index-write-gate.js';
 import {
@@ -49,7 +50,7 @@ describe('a CDC consumer process killed with SIGKILL mid-stream', () => {
           return pids.length > 0 ? pids : undefined;
         },
         {
-          timeoutMs: 60_000,
+          timeoutMs: CHILD_PROCESS_WAIT_MS,
           message: () => `the consumer to block while applying; its output: ${first.output()}`,
         },
       );
@@ -76,7 +77,7 @@ describe('a CDC consumer process killed with SIGKILL mid-stream', () => {
       assert.ok(stats.updates > 0 && stats.deletes > 0);
       await gate.remove();
       await waitFor(() => indexMatchesSource(testDb.db, location), {
-        timeoutMs: 60_000,
+        timeoutMs: CHILD_PROCESS_WAIT_MS,
         message: async () =>
           `the restarted consumer to catch up: ${await assertIndexMatchesSource(testDb.db, location).catch((e) => e.message)}\n${restarted.output()}`,
       });

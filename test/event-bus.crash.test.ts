@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ResolvedConfig } from '../src/config/resolve-config.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { RawJetStream, testBusConfig } from './helpers/bus-fixture.js';
+import { CHILD_PROCESS_WAIT_MS } from './helpers/child-processes.js';
 import { startContinuousWriter } from './helpers/continuous-writer.js';
 import { IndexWriteGate } from './helpers/index-write-gate.js';
 import {
@@ -64,7 +65,7 @@ describe('a bus-consuming worker process killed with SIGKILL mid-stream', () => 
           return pids.length > 0 ? pids : undefined;
         },
         {
-          timeoutMs: 60_000,
+          timeoutMs: CHILD_PROCESS_WAIT_MS,
           message: () => `the bus consumer to block while applying; its output: ${first.output()}`,
         },
       );
@@ -94,7 +95,7 @@ describe('a bus-consuming worker process killed with SIGKILL mid-stream', () => 
       assert.ok(stats.updates > 0 && stats.deletes > 0 && stats.errors === 0);
       await gate.remove();
       await waitFor(() => indexMatchesSource(testDb.db, location), {
-        timeoutMs: 60_000,
+        timeoutMs: CHILD_PROCESS_WAIT_MS,
         message: async () =>
           `the restarted consumer to catch up: ${await assertIndexMatchesSource(testDb.db, location).catch((e) => e.message)}\n${restarted.output()}`,
       });

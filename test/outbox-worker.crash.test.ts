@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { demoConfig } from '../src/demo/demo-schema.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
+import { CHILD_PROCESS_WAIT_MS } from './helpers/child-processes.js';
 import { IndexWriteGate } from './helpers/index-write-gate.js';
 import {
   assertIndexMatchesSource,
@@ -61,7 +62,7 @@ describe('a worker process killed with SIGKILL mid-batch', () => {
           return pids.length > 0 ? pids : undefined;
         },
         {
-          timeoutMs: 60_000,
+          timeoutMs: CHILD_PROCESS_WAIT_MS,
           message: () => `the worker process to block inside a batch; its output: ${started.output()}`,
         },
       );

@@ -10,6 +10,13 @@ import { after } from 'node:test';
  */
 const children = new Set<ChildProcess>();
 
+/**
+ * The time a wait may take when it includes starting a child process (node, tsx compiling the
+ * sources, connecting): on the 2-core machine with two CPU hogs and other suites running (load
+ * average 30), a worker process printed nothing for 60 s. Only a broken test waits this long.
+ */
+export const CHILD_PROCESS_WAIT_MS = 180_000;
+
 export function trackChildProcess<T extends ChildProcess>(child: T): T {
   children.add(child);
   child.once('exit', () => children.delete(child));
