@@ -337,8 +337,22 @@ describe('vectorsync check: privileges', () => {
     assert.match(find(findings, 'PRIVILEGE_TABLE_OWNER').message, /add it to publication "vectorsync"/);
     assert.doesNotMatch(find(findings, 'PRIVILEGE_TABLE_OWNER').message, /TRIGGER/);
 
+    assert.match(
+      find(findings, 'PRIVILEGE_PUBLICATION').message,
+      /publication "vectorsync" does not exist and role "[^"]+" may not create it \(no CREATE on database/,
+    );
+    assert.ok(!codes(findings).includes('REPLICA_IDENTITY_MISSING'));
+
     await admin.query(`ALTER ROLE ${role} REPLICATION`);
     assert.ok(!codes(await check(db, config)).includes('PRIVILEGE_REPLICATION'));
+
+    // A publication of someone else's, and a table whose deletes would stream without a key.
+    await owned.db.query('CREATE PUBLICATION vectorsync');
+    await owned.db.query('ALTER TABLE notes REPLICA IDENTITY NOTHING');
+    const later = await check(db, config);
+    assert.match(find(later, 'PRIVILEGE_PUBLICATION').message, /publication "vectorsync" belongs to "/);
+    assert.match(find(later, 'REPLICA_IDENTITY_MISSING').message, /replica identity NOTHING/);
+    await owned.db.query('DROP PUBLICATION vectorsync; ALTER TABLE notes REPLICA IDENTITY DEFAULT');
   });
 
   it('names the documents API writes dual-write needs', async () => {
@@ -352,6 +366,42 @@ describe('vectorsync check: privileges', () => {
       table.hint ?? '',
       new RegExp(`GRANT REFERENCES, INSERT, UPDATE, DELETE ON public\\.notes TO "${role}"`),
     );
+  });
+});
+
+describe('vectorsync check: the schema of the source table', () => {
+  const role = `vs_check_schema_${process.pid}`;
+  let testDb: TestDatabase;
+  let db: PgDatabase;
+  before(async () => {
+    testDb = await createTestDatabase('check_schema');
+    await testDb.db.query(`CREATE ROLE ${role} LOGIN`);
+    await testDb.db.query(`CREATE SCHEMA app;
+      CREATE TABLE app.notes (id bigint PRIMARY KEY, tenant_id text NOT NULL, version bigint NOT NULL, body text);
+      GRANT SELECT ON app.notes TO ${role}`);
+    const url = new URL(testDb.url);
+    url.username = role;
+    db = PgDatabase.fromUrl(url.toString(), { max: 1, applicationName: 'vectorsync-test-role' });
+  });
+  after(async () => {
+    await db.close();
+    await testDb.drop();
+    const admin = new pg.Client({ connectionString: adminUrl() });
+    await admin.connect();
+    await admin.query(`DROP ROLE IF EXISTS ${role}`);
+    await admin.end();
+  });
+
+  it('names USAGE on the schema that holds the table', async () => {
+    const config = notesConfig(testDb.url, { table: 'app.notes', sync: { mode: 'cdc', bus: false } });
+    const findings = await check(db, config);
+    const schema = findings.find((f) => f.code === 'PRIVILEGE_SCHEMA' && f.object === 'schema app');
+    assert.ok(schema, JSON.stringify(findings, null, 2));
+    assert.match(schema.message, /lacks USAGE on schema app, which holds app\.notes/);
+    assert.match(schema.hint ?? '', new RegExp(`GRANT USAGE ON SCHEMA "app" TO "${role}"`));
+    await testDb.db.query(`GRANT USAGE ON SCHEMA app TO ${role}`);
+    const granted = await check(db, config);
+    assert.ok(!granted.some((f) => f.code === 'PRIVILEGE_SCHEMA' && f.object === 'schema app'));
   });
 });
 

@@ -173,6 +173,15 @@ function tableFindings(
   const role = quoteIdent(database.role);
   const findings: CheckFinding[] = [];
 
+  if (!catalog.schemaUsage)
+    findings.push({
+      severity: 'error',
+      code: CheckCode.PrivilegeSchema,
+      object: `schema ${catalog.table.schema}`,
+      collection,
+      message: `role "${database.role}" lacks USAGE on schema ${catalog.table.schema}, which holds ${table}: no privilege on the table can be used without it`,
+      hint: `GRANT USAGE ON SCHEMA ${quoteIdent(catalog.table.schema)} TO ${role}`,
+    });
   const needed: Array<{ privilege: string; why: string }> = [
     { privilege: 'SELECT', why: 'backfill, re-reads of changed rows and reconcile read it' },
   ];

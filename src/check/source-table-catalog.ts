@@ -38,6 +38,8 @@ export interface SourceTableCatalog {
   uniqueKeys: UniqueKey[];
   triggers: RowTrigger[];
   privileges: Record<'select' | 'insert' | 'update' | 'delete' | 'references' | 'trigger', boolean>;
+  /** USAGE on the table's schema: without it no privilege on the table can be used. */
+  schemaUsage: boolean;
 }
 
 const TRIGGER_ROW = 1;
@@ -59,12 +61,14 @@ export async function readSourceTableCatalog(
     delete: boolean;
     references: boolean;
     trigger: boolean;
+    schema_usage: boolean;
   }>(
     `SELECT c.oid::int AS oid, pg_get_userbyid(c.relowner) AS owner, pg_has_role(c.relowner, 'USAGE') AS owned,
             c.relreplident::text AS replident,
             has_table_privilege(c.oid, 'SELECT') AS select, has_table_privilege(c.oid, 'INSERT') AS insert,
             has_table_privilege(c.oid, 'UPDATE') AS update, has_table_privilege(c.oid, 'DELETE') AS delete,
-            has_table_privilege(c.oid, 'REFERENCES') AS references, has_table_privilege(c.oid, 'TRIGGER') AS trigger
+            has_table_privilege(c.oid, 'REFERENCES') AS references, has_table_privilege(c.oid, 'TRIGGER') AS trigger,
+            has_schema_privilege(n.oid, 'USAGE') AS schema_usage
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
     [table.schema, table.name],
@@ -149,6 +153,7 @@ export async function readSourceTableCatalog(
       references: row.references,
       trigger: row.trigger,
     },
+    schemaUsage: row.schema_usage,
   };
 }
 
