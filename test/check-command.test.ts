@@ -235,6 +235,7 @@ describe('vectorsync check: the source table', () => {
  */
 describe('vectorsync check: privileges', () => {
   const role = `vs_check_app_${process.pid}`;
+  const writer = `vs_check_writer_${process.pid}`;
   let owned: TestDatabase;
   let fresh: TestDatabase;
   const admin = new pg.Client({ connectionString: adminUrl() });
@@ -267,6 +268,7 @@ describe('vectorsync check: privileges', () => {
     await owned.drop();
     await fresh.drop();
     await admin.query(`DROP ROLE IF EXISTS ${role}`);
+    await admin.query(`DROP ROLE IF EXISTS ${writer}`);
     await admin.end();
   });
 
@@ -324,6 +326,30 @@ describe('vectorsync check: privileges', () => {
     assert.equal(after.counts.error, 0, JSON.stringify(after.findings, null, 2));
     await openAndSetup(db, config);
     await owned.db.query(`REVOKE ${pg.escapeIdentifier(tableOwner)} FROM ${role}`);
+
+    // The capture and version triggers run as the application's role: what docs/sync-modes.md
+    // says its writers need is exactly what they need.
+    await admin.query(`CREATE ROLE ${writer} LOGIN`);
+    await owned.db.query(`GRANT INSERT ON notes TO ${writer}`);
+    const writerUrl = new URL(owned.url);
+    writerUrl.username = writer;
+    const app = PgDatabase.fromUrl(writerUrl.toString(), {
+      max: 1,
+      applicationName: 'vectorsync-test-writer',
+    });
+    pools.push(app);
+    const insert = (id: number) =>
+      app.query(`INSERT INTO notes (id, tenant_id, body) VALUES ($1, 't1', 'a note')`, [id]);
+    await assert.rejects(insert(1), /permission denied for (schema|table|sequence)/);
+    await owned.db.query(`
+      GRANT USAGE ON SCHEMA vectorsync TO ${writer};
+      GRANT INSERT ON vectorsync.outbox TO ${writer};
+      GRANT USAGE ON SEQUENCE vectorsync.outbox_id_seq, vectorsync.row_version TO ${writer};`);
+    await insert(1);
+    const queued = await owned.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM vectorsync.outbox WHERE source_id = '1'`,
+    );
+    assert.equal(queued.rows[0]!.n, 1);
   });
 
   it('names REPLICATION, publication and ownership for CDC', async () => {
