@@ -63,7 +63,8 @@ export async function readDatabaseCatalog(db: SqlExecutor): Promise<DatabaseCata
                 ], NULL) AS missing
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = 'vectorsync' AND c.relkind IN ('r', 'p', 'S')
-          ORDER BY c.relname`,
+          -- Tables before sequences, in creation order: vectorsync's own before the index tables.
+          ORDER BY c.relkind = 'S', c.oid`,
       )
     : { rows: [] };
   return {

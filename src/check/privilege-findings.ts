@@ -74,11 +74,14 @@ function schemaFindings(database: DatabaseCatalog): CheckFinding[] {
     });
   if (database.vectorsyncObjectsLacking.length > 0) {
     const objects = database.vectorsyncObjectsLacking;
+    // Index tables multiply with collections and index versions: name a few, count the rest.
+    const shown = objects.slice(0, 8);
+    const more = objects.length > shown.length ? ` and ${objects.length - shown.length} more` : '';
     findings.push({
       severity: 'error',
       code: CheckCode.PrivilegeVectorsyncTables,
-      object: objects.map((object) => `vectorsync.${object.name}`).join(', '),
-      message: `role "${database.role}" lacks ${objects.map((object) => `${object.missing.join('/')} on vectorsync.${object.name}`).join(', ')}`,
+      object: `${shown.map((object) => `vectorsync.${object.name}`).join(', ')}${more}`,
+      message: `role "${database.role}" lacks ${shown.map((object) => `${object.missing.join('/')} on vectorsync.${object.name}`).join(', ')}${more}`,
       hint: `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA vectorsync TO ${role}; GRANT USAGE ON ALL SEQUENCES IN SCHEMA vectorsync TO ${role}`,
     });
   }
