@@ -11,7 +11,9 @@ export function registerConfigCommand(program: Command): void {
           [...runtime.collections.values()].map((collection) => ({
             collection: collection.name,
             table: `${collection.definition.table.schema}.${collection.definition.table.name}`,
-            'primary key': `${collection.definition.primaryKey.name} (${collection.definition.primaryKey.type})`,
+            'primary key': collection.definition.keyColumns
+              .map((column) => `${column.name} (${column.type})`)
+              .join(', '),
             tenant: collection.definition.tenantColumn.name,
             version: `${collection.definition.versionColumn.name} (${collection.definition.versionKind})`,
             embedder: `${collection.embedder.modelId}/${collection.embedder.dimensions}`,
