@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadCollectionDefinitions } from '../src/config/collection-definition.js';
+import { parseConfig } from '../src/config/resolve-config.js';
+import { demoConfig } from '../src/demo/demo-schema.js';
 import { canonicalIdSql, decodeCanonicalId, encodeCanonicalId } from '../src/pipeline/canonical-id.js';
 import { idBucket, idBucketSql } from '../src/stores/id-bucket.js';
 import { createNotesTable, hostileNoteNumbers, notesConfig } from './helpers/notes-fixture.js';
@@ -100,6 +102,15 @@ describe('config: composite primary keys are checked against the table', () => {
   });
   after(async () => {
     await testDb.drop();
+  });
+
+  it('names a primaryKey that is neither a column name nor a list of them', () => {
+    const config = demoConfig() as { collections: Record<string, Record<string, unknown>> };
+    config.collections.products!.primaryKey = 42;
+    assert.throws(
+      () => parseConfig(config),
+      /collections\.products\.primaryKey: must be a column name, or a non-empty list of column names/,
+    );
   });
 
   const load = (table: string, primaryKey: string | string[]) => {
