@@ -14,6 +14,8 @@ export const ErrorCode = {
   InvalidFilter: 'INVALID_FILTER',
   MalformedBody: 'MALFORMED_BODY',
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  /** A document id in a path that is not a canonical id of the collection (a composite key's parts). */
+  InvalidDocumentId: 'INVALID_DOCUMENT_ID',
   DocumentNotFound: 'DOCUMENT_NOT_FOUND',
   DocumentExists: 'DOCUMENT_EXISTS',
   TenantRequired: 'TENANT_REQUIRED',

@@ -146,7 +146,7 @@ describe('config validation against the live table', () => {
   it('accepts the demo collection and infers payload types', async () => {
     const definitions = await loadCollectionDefinitions(testDb.db, parseConfig(demoConfig()));
     const products = definitions.get('products')!;
-    assert.equal(products.primaryKey.type, 'character varying(20)');
+    assert.equal(products.keyColumns[0]!.type, 'character varying(20)');
     assert.equal(products.versionKind, 'integer');
     assert.deepEqual(
       products.payloadFields.map((field) => `${field.name}:${field.type}`),

@@ -2,6 +2,7 @@ import type { SqlExecutor } from '../db/database.js';
 import { parseQualifiedName, type QualifiedName, qualified, quoteIdent } from '../db/sql-identifier.js';
 import { type ColumnInfo, describeTable, type TableInfo } from '../db/table-introspection.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import { canonicalIdSql } from '../pipeline/canonical-id.js';
 import type { CollectionConfig, VectorsyncConfig } from './config-schema.js';
 import { didYouMean } from './did-you-mean.js';
 import { parseTextTemplate, type TextTemplate } from './text-template.js';
@@ -31,7 +32,11 @@ export interface CollectionDefinition {
   /** The quoted, schema-qualified table name, safe to splice into SQL. */
   readonly tableSql: string;
   readonly tableInfo: TableInfo;
-  readonly primaryKey: ColumnInfo;
+  /**
+   * The source key columns, in the order the canonical id lists them: one for a single-column
+   * key, several for a composite one (src/pipeline/canonical-id.ts).
+   */
+  readonly keyColumns: readonly ColumnInfo[];
   readonly tenantColumn: ColumnInfo;
   readonly versionColumn: ColumnInfo;
   readonly versionKind: VersionKind;
@@ -69,6 +74,22 @@ export function versionExpression(
     ? `(floor(extract(epoch FROM ${column}) * 1000000))::bigint`
     : `(${column})::bigint`;
 }
+
+/** SQL for a row's canonical id (text) from the key columns of the row aliased `alias`. */
+export function idExpression(definition: Pick<CollectionDefinition, 'keyColumns'>, alias: string): string {
+  return canonicalIdSql(definition.keyColumns.map((column) => `${alias}.${quoteIdent(column.name)}`));
+}
+
+/** The key column names as one human-readable string (`org_id, note_no`). */
+export function keyColumnNames(definition: Pick<CollectionDefinition, 'keyColumns'>): string {
+  return definition.keyColumns.map((column) => column.name).join(', ');
+}
+
+/**
+ * Column types a composite key may have: their text form is immutable (so a generated column
+ * can hold the id), the same in the stream as in SQL, and reads back as the same value.
+ */
+const compositeKeyTypes = new Set(['int2', 'int4', 'int8', 'numeric', 'text', 'varchar', 'uuid']);
 
 export async function loadCollectionDefinitions(
   db: SqlExecutor,
@@ -121,12 +142,7 @@ async function defineCollection(
     return found;
   };
 
-  const primaryKey = column(at('primaryKey'), config.primaryKey);
-  if (primaryKey && !info.uniqueColumns.has(primaryKey.name)) {
-    problems.push(
-      `${at('primaryKey')}: column "${primaryKey.name}" is not the primary key or a unique column of ${table.schema}.${table.name} (its primary key is ${info.primaryKey.join(', ') || 'missing'})`,
-    );
-  }
+  const keyColumns = defineKey(at('primaryKey'), config.primaryKey, info, column, problems);
   const tenantColumn = column(at('tenantColumn'), config.tenantColumn);
   const versionColumn = column(at('versionColumn'), config.versionColumn);
   let versionKind: VersionKind = 'integer';
@@ -156,7 +172,7 @@ async function defineCollection(
     const found = column(at('payloadFields'), field);
     if (found) payloadFields.push({ name: field, type: payloadFieldType(found), column: found });
   }
-  if (problems.length > before || !primaryKey || !tenantColumn || !versionColumn || !template)
+  if (problems.length > before || !keyColumns || !tenantColumn || !versionColumn || !template)
     return undefined;
 
   const readColumns = [...new Set([...template.fields, ...config.keywordFields, ...config.payloadFields])];
@@ -166,7 +182,7 @@ async function defineCollection(
     table,
     tableSql: qualified(table),
     tableInfo: info,
-    primaryKey,
+    keyColumns,
     tenantColumn,
     versionColumn,
     versionKind,
@@ -175,6 +191,52 @@ async function defineCollection(
     payloadFields,
     readColumns,
   });
+}
+
+function defineKey(
+  key: string,
+  configured: string | readonly string[],
+  info: TableInfo,
+  column: (key: string, name: string) => ColumnInfo | undefined,
+  problems: string[],
+): ColumnInfo[] | undefined {
+  const names = typeof configured === 'string' ? [configured] : [...configured];
+  const table = `${info.name.schema}.${info.name.name}`;
+  const duplicate = names.find((name, index) => names.indexOf(name) !== index);
+  if (duplicate !== undefined) {
+    problems.push(`${key}: column "${duplicate}" is listed twice`);
+    return undefined;
+  }
+  const columns = names.map((name) => column(key, name));
+  if (columns.some((found) => found === undefined)) return undefined;
+  const found = columns as ColumnInfo[];
+  const primaryKey = info.primaryKey.join(', ') || 'missing';
+  if (found.length === 1) {
+    if (!info.uniqueColumns.has(found[0]!.name)) {
+      problems.push(
+        `${key}: column "${found[0]!.name}" is not the primary key or a unique column of ${table} (its primary key is ${primaryKey})`,
+      );
+    }
+    return found;
+  }
+  const sameColumns = (candidate: readonly string[]) =>
+    candidate.length === names.length && candidate.every((name) => names.includes(name));
+  if (!info.uniqueKeys.some(sameColumns)) {
+    problems.push(
+      `${key}: columns ${names.map((name) => `"${name}"`).join(', ')} are not the primary key or a unique key of ${table} (its primary key is ${primaryKey})`,
+    );
+  }
+  for (const part of found) {
+    if (part.nullable) {
+      problems.push(`${key}: column "${part.name}" of a composite key must be NOT NULL`);
+    }
+    if (!compositeKeyTypes.has(part.baseType)) {
+      problems.push(
+        `${key}: column "${part.name}" has type ${part.type}; a composite key's columns must be integer, numeric, text, varchar or uuid`,
+      );
+    }
+  }
+  return found;
 }
 
 function suggest(wanted: string, info: TableInfo): string {

@@ -178,8 +178,16 @@ const collectionSync = z.strictObject({
 export const collectionSchema = z.strictObject({
   /** Source table, `schema.table` or `table` (schema public). */
   table: z.string().min(1),
-  /** The source primary key column: the canonical id. */
-  primaryKey: z.string().min(1),
+  /**
+   * The source primary key: one column, or the columns of a composite key in the order the
+   * canonical id lists them (`["org_id", "note_no"]` gives ids like `acme,42`).
+   */
+  primaryKey: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
+    error: (issue) =>
+      issue.input === undefined
+        ? 'required (a column name, or a list of column names for a composite key)'
+        : 'must be a column name, or a non-empty list of column names for a composite key',
+  }),
   tenantColumn: z.string().min(1),
   /** A column whose value grows with every write to the row (bigint, numeric or timestamp). */
   versionColumn: z.string().min(1),

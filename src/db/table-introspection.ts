@@ -19,6 +19,8 @@ export interface TableInfo {
   primaryKey: string[];
   /** Single-column unique constraints and indexes (any of them can be a foreign key target). */
   uniqueColumns: Set<string>;
+  /** The columns of every unique constraint and index without a predicate, the primary key included. */
+  uniqueKeys: string[][];
 }
 
 export async function describeTable(db: SqlExecutor, table: QualifiedName): Promise<TableInfo | undefined> {
@@ -56,7 +58,13 @@ export async function describeTable(db: SqlExecutor, table: QualifiedName): Prom
     [oid],
   );
 
-  const info: TableInfo = { name: table, columns: new Map(), primaryKey: [], uniqueColumns: new Set() };
+  const info: TableInfo = {
+    name: table,
+    columns: new Map(),
+    primaryKey: [],
+    uniqueColumns: new Set(),
+    uniqueKeys: [],
+  };
   for (const row of columns.rows) {
     info.columns.set(row.name, {
       name: row.name,
@@ -70,6 +78,7 @@ export async function describeTable(db: SqlExecutor, table: QualifiedName): Prom
   for (const key of keys.rows) {
     if (key.kind === 'p') info.primaryKey = key.columns;
     if (key.columns.length === 1) info.uniqueColumns.add(key.columns[0]!);
+    info.uniqueKeys.push(key.columns);
   }
   return info;
 }

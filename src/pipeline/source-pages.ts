@@ -1,6 +1,11 @@
-import { type CollectionDefinition, versionExpression } from '../config/collection-definition.js';
+import {
+  type CollectionDefinition,
+  idExpression,
+  versionExpression,
+} from '../config/collection-definition.js';
 import type { SqlExecutor } from '../db/database.js';
 import { quoteIdent } from '../db/sql-identifier.js';
+import { keyAfterSql, keyOrderSql } from './source-key-sql.js';
 
 export interface SourceKey {
   id: string;
@@ -17,18 +22,18 @@ export async function* sourcePages(
   definition: CollectionDefinition,
   pageSize: number,
 ): AsyncGenerator<SourceKey[]> {
-  const pk = quoteIdent(definition.primaryKey.name);
-  const type = definition.primaryKey.type;
   let after: string | null = null;
   for (;;) {
+    const values: unknown[] = [pageSize];
+    const where = after === null ? '' : `WHERE ${keyAfterSql(definition, 's', after, values)}`;
     const page: { rows: Array<{ id: string; tenant: string | null; version: string }> } = await db.query(
-      `SELECT s.${pk}::text AS id, s.${quoteIdent(definition.tenantColumn.name)}::text AS tenant,
+      `SELECT ${idExpression(definition, 's')} AS id, s.${quoteIdent(definition.tenantColumn.name)}::text AS tenant,
               ${versionExpression(definition, 's')}::text AS version
          FROM ${definition.tableSql} s
-        WHERE $1::text IS NULL OR s.${pk} > $1::${type}
-        ORDER BY s.${pk}
-        LIMIT $2`,
-      [after, pageSize],
+        ${where}
+        ORDER BY ${keyOrderSql(definition, 's')}
+        LIMIT $1`,
+      values,
     );
     if (page.rows.length === 0) return;
     yield page.rows.map((row) => ({ id: row.id, tenant: row.tenant, version: Number(row.version) }));

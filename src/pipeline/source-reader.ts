@@ -1,7 +1,8 @@
 import type { CollectionDefinition } from '../config/collection-definition.js';
-import { versionExpression } from '../config/collection-definition.js';
+import { idExpression, versionExpression } from '../config/collection-definition.js';
 import type { SqlExecutor } from '../db/database.js';
 import { quoteIdent } from '../db/sql-identifier.js';
+import { keyColumnArrays, keyTupleSql } from './source-key-sql.js';
 
 /** A source row as the pipeline sees it: identity, tenant and version, plus the read columns. */
 export interface SourceRow {
@@ -16,7 +17,7 @@ export interface SourceRow {
 export function sourceSelectList(definition: CollectionDefinition, alias = 's'): string {
   const columns = definition.readColumns.map((column) => `${alias}.${quoteIdent(column)}`);
   return [
-    `${alias}.${quoteIdent(definition.primaryKey.name)}::text AS "__id"`,
+    `${idExpression(definition, alias)} AS "__id"`,
     `${alias}.${quoteIdent(definition.tenantColumn.name)}::text AS "__tenant"`,
     `${versionExpression(definition, alias)}::text AS "__version"`,
     ...columns,
@@ -40,10 +41,16 @@ export async function readSourceRows(
   ids: readonly string[],
 ): Promise<Map<string, SourceRow>> {
   if (ids.length === 0) return new Map();
+  const keys = keyColumnArrays(definition, ids);
+  if (keys[0]!.length === 0) return new Map();
+  const arrays = definition.keyColumns.map((column, index) => `$${index + 1}::${column.type}[]`);
+  const match =
+    arrays.length === 1
+      ? `${keyTupleSql(definition, 's')} = ANY(${arrays[0]})`
+      : `${keyTupleSql(definition, 's')} IN (SELECT * FROM unnest(${arrays.join(', ')}))`;
   const result = await db.query<Record<string, unknown>>(
-    `SELECT ${sourceSelectList(definition)} FROM ${definition.tableSql} s
-      WHERE s.${quoteIdent(definition.primaryKey.name)} = ANY($1::${definition.primaryKey.type}[])`,
-    [ids],
+    `SELECT ${sourceSelectList(definition)} FROM ${definition.tableSql} s WHERE ${match}`,
+    keys,
   );
   const rows = new Map<string, SourceRow>();
   for (const raw of result.rows) {

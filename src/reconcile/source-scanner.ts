@@ -1,5 +1,5 @@
 import type { CollectionDefinition } from '../config/collection-definition.js';
-import { versionExpression } from '../config/collection-definition.js';
+import { idExpression, versionExpression } from '../config/collection-definition.js';
 import type { QueryResult, SqlExecutor } from '../db/database.js';
 import { quoteIdent } from '../db/sql-identifier.js';
 import { coerceError, ErrorCode, isVectorsyncError, VectorsyncError } from '../errors.js';
@@ -8,6 +8,7 @@ import {
   type DocumentIdentity,
   type EmbedderIdentity,
 } from '../pipeline/document-builder.js';
+import { keyAfterSql, keyOrderSql } from '../pipeline/source-key-sql.js';
 import type { SourceRow } from '../pipeline/source-reader.js';
 import { idBucketSql } from '../stores/id-bucket.js';
 
@@ -37,12 +38,12 @@ export async function* scanSource(
   embedder: EmbedderIdentity,
   options: SourceScanOptions,
 ): AsyncGenerator<SourceEntry[]> {
-  const pk = `s.${quoteIdent(definition.primaryKey.name)}`;
+  const id = idExpression(definition, 's');
   const select = [
-    `${pk}::text AS "__id"`,
+    `${id} AS "__id"`,
     `s.${quoteIdent(definition.tenantColumn.name)}::text AS "__tenant"`,
     `${versionExpression(definition, 's')}::text AS "__version"`,
-    `${idBucketSql(`${pk}::text`)} AS "__bucket"`,
+    `${idBucketSql(id)} AS "__bucket"`,
     ...definition.template.fields.map((field) => `s.${quoteIdent(field)}`),
   ].join(', ');
   const fixed: unknown[] = [options.pageSize];
@@ -53,21 +54,18 @@ export async function* scanSource(
   }
   if (options.groups) {
     fixed.push(options.groups.mask);
-    filters.push(
-      `get_bit($${fixed.length}::bytea, ${idBucketSql(`${pk}::text`)} >> ${16 - options.groups.bits}) = 1`,
-    );
+    filters.push(`get_bit($${fixed.length}::bytea, ${idBucketSql(id)} >> ${16 - options.groups.bits}) = 1`);
   }
   const fetchPage = (afterId: string | undefined) => {
     const where = [...filters];
     const values = [...fixed];
     if (afterId !== undefined) {
-      values.push(afterId);
-      where.push(`${pk} > $${values.length}::${definition.primaryKey.type}`);
+      where.push(keyAfterSql(definition, 's', afterId, values));
     }
     return db.query<Record<string, unknown>>(
       `SELECT ${select} FROM ${definition.tableSql} s
         ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY ${pk}
+        ORDER BY ${keyOrderSql(definition, 's')}
         LIMIT $1`,
       values,
     );

@@ -50,7 +50,10 @@ export function indexSpecFor(record: IndexRecord, definition: CollectionDefiniti
     dimensions: record.dimensions,
     metric: 'cosine',
     payloadFields: definition.payloadFields,
-    source: { table: definition.table, column: definition.primaryKey.name, type: definition.primaryKey.type },
+    source: {
+      table: definition.table,
+      columns: definition.keyColumns.map((column) => ({ name: column.name, type: column.type })),
+    },
     params: record.params,
   };
 }

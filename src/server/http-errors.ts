@@ -10,6 +10,7 @@ const statusByCode: Record<string, number> = {
   [ErrorCode.UnknownField]: 400,
   [ErrorCode.MissingField]: 400,
   [ErrorCode.InvalidFieldValue]: 400,
+  [ErrorCode.InvalidDocumentId]: 400,
   [ErrorCode.TenantRequired]: 400,
   [ErrorCode.DimensionMismatch]: 400,
   [ErrorCode.InvalidIndexParams]: 400,

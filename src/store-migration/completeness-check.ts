@@ -1,8 +1,12 @@
-import { type CollectionDefinition, versionExpression } from '../config/collection-definition.js';
+import {
+  type CollectionDefinition,
+  idExpression,
+  versionExpression,
+} from '../config/collection-definition.js';
 import type { SqlExecutor } from '../db/database.js';
 import { quoteIdent } from '../db/sql-identifier.js';
 import type { IndexTarget } from '../runtime/vectorsync-runtime.js';
-import { ID_BUCKETS, idBucket } from '../stores/id-bucket.js';
+import { ID_BUCKETS, idBucket, idBucketSql } from '../stores/id-bucket.js';
 import type { StoredRecordMeta } from '../stores/vector-store.js';
 import { throwIfAborted } from './fill-index.js';
 
@@ -140,12 +144,12 @@ async function sourceInBuckets(
   from: number,
   to: number,
 ): Promise<SourceMap> {
-  const pk = `s.${quoteIdent(definition.primaryKey.name)}`;
+  const id = idExpression(definition, 's');
   const result = await db.query<{ id: string; tenant: string | null; version: string }>(
-    `SELECT ${pk}::text AS id, s.${quoteIdent(definition.tenantColumn.name)}::text AS tenant,
+    `SELECT ${id} AS id, s.${quoteIdent(definition.tenantColumn.name)}::text AS tenant,
             ${versionExpression(definition, 's')}::text AS version
        FROM ${definition.tableSql} s
-      WHERE ('x' || left(md5(${pk}::text), 4))::bit(16)::int BETWEEN $1 AND $2`,
+      WHERE ${idBucketSql(id)} BETWEEN $1 AND $2`,
     [from, to],
   );
   return new Map(result.rows.map((row) => [row.id, { tenant: row.tenant, version: Number(row.version) }]));

@@ -1,4 +1,4 @@
-import type { CollectionDefinition } from '../config/collection-definition.js';
+import { type CollectionDefinition, idExpression } from '../config/collection-definition.js';
 import type { SqlExecutor } from '../db/database.js';
 import { quoteIdent } from '../db/sql-identifier.js';
 import type { IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
@@ -37,11 +37,10 @@ export async function sampleQueries(
 ): Promise<ShadowQuery[]> {
   const fields = definition.keywordFields.length > 0 ? definition.keywordFields : definition.readColumns;
   const columns = fields.map((field) => `s.${quoteIdent(field)}::text`).join(', ');
-  const pk = `s.${quoteIdent(definition.primaryKey.name)}`;
   const result = await db.query<{ tenant: string | null; texts: Array<string | null> }>(
     `SELECT s.${quoteIdent(definition.tenantColumn.name)}::text AS tenant, ARRAY[${columns}] AS texts
        FROM ${definition.tableSql} s
-      ORDER BY md5(${pk}::text || 'shadow') LIMIT $1`,
+      ORDER BY md5(${idExpression(definition, 's')} || 'shadow') LIMIT $1`,
     [count],
   );
   const queries: ShadowQuery[] = [];

@@ -18,8 +18,9 @@ export interface IndexSpec {
   /**
    * The source row every record must belong to. Stores that can enforce it (pgvector in the
    * source database) do so with a foreign key; a write for a missing row then fails naming it.
+   * `columns`: the key columns in canonical-id order (one, or several for a composite key).
    */
-  source?: { table: QualifiedName; column: string; type: string };
+  source?: { table: QualifiedName; columns: ReadonlyArray<{ name: string; type: string }> };
   params: Record<string, unknown>;
 }
 

@@ -17,6 +17,7 @@ import type { CdcConfig } from '../config/config-schema.js';
 import { PgDatabase } from '../db/pg-database.js';
 import { coerceError, ErrorCode, errorCodeOf, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { encodeCanonicalId } from '../pipeline/canonical-id.js';
 import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier, type ApplyStats, emptyApplyStats } from './applier.js';
 import { backoffDelay } from './backoff.js';
@@ -253,12 +254,8 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
         if (message.oldTuple) {
           const oldTuple = message.oldTuple;
           this.record(message.relation, (collection) => {
-            const oldId = tupleText(message.relation, oldTuple, collection.definition.primaryKey.name);
-            const newId = tupleText(
-              message.relation,
-              message.newTuple,
-              collection.definition.primaryKey.name,
-            );
+            const oldId = tupleId(message.relation, oldTuple, collection.definition);
+            const newId = tupleId(message.relation, message.newTuple, collection.definition);
             return oldId !== undefined && oldId !== newId
               ? this.deleteEvent(collection, message.relation, oldTuple)
               : undefined;
@@ -327,7 +324,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     tuple: Parameters<typeof tupleText>[1],
   ): ChangeEvent | undefined {
     const { definition } = collection;
-    const id = tupleText(relation, tuple, definition.primaryKey.name);
+    const id = tupleId(relation, tuple, definition);
     if (id === undefined) return undefined;
     return {
       ...this.baseEvent(collection),
@@ -345,7 +342,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     tuple: Parameters<typeof tupleText>[1],
   ): ChangeEvent | undefined {
     const { definition } = collection;
-    const id = tupleText(relation, tuple, definition.primaryKey.name);
+    const id = tupleId(relation, tuple, definition);
     if (id === undefined) return undefined;
     // With the default replica identity only the key is known: the tenant and version are not.
     return {
@@ -707,4 +704,23 @@ function partOf(key: string, parts: number): number {
     hash = Math.imul(hash, 0x01000193);
   }
   return (hash >>> 0) % parts;
+}
+
+/**
+ * The canonical id of a streamed tuple: the key columns' text forms (pgoutput sends each in its
+ * type's output form, which is what `::text` gives for the key types allowed), encoded as in SQL.
+ * Undefined when a key column is absent from the tuple.
+ */
+function tupleId(
+  relation: Relation,
+  tuple: Parameters<typeof tupleText>[1],
+  definition: CollectionDefinition,
+): string | undefined {
+  const parts: string[] = [];
+  for (const column of definition.keyColumns) {
+    const text = tupleText(relation, tuple, column.name);
+    if (text === undefined) return undefined;
+    parts.push(text);
+  }
+  return encodeCanonicalId(parts);
 }

@@ -1,6 +1,7 @@
 import type { CollectionDefinition } from '../config/collection-definition.js';
 import type { ColumnInfo } from '../db/table-introspection.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import { documentKey } from './document-key.js';
 
 export type WriteMode = 'create' | 'replace' | 'patch';
 
@@ -26,7 +27,9 @@ export function validateDocumentBody(
     throw new VectorsyncError(ErrorCode.MalformedBody, 'request body must be a JSON object of column values');
   }
   const columns = definition.tableInfo.columns;
-  const pk = definition.primaryKey.name;
+  // Key column → the value the path's id gives it (updates only: a key cannot change).
+  const keyNames = definition.keyColumns.map((column) => column.name);
+  const pathKey = pathId === undefined ? undefined : documentKey(definition, pathId);
   const tenantColumn = definition.tenantColumn.name;
   const managedVersion = definition.config.manageVersion ? definition.versionColumn.name : undefined;
   const values = new Map<string, unknown>();
@@ -55,8 +58,9 @@ export function validateDocumentBody(
       }
       continue;
     }
-    if (field === pk && mode !== 'create') {
-      if (String(value) !== pathId)
+    const keyIndex = keyNames.indexOf(field);
+    if (keyIndex >= 0 && mode !== 'create') {
+      if (String(value) !== pathKey?.[keyIndex])
         problems.push({
           field,
           problem: 'the primary key cannot be changed; omit it or repeat the id from the URL',
@@ -79,7 +83,7 @@ export function validateDocumentBody(
   if (mode === 'create' || mode === 'replace') {
     for (const column of columns.values()) {
       if (column.name === tenantColumn || column.name === managedVersion || column.isGenerated) continue;
-      if (mode === 'replace' && column.name === pk) continue;
+      if (mode === 'replace' && keyNames.includes(column.name)) continue;
       const provided = Object.hasOwn(body, column.name);
       if (!provided && !column.nullable && !column.hasDefault) {
         problems.push({ field: column.name, problem: 'is required' });

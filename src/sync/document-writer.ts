@@ -1,11 +1,12 @@
 import type { CollectionDefinition } from '../config/collection-definition.js';
-import { versionExpression } from '../config/collection-definition.js';
+import { idExpression, versionExpression } from '../config/collection-definition.js';
 import type { Database, SqlExecutor } from '../db/database.js';
 import { quoteIdent } from '../db/sql-identifier.js';
 import { isConnectionError, SqlState, sqlStateOf } from '../db/sqlstate.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { ChangeEvent } from './change-event.js';
 import { rowToJson, validateDocumentBody } from './document-fields.js';
+import { documentKey } from './document-key.js';
 
 /** What a write changed: the row's canonical key and the version written (or deleted). */
 export type DocumentChange = Omit<ChangeEvent, 'eventId'>;
@@ -39,7 +40,7 @@ export class DocumentWriter {
     const result = await this.run(definition, () =>
       this.db.query<Record<string, unknown>>(
         `SELECT * FROM ${definition.tableSql} WHERE ${this.keyFilter(definition)}`,
-        [id, tenant],
+        this.keyParams(definition, tenant, id),
       ),
     );
     const row = this.found(definition, id, result.rows[0]);
@@ -64,9 +65,7 @@ export class DocumentWriter {
         `INSERT INTO ${definition.tableSql} AS s (${columns.map(quoteIdent).join(', ')}) VALUES (${placeholders.join(', ')}) RETURNING ${this.returning(definition)}`,
         params,
       ),
-    ).then((written) =>
-      this.found(definition, String(values.get(definition.primaryKey.name) ?? ''), written),
-    );
+    ).then((written) => this.found(definition, '(new)', written));
   }
 
   /** PUT (replace) or PATCH (merge). */
@@ -78,17 +77,18 @@ export class DocumentWriter {
     mode: 'replace' | 'patch',
     capture?: WriteCapture,
   ): Promise<DocumentWrite> {
+    const key = this.keyParams(definition, tenant, id);
     const values = validateDocumentBody(definition, body, mode, tenant, id);
     if (values.size === 0) return { document: await this.get(definition, tenant, id) };
     const columns = [...values.keys()];
     const assignments = columns.map(
       (column, index) =>
-        `${quoteIdent(column)} = $${index + 3}::${definition.tableInfo.columns.get(column)!.type}`,
+        `${quoteIdent(column)} = $${index + key.length + 1}::${definition.tableInfo.columns.get(column)!.type}`,
     );
     const written = await this.write(definition, 'upsert', capture, (tx) =>
       tx.query<Record<string, unknown>>(
         `UPDATE ${definition.tableSql} AS s SET ${assignments.join(', ')} WHERE ${this.keyFilter(definition)} RETURNING ${this.returning(definition)}`,
-        [id, tenant, ...values.values()],
+        [...key, ...values.values()],
       ),
     );
     return this.found(definition, id, written);
@@ -104,7 +104,7 @@ export class DocumentWriter {
     const written = await this.write(definition, 'delete', capture, (tx) =>
       tx.query<Record<string, unknown>>(
         `DELETE FROM ${definition.tableSql} AS s WHERE ${this.keyFilter(definition)} RETURNING ${this.returning(definition)}`,
-        [id, tenant],
+        this.keyParams(definition, tenant, id),
       ),
     );
     return this.found(definition, id, written);
@@ -140,11 +140,19 @@ export class DocumentWriter {
   }
 
   private returning(definition: CollectionDefinition): string {
-    return `s.*, s.${quoteIdent(definition.primaryKey.name)}::text AS "${ID}", ${versionExpression(definition, 's')}::text AS "${VERSION}"`;
+    return `s.*, ${idExpression(definition, 's')} AS "${ID}", ${versionExpression(definition, 's')}::text AS "${VERSION}"`;
   }
 
+  /** The key columns, then the tenant: $1 … $n+1, matching keyParams. */
   private keyFilter(definition: CollectionDefinition): string {
-    return `${quoteIdent(definition.primaryKey.name)} = $1::${definition.primaryKey.type} AND ${quoteIdent(definition.tenantColumn.name)} = $2`;
+    const key = definition.keyColumns.map(
+      (column, index) => `${quoteIdent(column.name)} = $${index + 1}::${column.type}`,
+    );
+    return `${key.join(' AND ')} AND ${quoteIdent(definition.tenantColumn.name)} = $${key.length + 1}`;
+  }
+
+  private keyParams(definition: CollectionDefinition, tenant: string, id: string): string[] {
+    return [...documentKey(definition, id), tenant];
   }
 
   private found<T>(definition: CollectionDefinition, id: string, value: T | undefined): T {

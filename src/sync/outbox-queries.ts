@@ -1,5 +1,5 @@
 import type { CollectionDefinition } from '../config/collection-definition.js';
-import { versionExpression } from '../config/collection-definition.js';
+import { idExpression, versionExpression } from '../config/collection-definition.js';
 import type { SqlExecutor } from '../db/database.js';
 import { quoteIdent } from '../db/sql-identifier.js';
 import type { ChangeEvent } from './change-event.js';
@@ -316,7 +316,7 @@ export async function enqueueEveryRow(
   const result = await db.query<{ count: string }>(
     `WITH enqueued AS (
        INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin)
-       SELECT $1, coalesce(s.${quoteIdent(definition.tenantColumn.name)}::text, ''), s.${quoteIdent(definition.primaryKey.name)}::text,
+       SELECT $1, coalesce(s.${quoteIdent(definition.tenantColumn.name)}::text, ''), ${idExpression(definition, 's')},
               'upsert', ${versionExpression(definition, 's')}, $2
          FROM ${definition.tableSql} s
        RETURNING 1

@@ -1,6 +1,7 @@
 import { ensurePublication, ensureSlot } from '../capture/cdc/cdc-setup.js';
 import { formatLsn } from '../capture/cdc/lsn.js';
 import { installVersionTrigger } from '../capture/version-trigger.js';
+import { keyColumnNames } from '../config/collection-definition.js';
 import { hashCollectionLock } from '../db/collection-lock.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
@@ -81,7 +82,7 @@ async function setupCollection(
       [
         definition.name,
         `${definition.table.schema}.${definition.table.name}`,
-        definition.primaryKey.name,
+        keyColumnNames(definition),
         definition.tenantColumn.name,
         definition.versionColumn.name,
         definition.config.sync.mode,
@@ -188,14 +189,38 @@ export async function setupCdcCapture(runtime: VectorsyncRuntime): Promise<void>
   }
   for (const collection of cdc) {
     const info = collection.definition.tableInfo;
-    const identity = await runtime.db.query<{ identity: string }>(
-      `SELECT relreplident::text AS identity FROM pg_class WHERE oid = $1::regclass`,
+    const identity = await runtime.db.query<{ identity: string; index_columns: string[] | null }>(
+      `SELECT c.relreplident::text AS identity,
+              (SELECT array_agg(a.attname::text) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                WHERE i.indrelid = c.oid AND i.indisreplident) AS index_columns
+         FROM pg_class c WHERE c.oid = $1::regclass`,
       [collection.definition.tableSql],
     );
-    if (info.primaryKey.length === 0 && identity.rows[0]?.identity === 'd') {
+    const replica = identity.rows[0];
+    if (info.primaryKey.length === 0 && replica?.identity === 'd') {
       throw new VectorsyncError(
         ErrorCode.ConfigInvalid,
         `collections.${collection.name}: CDC needs ${collection.definition.table.schema}.${collection.definition.table.name} to have a primary key or a replica identity (ALTER TABLE … REPLICA IDENTITY USING INDEX …); without one, Postgres would refuse the application's updates and deletes once the table is published`,
+      );
+    }
+    // A delete in the stream carries only the replica identity's columns: without every key
+    // column there, the consumer could not tell which id was deleted.
+    const identityColumns =
+      replica?.identity === 'f'
+        ? undefined
+        : replica?.identity === 'i'
+          ? (replica.index_columns ?? [])
+          : replica?.identity === 'n'
+            ? []
+            : info.primaryKey;
+    const uncovered = collection.definition.keyColumns.filter(
+      (column) => identityColumns !== undefined && !identityColumns.includes(column.name),
+    );
+    if (uncovered.length > 0) {
+      throw new VectorsyncError(
+        ErrorCode.ConfigInvalid,
+        `collections.${collection.name}.primaryKey: CDC sees deletes only by the table's replica identity (${identityColumns?.join(', ') || 'none'}), which lacks ${uncovered.map((column) => `"${column.name}"`).join(', ')} of the key ${keyColumnNames(collection.definition)}; make the key the table's primary key, or set REPLICA IDENTITY USING INDEX on its unique index`,
+        { details: { collection: collection.name, columns: uncovered.map((column) => column.name) } },
       );
     }
   }

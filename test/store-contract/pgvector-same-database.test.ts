@@ -14,7 +14,7 @@ storeContract('pgvector (same database)', async () => {
   return {
     store,
     spec: contractSpec('idx_contract_same', {
-      source: { table: { schema: 'public', name: 'contract_docs' }, column: 'id', type: 'text' },
+      source: { table: { schema: 'public', name: 'contract_docs' }, columns: [{ name: 'id', type: 'text' }] },
     }),
     async beforeUpsert(ids) {
       await testDb.db.query(

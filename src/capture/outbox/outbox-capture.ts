@@ -1,5 +1,5 @@
 import type { CollectionDefinition } from '../../config/collection-definition.js';
-import { versionExpression } from '../../config/collection-definition.js';
+import { idExpression, versionExpression } from '../../config/collection-definition.js';
 import type { SqlExecutor } from '../../db/database.js';
 import { quoteIdent, quoteLiteral } from '../../db/sql-identifier.js';
 
@@ -19,11 +19,13 @@ function triggerName(collection: string, suffix: string): string {
 
 export function captureSql(definition: CollectionDefinition): string[] {
   const c = quoteLiteral(definition.name);
-  const pk = quoteIdent(definition.primaryKey.name);
+  const sameKey = definition.keyColumns
+    .map((column) => `n.${quoteIdent(column.name)} = o.${quoteIdent(column.name)}`)
+    .join(' AND ');
   const tenant = quoteIdent(definition.tenantColumn.name);
   const enqueue = (alias: string, rows: string, op: string, where = '') =>
     `INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version)
-       SELECT ${c}, coalesce(${alias}.${tenant}::text, ''), ${alias}.${pk}::text, '${op}', ${versionExpression(definition, alias)}
+       SELECT ${c}, coalesce(${alias}.${tenant}::text, ''), ${idExpression(definition, alias)}, '${op}', ${versionExpression(definition, alias)}
          FROM ${rows} ${alias} ${where};`;
   const fn = captureFunctionName(definition.name);
   const body = `
@@ -34,7 +36,7 @@ BEGIN
     IF NOT FOUND THEN RETURN NULL; END IF;
   ELSIF TG_OP = 'UPDATE' THEN
     -- A row whose key or tenant changed leaves its old canonical key behind: delete it.
-    ${enqueue('o', 'old_rows', 'delete', `WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.${pk} = o.${pk} AND n.${tenant} IS NOT DISTINCT FROM o.${tenant})`)}
+    ${enqueue('o', 'old_rows', 'delete', `WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE ${sameKey} AND n.${tenant} IS NOT DISTINCT FROM o.${tenant})`)}
     ${enqueue('n', 'new_rows', 'upsert')}
     IF NOT FOUND THEN RETURN NULL; END IF;
   ELSIF TG_OP = 'DELETE' THEN

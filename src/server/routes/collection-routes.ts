@@ -8,7 +8,8 @@ export function registerCollectionRoutes(app: FastifyInstance, runtime: Vectorsy
       const definition = collection.definition;
       return {
         name: collection.name,
-        primaryKey: definition.primaryKey.name,
+        // As configured: a column name, or the columns of a composite key in canonical-id order.
+        primaryKey: definition.config.primaryKey,
         tenantField: definition.tenantColumn.name,
         versionField: definition.versionColumn.name,
         fields: [...definition.tableInfo.columns.values()].map((column) => ({

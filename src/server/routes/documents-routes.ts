@@ -40,7 +40,8 @@ export function registerDocumentRoutes(
       const definition = definitionOf(request.params.collection);
       const written = await writer.create(definition, tenant, request.body, captureFor(definition));
       const document = written.document;
-      const id = String(document[definition.primaryKey.name]);
+      // The canonical id (a composite key's values joined by ","), as the row's own SQL gives it.
+      const id = written.change!.sourceId;
       await afterWrite(request, reply, written);
       return reply
         .status(201)

@@ -11,10 +11,12 @@ import { pgvectorNames } from './pgvector-config.js';
  * a btree on (bucket, id): a bucket range is an index range scan, and (bucket, id) is the
  * keyset for pages. Tombstones live in their own table and are never read here.
  */
-export function bucketColumnDdl(location: string): string[] {
+export function bucketColumnDdl(location: string, idSql = 'id::text'): string[] {
   const names = pgvectorNames(location);
+  // idSql: the canonical id over the table's own columns. A composite key's id is itself a
+  // generated column, which another generated column cannot read: the bucket reads the key.
   return [
-    `ALTER TABLE ${names.table} ADD COLUMN IF NOT EXISTS bucket int GENERATED ALWAYS AS (${idBucketSql('id::text')}) STORED`,
+    `ALTER TABLE ${names.table} ADD COLUMN IF NOT EXISTS bucket int GENERATED ALWAYS AS (${idBucketSql(idSql)}) STORED`,
     `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${location}_bucket`)} ON ${names.table} (bucket, id)`,
   ];
 }

@@ -1,6 +1,6 @@
 import type { Database, SqlExecutor } from '../../db/database.js';
 import { PgDatabase } from '../../db/pg-database.js';
-import { qualified, quoteIdent } from '../../db/sql-identifier.js';
+import { quoteIdent } from '../../db/sql-identifier.js';
 import { isConnectionError, SqlState, sqlStateOf } from '../../db/sqlstate.js';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -35,6 +35,12 @@ import { compileFilter } from './pgvector-filter.js';
 import { PgvectorIndexOps } from './pgvector-index-ops.js';
 import { pgvectorKeywordSearch } from './pgvector-keyword-search.js';
 import { bucketColumnDdl, pgvectorBucketChecksums, pgvectorScan } from './pgvector-scan.js';
+import {
+  keyArrays,
+  missingSourceRows,
+  type PgvectorSourceKey,
+  pgvectorSourceKey,
+} from './pgvector-source-key.js';
 import { TermDictionary } from './pgvector-terms.js';
 
 interface HitRow {
@@ -71,19 +77,16 @@ export class PgvectorStore implements VectorStore {
     return this.options.logger ?? silentLogger;
   }
 
-  private source(spec: IndexSpec) {
-    return this.options.sameDatabaseAsSource ? spec.source : undefined;
+  /** How the index table holds the source key (src/stores/pgvector/pgvector-source-key.ts). */
+  private key(spec: IndexSpec): PgvectorSourceKey {
+    return pgvectorSourceKey(this.options.sameDatabaseAsSource ? spec.source : undefined);
   }
 
   async ensureIndex(spec: IndexSpec): Promise<void> {
     const names = pgvectorNames(spec.location);
-    const source = this.source(spec);
-    const idType = source ? source.type : 'text';
     // ON UPDATE CASCADE: a primary-key change of an indexed row must not fail the application's
     // UPDATE; the record moves with it (and the new key's event brings it up to date).
-    const reference = source
-      ? ` REFERENCES ${qualified(source.table)} (${quoteIdent(source.column)}) ON DELETE CASCADE ON UPDATE CASCADE`
-      : '';
+    const key = this.key(spec);
     await this.run(async () => {
       if (this.db.kind === 'postgres') await assertNoConcurrentIndexDdl(this.db, names.table);
       await this.db.transaction(async (tx) => {
@@ -97,7 +100,7 @@ export class PgvectorStore implements VectorStore {
         // skips the HNSW insert entirely.
         await tx.query(
           `CREATE TABLE IF NOT EXISTS ${names.table} (
-             id ${idType} PRIMARY KEY${reference},
+             ${key.ddl},
              tenant text NOT NULL,
              version bigint NOT NULL,
              content_hash text NOT NULL,
@@ -116,10 +119,10 @@ export class PgvectorStore implements VectorStore {
           `CREATE TABLE IF NOT EXISTS ${names.tombstones} (
              id text PRIMARY KEY, tenant text NOT NULL, version bigint NOT NULL, deleted_at timestamptz NOT NULL DEFAULT now())`,
         );
-        if (source) await cascadeKeyUpdates(tx, names.table);
-        for (const statement of bm25Ddl(spec.location, idType)) await tx.query(statement);
+        if (key.source) await cascadeKeyUpdates(tx, names.table);
+        for (const statement of bm25Ddl(spec.location, key.idType)) await tx.query(statement);
         // Tables created before the bucket column existed get it here (a one-time rewrite).
-        for (const statement of bucketColumnDdl(spec.location)) await tx.query(statement);
+        for (const statement of bucketColumnDdl(spec.location, key.idSql)) await tx.query(statement);
       });
       await this.ensureHnswIndex(spec);
     });
@@ -190,8 +193,7 @@ export class PgvectorStore implements VectorStore {
     overwrite: boolean,
   ): Promise<{ written: Set<string>; missing: Set<string> }> {
     const names = pgvectorNames(spec.location);
-    const source = this.source(spec);
-    const idCast = source ? `::${source.type}` : '';
+    const key = this.key(spec);
     const ids = documents.map((document) => document.id);
     const termIds = await this.terms.resolve(
       this.db,
@@ -216,21 +218,31 @@ export class PgvectorStore implements VectorStore {
       bm25Tfs,
       documents.map((document) => document.termCount),
     ];
+    // A composite key writes its key columns (the id is generated from them): $12 … in key order.
+    const keyInput = key.keyColumns.map((column, index) => ({
+      param: `$${12 + index}::text[]`,
+      select: `i.${column}${key.source ? `::${key.source.columns[index]!.type}` : ''}`,
+      column,
+    }));
+    const insertKey = keyInput.length > 0 ? keyInput.map((input) => input.column).join(', ') : 'id';
+    const selectKey =
+      keyInput.length > 0 ? keyInput.map((input) => input.select).join(', ') : `i.id${key.idCast}`;
+    const keyValues = keyInput.length > 0 ? keyArrays(key, ids) : [];
     const vanished = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.db.transaction(async (tx) => {
           await lockKeys(tx, spec.indexId, ids);
-          const missing = source ? await missingSourceRows(tx, source, ids) : new Set<string>();
+          const missing = await missingSourceRows(tx, key, ids);
           for (const id of vanished) missing.add(id);
           const written = await tx.query<{ id: string }>(
             `WITH input AS (
-               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::text[], $9::int[])
-                 AS u(id, tenant, version, content_hash, payload, embedding, terms, tfs, len)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::text[], $9::int[]${keyInput.map((input) => `, ${input.param}`).join('')})
+                 AS u(id, tenant, version, content_hash, payload, embedding, terms, tfs, len${keyInput.map((input) => `, ${input.column}`).join('')})
                 WHERE NOT (u.id = ANY($10::text[]))
              )
-             INSERT INTO ${names.table} AS t (id, tenant, version, content_hash, payload, embedding, bm25_terms, bm25_tfs, bm25_len, indexed_at)
-             SELECT i.id${idCast}, i.tenant, i.version, i.content_hash, i.payload, i.embedding::vector, i.terms::int[], i.tfs::int[], i.len, now()
+             INSERT INTO ${names.table} AS t (${insertKey}, tenant, version, content_hash, payload, embedding, bm25_terms, bm25_tfs, bm25_len, indexed_at)
+             SELECT ${selectKey}, i.tenant, i.version, i.content_hash, i.payload, i.embedding::vector, i.terms::int[], i.tfs::int[], i.len, now()
                FROM input i
               WHERE $11::boolean OR NOT EXISTS (SELECT 1 FROM ${names.tombstones} d WHERE d.id = i.id AND d.version >= i.version)
              ON CONFLICT (id) DO UPDATE
@@ -242,7 +254,7 @@ export class PgvectorStore implements VectorStore {
                 AND (t.version, t.content_hash, t.tenant, t.payload, t.bm25_terms, t.bm25_tfs) IS DISTINCT FROM
                     (EXCLUDED.version, EXCLUDED.content_hash, EXCLUDED.tenant, EXCLUDED.payload, EXCLUDED.bm25_terms, EXCLUDED.bm25_tfs)
              RETURNING t.id::text AS id`,
-            [...values, [...missing], overwrite],
+            [...values, [...missing], overwrite, ...keyValues],
           );
           const writtenIds = written.rows.map((row) => row.id);
           // Tombstones older than what was just written can no longer block anything; an
@@ -261,6 +273,14 @@ export class PgvectorStore implements VectorStore {
       } catch (error) {
         const state = sqlStateOf(error);
         if (isRetryable(state) && attempt <= 3) continue;
+        // A composite key's violation detail cannot be parsed back into an id unambiguously; the
+        // next attempt's existence check finds the vanished row instead.
+        if (
+          state === SqlState.ForeignKeyViolation &&
+          key.keyColumns.length > 0 &&
+          attempt <= documents.length
+        )
+          continue;
         const id = state === SqlState.ForeignKeyViolation ? foreignKeyId(error) : undefined;
         if (id === undefined || !ids.includes(id) || vanished.has(id) || attempt > documents.length)
           throw error;
@@ -272,8 +292,7 @@ export class PgvectorStore implements VectorStore {
   async delete(spec: IndexSpec, requests: readonly DeleteRequest[]): Promise<ApplyResult[]> {
     if (requests.length === 0) return [];
     const names = pgvectorNames(spec.location);
-    const source = this.source(spec);
-    const idCast = source ? `::${source.type}` : '';
+    const idCast = this.key(spec).idCast;
     const unique = [...new Map(requests.map((request) => [request.id, request])).values()];
     const ids = unique.map((request) => request.id);
     const newer = await this.run(() =>
@@ -373,8 +392,7 @@ export class PgvectorStore implements VectorStore {
   }
 
   async scan(spec: IndexSpec, request: ScanRequest): Promise<ScanPage> {
-    const idType = this.source(spec)?.type ?? 'text';
-    return this.run(() => pgvectorScan(this.db, spec, idType, request));
+    return this.run(() => pgvectorScan(this.db, spec, this.key(spec).idType, request));
   }
 
   async bucketChecksums(
@@ -518,19 +536,6 @@ async function cascadeKeyUpdates(tx: SqlExecutor, table: string): Promise<void> 
 
 function foreignKeyId(error: unknown): string | undefined {
   return /Key \([^)]*\)=\((.*)\) is not present/.exec((error as { detail?: string }).detail ?? '')?.[1];
-}
-
-async function missingSourceRows(
-  tx: SqlExecutor,
-  source: NonNullable<IndexSpec['source']>,
-  ids: readonly string[],
-): Promise<Set<string>> {
-  const result = await tx.query<{ id: string }>(
-    `SELECT x AS id FROM unnest($1::text[]) AS x
-      WHERE NOT EXISTS (SELECT 1 FROM ${qualified(source.table)} s WHERE s.${quoteIdent(source.column)} = x::${source.type})`,
-    [ids],
-  );
-  return new Set(result.rows.map((row) => row.id));
 }
 
 function sourceRowMissing(spec: IndexSpec, id: string): VectorsyncError {
