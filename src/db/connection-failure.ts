@@ -20,16 +20,16 @@ export type ConnectionFailureReason =
   | 'connection lost'
   | 'server shutting down';
 
-const byNodeCode: Record<string, ConnectionFailureReason> = {
-  ECONNREFUSED: 'connection refused',
-  ENOTFOUND: 'unknown host',
-  EAI_AGAIN: 'unknown host',
-  ETIMEDOUT: 'connection timed out',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'host unreachable',
-  ECONNRESET: 'connection lost',
-  EPIPE: 'connection lost',
-};
+const byNodeCode = new Map<string, ConnectionFailureReason>([
+  ['ECONNREFUSED', 'connection refused'],
+  ['ENOTFOUND', 'unknown host'],
+  ['EAI_AGAIN', 'unknown host'],
+  ['ETIMEDOUT', 'connection timed out'],
+  ['EHOSTUNREACH', 'host unreachable'],
+  ['ENETUNREACH', 'host unreachable'],
+  ['ECONNRESET', 'connection lost'],
+  ['EPIPE', 'connection lost'],
+]);
 
 /**
  * Why a connection to Postgres failed or broke, or undefined when the error is about the
@@ -37,7 +37,8 @@ const byNodeCode: Record<string, ConnectionFailureReason> = {
  */
 export function connectionFailureReason(error: unknown): ConnectionFailureReason | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && byNodeCode[code]) return byNodeCode[code];
+  const byCode = typeof code === 'string' ? byNodeCode.get(code) : undefined;
+  if (byCode) return byCode;
   const state = sqlStateOf(error);
   // Class 28: invalid_authorization_specification (no pg_hba entry, unknown role), invalid_password.
   if (state?.startsWith('28')) return 'authentication failed';
