@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { sourceUnavailable } from '../db/connection-failure.js';
 import { isVectorsyncError } from '../errors.js';
+import { formatCliError } from './cli-error.js';
 import { registerCdcCommand } from './commands/cdc-command.js';
 import { registerConfigCommand } from './commands/config-command.js';
 import { registerDemoCommand } from './commands/demo-command.js';
@@ -46,7 +48,9 @@ program.parseAsync(process.argv).then(
   // Commands report an outcome other than success through process.exitCode (e.g. reconcile: drift).
   () => process.exit(process.exitCode ?? 0),
   (error: unknown) => {
-    if (isVectorsyncError(error)) process.stderr.write(`error ${error.code}: ${error.message}\n`);
+    // A database that cannot be reached is an operator's problem, not a bug: one line, no stack.
+    const reported = isVectorsyncError(error) ? error : sourceUnavailable(error, undefined);
+    if (reported) process.stderr.write(`${formatCliError(reported)}\n`);
     else process.stderr.write(`error: ${(error as Error).stack ?? String(error)}\n`);
     process.exit(1);
   },

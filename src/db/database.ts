@@ -1,3 +1,5 @@
+import type { ConnectionTarget } from './connection-failure.js';
+
 /**
  * The narrow database surface vectorsync needs. Both node-postgres (production) and PGlite
  * (the embedded demo) implement it, and so can any client with `query(text, values)`.
@@ -23,6 +25,8 @@ export interface ListenSession {
 
 export interface Database extends SqlExecutor {
   readonly kind: 'postgres' | 'pglite';
+  /** Where it connects (absent for an embedded database), for error messages. */
+  readonly target?: ConnectionTarget;
   /** Runs `work` in one transaction on one connection; rolls back if it throws. */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   openListenSession(): Promise<ListenSession>;

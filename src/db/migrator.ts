@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { assertSourceReachable } from './connection-failure.js';
 import type { Database, SqlExecutor } from './database.js';
 
 export interface Migration {
@@ -77,6 +78,7 @@ function assertNotAhead(applied: Array<{ id: number; breaking: boolean }>, known
 
 /** Applies pending migrations, each in its own transaction under an advisory lock. Idempotent. */
 export async function migrate(db: Database, logger: Logger = silentLogger): Promise<MigrationResult> {
+  await assertSourceReachable(db);
   const migrations = await loadMigrations();
   const applied: MigrationResult['applied'] = [];
   for (const migration of migrations) {

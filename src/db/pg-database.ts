@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import type { ConnectionTarget } from './connection-failure.js';
 import type { Database, ListenSession, QueryResult, SqlExecutor } from './database.js';
 
 export interface PgDatabaseOptions {
@@ -18,6 +19,7 @@ export class PgDatabase implements Database {
   private closed = false;
 
   private lockPool: pg.Pool | undefined;
+  private resolvedTarget: ConnectionTarget | undefined;
 
   constructor(options: PgDatabaseOptions) {
     this.pool = options.pool;
@@ -39,6 +41,22 @@ export class PgDatabase implements Database {
       application_name: options.applicationName ?? 'vectorsync',
     });
     return new PgDatabase({ pool, ownsPool: true, ...(options.logger ? { logger: options.logger } : {}) });
+  }
+
+  /** Host, port, database and user as node-postgres resolves them (URL, PG* variables, defaults). */
+  get target(): ConnectionTarget {
+    if (!this.resolvedTarget) {
+      // A Client resolves the parameters in its constructor and opens nothing until connect().
+      const parameters = new pg.Client(this.pool.options);
+      const user = parameters.user ?? '';
+      this.resolvedTarget = {
+        host: parameters.host,
+        port: parameters.port,
+        database: parameters.database ?? user,
+        user,
+      };
+    }
+    return this.resolvedTarget;
   }
 
   async query<Row>(text: string, values?: readonly unknown[]): Promise<QueryResult<Row>> {

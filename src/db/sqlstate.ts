@@ -17,6 +17,7 @@ export const SqlState = {
   AdminShutdown: '57P01',
   CrashShutdown: '57P02',
   CannotConnectNow: '57P03',
+  InvalidCatalogName: '3D000',
   LockNotAvailable: '55P03',
   SerializationFailure: '40001',
   DeadlockDetected: '40P01',
@@ -25,35 +26,4 @@ export const SqlState = {
 export function sqlStateOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-}
-
-const connectionErrorCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-]);
-
-/**
- * True when the failure says "the database is not reachable right now" rather than
- * "this statement is wrong": a retry later, with the same input, can succeed.
- */
-export function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') {
-    if (connectionErrorCodes.has(code)) return true;
-    if (code.startsWith('08')) return true; // connection_exception class
-    if (
-      code === SqlState.AdminShutdown ||
-      code === SqlState.CrashShutdown ||
-      code === SqlState.CannotConnectNow
-    )
-      return true;
-  }
-  const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
-    message,
-  );
 }

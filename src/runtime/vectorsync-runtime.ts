@@ -1,5 +1,6 @@
 import { type CollectionDefinition, loadCollectionDefinitions } from '../config/collection-definition.js';
 import type { ResolvedConfig } from '../config/resolve-config.js';
+import { assertSourceReachable } from '../db/connection-failure.js';
 import type { Database } from '../db/database.js';
 import { assertMigrated } from '../db/migrator.js';
 import { PgDatabase } from '../db/pg-database.js';
@@ -120,6 +121,7 @@ export class VectorsyncRuntime {
     }
     const stores = new Map<string, VectorStore>();
     try {
+      await assertSourceReachable(db);
       if (!options.skipMigrationCheck) await assertMigrated(db);
       const definitions = await loadCollectionDefinitions(db, config);
       for (const [name, storeConfig] of Object.entries(config.stores)) {

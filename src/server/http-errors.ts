@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isConnectionError } from '../db/sqlstate.js';
+import { isConnectionError } from '../db/connection-failure.js';
 import { ErrorCode, isVectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 

@@ -1,8 +1,9 @@
 import type { CollectionDefinition } from '../config/collection-definition.js';
 import { idExpression, versionExpression } from '../config/collection-definition.js';
+import { isConnectionError } from '../db/connection-failure.js';
 import type { Database, SqlExecutor } from '../db/database.js';
 import { quoteIdent } from '../db/sql-identifier.js';
-import { isConnectionError, SqlState, sqlStateOf } from '../db/sqlstate.js';
+import { SqlState, sqlStateOf } from '../db/sqlstate.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { ChangeEvent } from './change-event.js';
 import { rowToJson, validateDocumentBody } from './document-fields.js';

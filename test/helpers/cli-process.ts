@@ -20,8 +20,10 @@ export async function startCli(
   const dir = await mkdtemp(join(tmpdir(), 'vectorsync-cli-'));
   const path = join(dir, 'vectorsync.config.json');
   await writeFile(path, JSON.stringify(config));
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...env };
+  // The runner's DATABASE_URL is not the test's database: only a caller's own one is passed on.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
   delete childEnv.DATABASE_URL;
+  Object.assign(childEnv, env);
   const child = trackChildProcess(
     spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--config', path, ...args], {
       env: childEnv,

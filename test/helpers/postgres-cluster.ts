@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { chmod, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,8 @@ export interface PostgresClusterOptions {
   settings?: Record<string, string | number>;
   /** Keep fsync on (benchmarks that want durable commits). */
   durable?: boolean;
+  /** Require scram-sha-256 password authentication, with this password for the `postgres` superuser. */
+  password?: string;
 }
 
 /**
@@ -36,6 +38,7 @@ export class PostgresCluster {
     readonly port: number,
     private readonly runAs: { uid: number; gid: number } | undefined,
     private readonly options: string,
+    private readonly password: string | undefined,
   ) {}
 
   static async start(options: PostgresClusterOptions = {}): Promise<PostgresCluster> {
@@ -68,14 +71,21 @@ export class PostgresCluster {
     const serverOptions = [`-p ${port}`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(
       ' ',
     );
-    const cluster = new PostgresCluster(binDir, dataDir, port, runAs, serverOptions);
+    const cluster = new PostgresCluster(binDir, dataDir, port, runAs, serverOptions, options.password);
     live.add(cluster);
+    const auth = ['--auth=trust'];
+    if (options.password !== undefined) {
+      const pwfile = join(root, 'pwfile');
+      await writeFile(pwfile, `${options.password}\n`, { mode: 0o600 });
+      if (runAs) await chown(pwfile, runAs.uid, runAs.gid);
+      auth.splice(0, 1, '--auth=scram-sha-256', `--pwfile=${pwfile}`);
+    }
     await cluster.exec('initdb', [
       '-D',
       dataDir,
       '-U',
       'postgres',
-      '--auth=trust',
+      ...auth,
       '-E',
       'UTF8',
       '--locale=C.UTF-8',
@@ -84,8 +94,9 @@ export class PostgresCluster {
     return cluster;
   }
 
-  url(database = 'postgres'): string {
-    return `postgres://postgres@127.0.0.1:${this.port}/${database}`;
+  url(database = 'postgres', password = this.password): string {
+    const credentials = password === undefined ? 'postgres' : `postgres:${encodeURIComponent(password)}`;
+    return `postgres://${credentials}@127.0.0.1:${this.port}/${database}`;
   }
 
   async startServer(): Promise<void> {

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { isConnectionError } from '../../db/connection-failure.js';
 import { assertMigrated } from '../../db/migrator.js';
+import { ErrorCode, isVectorsyncError } from '../../errors.js';
 import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
 
 /** /healthz: the process is alive. /readyz: it can serve (database, schema, stores, workers). */
@@ -11,13 +13,13 @@ export function registerHealthRoutes(
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    const checks: Record<string, { ok: boolean; error?: string }> = {};
+    const checks: Record<string, { ok: boolean; code?: string; error?: string }> = {};
     const check = async (name: string, probe: () => Promise<unknown>) => {
       try {
         await probe();
         checks[name] = { ok: true };
       } catch (error) {
-        checks[name] = { ok: false, error: (error as Error).message };
+        checks[name] = { ok: false, ...failedCheck(error) };
       }
     };
     await check('database', () => runtime.db.query('SELECT 1'));
@@ -31,4 +33,20 @@ export function registerHealthRoutes(
     const ready = Object.values(checks).every((result) => result.ok);
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
+}
+
+/**
+ * What an unauthenticated caller may learn about a failed check: a stable code and our own
+ * sentence. Driver text (host, port, user names) stays in the server log.
+ */
+function failedCheck(error: unknown): { code: string; error: string } {
+  if (isConnectionError(error))
+    return { code: ErrorCode.SourceUnavailable, error: 'the database is unreachable' };
+  if (isVectorsyncError(error)) {
+    // These codes' messages quote driver text; the code says enough.
+    if (error.code === ErrorCode.StoreUnavailable)
+      return { code: error.code, error: 'the store is unreachable' };
+    return { code: error.code, error: error.message };
+  }
+  return { code: ErrorCode.Internal, error: 'the check failed' };
 }
