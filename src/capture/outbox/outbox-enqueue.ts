@@ -1,4 +1,11 @@
-import type { SqlExecutor } from '../../db/database.js';
+/**
+ * Any client with node-postgres' `query(text, values)` shape: `pg.Client`, `pg.PoolClient`,
+ * `pg.Pool`, PGlite, or the client under an ORM. Looser than the internal SqlExecutor (whose
+ * `rowCount` is never null), so that application clients fit as they are.
+ */
+export interface QueryClient {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
 
 export interface EnqueueRequest {
   collection: string;
@@ -12,15 +19,16 @@ export interface EnqueueRequest {
 /**
  * Application-side capture: call with the client of your own transaction, right after the
  * write. The event commits or rolls back with it. Triggers use the same outbox table; this
- * is for tables where triggers are not wanted or for changes computed outside SQL.
+ * is for tables where triggers are not wanted or for changes computed outside SQL. Returns the
+ * outbox event's id.
  */
-export async function enqueueChange(tx: SqlExecutor, request: EnqueueRequest): Promise<string> {
-  const result = await tx.query<{ id: string }>('SELECT vectorsync.enqueue($1, $2, $3, $4, $5)::text AS id', [
+export async function enqueueChange(client: QueryClient, request: EnqueueRequest): Promise<string> {
+  const result = await client.query('SELECT vectorsync.enqueue($1, $2, $3, $4, $5)::text AS id', [
     request.collection,
     request.tenant,
     request.id,
     request.op ?? 'upsert',
     request.version ?? null,
   ]);
-  return result.rows[0]!.id;
+  return (result.rows[0] as { id: string }).id;
 }
