@@ -160,6 +160,7 @@ describe('the npm package: packed, installed into a fresh project, used with pla
       'README.md',
       'LICENSE',
       'CHANGELOG.md',
+      'examples/vectorsync.config.json',
       'dist/index.js',
       'dist/index.d.ts',
       'dist/fastify.js',
@@ -172,7 +173,9 @@ describe('the npm package: packed, installed into a fresh project, used with pla
       assert.ok(packedFiles.includes(file), `${file} is in the package`);
     const unexpected = packedFiles.filter(
       (file) =>
-        !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(file) &&
+        !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'examples/vectorsync.config.json'].includes(
+          file,
+        ) &&
         !/^dist\/.+(?<!\.test)\.(js|d\.ts)$/.test(file) &&
         !/^sql\/migrations\/\d{6}_[a-z0-9_]+\.sql$/.test(file),
     );
