@@ -65,6 +65,7 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** The optional parts of a VectorsyncError. */
 export interface VectorsyncErrorOptions {
   details?: Record<string, unknown>;
   cause?: unknown;
@@ -72,6 +73,10 @@ export interface VectorsyncErrorOptions {
   transient?: boolean;
 }
 
+/**
+ * An error vectorsync raises on purpose: a stable `code` (one of `ErrorCode`), a message for
+ * humans, `details` for programs, the `cause` it wraps, and whether it is `transient`.
+ */
 export class VectorsyncError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown>;
@@ -90,6 +95,7 @@ export class VectorsyncError extends Error {
   }
 }
 
+/** Narrows `value` to a VectorsyncError, optionally of one `code`. */
 export function isVectorsyncError(value: unknown, code?: ErrorCode): value is VectorsyncError {
   return value instanceof VectorsyncError && (code === undefined || value.code === code);
 }

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import { type ConfigInput, configSchema, type VectorsyncConfig } from './config-schema.js';
 
+/** Where resolveConfig() reads the config from, and the environment whose overrides it applies. */
 export interface ResolveConfigOptions {
   /** A config object (library use); otherwise it is read from `path`. */
   config?: ConfigInput;
