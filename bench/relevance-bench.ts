@@ -96,6 +96,9 @@ async function main() {
           if (done === total) console.log(`  ${phase}: ${total}`);
         },
       });
+      const skipped =
+        base.skippedDocuments > 0 ? ` (${base.skippedDocuments} with an empty title and text skipped)` : '';
+      console.log(`  loaded ${base.documents - base.skippedDocuments} documents${skipped}`);
       // Rankings per signal, once; every hybrid variant is fused from them.
       const collection = `eval_${name}`;
       const config = parseConfig({
@@ -210,11 +213,12 @@ async function main() {
           defaultScore.ndcg10 >= bestSingle ? 'yes' : `no (${(defaultScore.ndcg10 - bestSingle).toFixed(4)})`,
       });
       tables.push(
-        `### ${name}\n\n${dataset.documents.length} documents, ${judged.length} judged dev queries; load through the outbox: ${base.loadSeconds.toFixed(1)} s. README BM25: ${README_BM25[name]}.\n\n${markdownTable(rows)}\n`,
+        `### ${name}\n\n${dataset.documents.length} documents${skipped}, ${judged.length} judged dev queries; load through the outbox: ${base.loadSeconds.toFixed(1)} s. README BM25: ${README_BM25[name]}.\n\n${markdownTable(rows)}\n`,
       );
       report.push({
         dataset: name,
         documents: dataset.documents.length,
+        skippedDocuments: base.skippedDocuments,
         queries: judged.length,
         base,
         variants: variantScores,

@@ -91,6 +91,8 @@ describe('CDC never applies a commit before other sessions can see it', () => {
   });
 
   after(async () => {
+    // A failed run may leave writers waiting for the standby: release them first.
+    if (cluster) await setStandbys('').catch(() => undefined);
     for (const writer of writers) await writer.end().catch(() => undefined);
     await workers?.stop();
     await runtime?.close();

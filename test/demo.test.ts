@@ -6,6 +6,7 @@ import { generateCatalog } from '../src/demo/catalog-generator.js';
 import { bootstrapDemo } from '../src/demo/demo-bootstrap.js';
 import { silentLogger } from '../src/logger.js';
 import { startService } from '../src/server/start-service.js';
+import { trackChildProcess } from './helpers/child-processes.js';
 import { waitFor } from './helpers/wait-for.js';
 
 describe('the demo on embedded Postgres (PGlite + pgvector)', () => {
@@ -86,13 +87,25 @@ describe('the demo on embedded Postgres (PGlite + pgvector)', () => {
   it('`npm run demo` entry point starts, indexes and prints working instructions', async () => {
     const env = { ...process.env };
     delete env.DATABASE_URL;
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--products', '100', '--port', '0', '--exit-after-load'],
-      {
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const child = trackChildProcess(
+      spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'demo',
+          '--products',
+          '100',
+          '--port',
+          '0',
+          '--exit-after-load',
+        ],
+        {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      ),
     );
     let stdout = '';
     let stderr = '';

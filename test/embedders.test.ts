@@ -171,7 +171,9 @@ describe('OpenAI-compatible embedder against a server speaking the OpenAI wire f
       model: 'm',
       dimensions: 8,
       baseUrl,
-      timeoutMs: 200,
+      // Only the hanging request waits this long; the retry must answer within it, which a
+      // loaded machine did not always do in 200 ms (a third request: 3 !== 2).
+      timeoutMs: 3000,
       sleep: noSleep,
     });
     const [vector] = await embedder.embed(['slow']);

@@ -3,7 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import type { ResolvedConfig } from '../src/config/resolve-config.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { RawJetStream, testBusConfig } from './helpers/bus-fixture.js';
+import { CHILD_PROCESS_WAIT_MS } from './helpers/child-processes.js';
 import { startContinuousWriter } from './helpers/continuous-writer.js';
+import { IndexWriteGate } from './helpers/index-write-gate.js';
 import {
   assertIndexMatchesSource,
   createProductsTable,
@@ -48,40 +50,54 @@ describe('a bus-consuming worker process killed with SIGKILL mid-stream', () => 
   it('redelivers what the dead consumer had not acknowledged: nothing lost, nothing stale', async () => {
     const location = runtime.activeTarget('products').record.location;
     const durable = `${config.bus!.consumer}_products`;
-    // Each index write takes 100 ms, so the kill lands while events are being applied.
-    await testDb.db.query(`
-      CREATE FUNCTION public.slow_index_write() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_sleep(0.1); RETURN NULL; END $$;
-      CREATE TRIGGER slow AFTER INSERT OR UPDATE ON vectorsync."${location}" FOR EACH STATEMENT EXECUTE FUNCTION public.slow_index_write();`);
+    // Once the index holds 30 rows, index writes wait at a gate the test holds shut: the consumer
+    // is then provably applying messages it has not acknowledged (ack after apply) when it is
+    // killed. (A sleep in the trigger only made that likely.)
+    const gate = await IndexWriteGate.shut(testDb, location, 30);
     await insertProducts(testDb.db, 'acme', products(150, 21));
     const writer = startContinuousWriter(testDb.db, { seed: 5, pauseMs: 5 });
-
+    let second: Awaited<ReturnType<typeof startWorkerProcess>> | undefined;
     const first = await startWorkerProcess(config);
-    await waitFor(async () => (await indexRows(testDb.db, location)).size >= 30, {
-      timeoutMs: 30_000,
-      message: () => `the bus consumer to be mid-stream; its output: ${first.output()}`,
-    });
-    first.child.kill('SIGKILL');
-    assert.equal(await first.exited, null, 'killed, not exited');
-    const atKill = await raw.consumerInfo(durable);
-    assert.ok(
-      atKill.num_pending + atKill.num_ack_pending > 0,
-      'events were still unapplied when the consumer died',
-    );
-    const appliedAtKill = (await indexRows(testDb.db, location)).size;
-
-    // Changes keep coming while no worker runs; the outbox keeps them until one publishes.
-    await waitFor(() => writer.stats.inserts > 40);
-    const second = await startWorkerProcess(config);
     try {
+      const blocked = await waitFor(
+        async () => {
+          const pids = await gate.blocked();
+          return pids.length > 0 ? pids : undefined;
+        },
+        {
+          timeoutMs: CHILD_PROCESS_WAIT_MS,
+          message: () => `the bus consumer to block while applying; its output: ${first.output()}`,
+        },
+      );
+      first.child.kill('SIGKILL');
+      assert.equal(await first.exited, null, 'killed, not exited');
+      const atKill = await raw.consumerInfo(durable);
+      assert.ok(
+        atKill.num_pending + atKill.num_ack_pending > 0,
+        'events were still unapplied when the consumer died',
+      );
+      // Its orphaned backends run on and end when they find the client gone.
+      await gate.open();
+      await waitFor(
+        async () =>
+          (await testDb.db.query('SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1)', [blocked]))
+            .rowCount === 0,
+        { message: "the killed consumer's backends to end" },
+      );
+      const appliedAtKill = (await indexRows(testDb.db, location)).size;
+
+      // Changes keep coming while no worker runs; the outbox keeps them until one publishes.
+      await waitFor(() => writer.stats.inserts > 40);
+      const restarted = await startWorkerProcess(config);
+      second = restarted;
       await waitFor(() => writer.stats.inserts > 80);
       const stats = await writer.stop();
       assert.ok(stats.updates > 0 && stats.deletes > 0 && stats.errors === 0);
-      await testDb.db.query(`DROP TRIGGER slow ON vectorsync."${location}"`);
+      await gate.remove();
       await waitFor(() => indexMatchesSource(testDb.db, location), {
-        timeoutMs: 60_000,
+        timeoutMs: CHILD_PROCESS_WAIT_MS,
         message: async () =>
-          `the restarted consumer to catch up: ${await assertIndexMatchesSource(testDb.db, location).catch((e) => e.message)}\n${second.output()}`,
+          `the restarted consumer to catch up: ${await assertIndexMatchesSource(testDb.db, location).catch((e) => e.message)}\n${restarted.output()}`,
       });
       await waitFor(() => outboxDrained(testDb.db), { message: 'every outbox event to be published' });
       await waitFor(
@@ -91,14 +107,20 @@ describe('a bus-consuming worker process killed with SIGKILL mid-stream', () => 
         },
         { message: 'the restarted consumer to acknowledge every event' },
       );
+      // Versions and tenants equal the source's (assertIndexMatchesSource compares them).
+      const { rows } = await assertIndexMatchesSource(testDb.db, location);
+      assert.ok(rows > appliedAtKill, 'the restarted worker applied what the first one had not');
     } finally {
       await writer.stop();
-      second.child.kill('SIGTERM');
-      await second.exited;
+      // A failed assertion must not leave a worker behind (the first one may be blocked at the gate).
+      for (const worker of [first, second]) {
+        if (worker && worker.child.exitCode === null && worker.child.signalCode === null) {
+          worker.child.kill(worker === first ? 'SIGKILL' : 'SIGTERM');
+          await worker.exited;
+        }
+      }
+      await gate.remove();
     }
-    // Versions and tenants equal the source's (assertIndexMatchesSource compares them).
-    const { rows } = await assertIndexMatchesSource(testDb.db, location);
-    assert.ok(rows > appliedAtKill, 'the restarted worker applied what the first one had not');
     const failed = await testDb.db.query(`SELECT 1 FROM vectorsync.outbox WHERE status = 'failed'`);
     assert.equal(failed.rowCount, 0);
   });

@@ -51,7 +51,14 @@ describe('the event bus down for a while (a dedicated nats-server stopped and re
   it('closing the bus leaves no connection behind, even when its first uses raced to connect', async () => {
     const vectorsyncClients = async () =>
       (await nats.clientNames()).filter((name) => name === 'vectorsync').length;
+    // The workers' own bus connects in the background after start(); once the backfill has gone
+    // through the bus it is open, so the count below is stable (counted too early, the workers'
+    // connection arriving later looked like one the closed bus left behind).
+    await waitFor(() => indexMatchesSource(testDb.db, location), {
+      message: 'the backfill to be applied through the bus',
+    });
     const openBefore = await vectorsyncClients();
+    assert.ok(openBefore > 0, "the workers' bus is connected");
     // The outbox workers publish and the bus consumer subscribes at the same moment on start-up.
     const bus = new NatsEventBus(
       {

@@ -163,7 +163,11 @@ describe('replay: rebuilding an index from the event stream', () => {
       result.retired.map((index) => index.location),
       [oldLocation],
     );
-    assert.equal(result.sourceRows, result.indexRecords);
+    // At its final count the replayed index held as many records as the source or as the active
+    // index (activated says so): both receive the same live writes, which may still be in flight
+    // on a loaded machine, so then the source can differ from both. What proves nothing was
+    // missed is that the new index, now active, reaches the source once those writes land: the
+    // ones made during the replay are not in the replayed range, only the live consumer brings them.
     assert.equal(await synced(), result.index.location);
     assert.equal(await tableExists(oldLocation), false);
   });

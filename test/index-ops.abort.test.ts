@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ErrorCode, isVectorsyncError } from '../src/errors.js';
 import { IndexOperations } from '../src/indexops/index-operations.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
+import { CHILD_PROCESS_WAIT_MS } from './helpers/child-processes.js';
 import { runCli, startCli } from './helpers/cli-process.js';
 import {
   annIndexNames,
@@ -76,8 +77,9 @@ describe('index build abort: by an operator, by its criteria, and after a crash'
       );
       // The cancel ends the CREATE INDEX; its invalid index is then dropped CONCURRENTLY, which
       // waits for transactions holding the table, so the writer is released once the build stopped.
+      // Includes the aborting CLI's start.
       await waitFor(async () => (await buildPhase(testDb, location)) === undefined, {
-        timeoutMs: 30_000,
+        timeoutMs: CHILD_PROCESS_WAIT_MS,
         message: () => `the abort to cancel the build: ${aborter?.output()}`,
       });
     } finally {
@@ -140,7 +142,7 @@ describe('index build abort: by an operator, by its criteria, and after a crash'
     try {
       builder = await startCli(runtime.config, ['index', 'build', '-c', 'products', '--tenant', 'initech']);
       await waitFor(async () => (await buildPhase(testDb, location)) === 'waiting for writers before build', {
-        timeoutMs: 30_000,
+        timeoutMs: CHILD_PROCESS_WAIT_MS,
         message: () => `the CLI build to be under way: ${builder?.output()}`,
       });
       const running = (await ops.status('products')).running;
@@ -160,6 +162,11 @@ describe('index build abort: by an operator, by its criteria, and after a crash'
         { message: 'the build backend of the killed process to end' },
       );
     } finally {
+      // A failed wait must not leave the builder running (it would outlive the test's database).
+      if (builder && builder.child.exitCode === null && builder.child.signalCode === null) {
+        builder.child.kill('SIGKILL');
+        await builder.exited;
+      }
       await release();
     }
     const invalid = (await annIndexNames(testDb, location)).filter((index) => !index.valid);

@@ -151,9 +151,19 @@ describe('index build: concurrent by default, watched, refused when unsafe', () 
     await locker.connect();
     await locker.query('BEGIN');
     await locker.query(`LOCK TABLE vectorsync."${location}" IN ACCESS EXCLUSIVE MODE`);
-    await new Promise((resolve) => setTimeout(resolve, 800));
-    await locker.query('COMMIT');
-    await locker.end();
+    // Held until the probe has seen what it must see (held for a fixed 800 ms, a loaded machine
+    // could start no search in time for the sampler or for lock_timeout to fire).
+    try {
+      await waitFor(
+        () =>
+          probe.seen.lockWaits.length > 0 &&
+          probe.seen.errors.some((message) => /lock timeout/.test(message)),
+        { timeoutMs: 30_000, message: 'the probe to see a search waiting on the lock and timing out' },
+      );
+    } finally {
+      await locker.query('COMMIT');
+      await locker.end();
+    }
     const stats = await probe.stop();
     assert.ok(stats.lockWaits.length > 0, 'the sampler saw a probe backend waiting on the lock');
     assert.ok(

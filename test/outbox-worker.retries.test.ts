@@ -161,8 +161,19 @@ describe('a vector store in another Postgres that goes down', () => {
       { message: 'events to wait with STORE_UNAVAILABLE' },
     );
     assert.equal(waiting.failed, 0, 'an outage does not burn attempts into failures');
-    // Long past maxAttempts=2 worth of retries, still nothing failed.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // More rounds of failed writes than maxAttempts (2) would allow attempts: still nothing
+    // failed. (Counted, not slept: a loaded machine retries less often in the same time.)
+    let rounds = 0;
+    const countRound = () => rounds++;
+    worker.on('paused', countRound);
+    try {
+      await waitFor(() => rounds >= 4, {
+        timeoutMs: 30_000,
+        message: () => `four more rounds against the unavailable store (${rounds} so far)`,
+      });
+    } finally {
+      worker.off('paused', countRound);
+    }
     assert.equal((await readSyncStatus(runtime)).collections[0]!.failed, 0);
 
     await vectorCluster.startServer();

@@ -8,6 +8,7 @@ import { demoConfig } from '../src/demo/demo-schema.js';
 import type { ReconcileReport } from '../src/reconcile/reconcile-report.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
+import { trackChildProcess } from './helpers/child-processes.js';
 import {
   createProductsTable,
   insertProducts,
@@ -28,10 +29,12 @@ describe('vectorsync reconcile (CLI)', () => {
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
       delete env.DATABASE_URL;
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', '--config', configPath, 'reconcile', ...args],
-        { env, stdio: ['ignore', 'pipe', 'pipe'] },
+      const child = trackChildProcess(
+        spawn(
+          process.execPath,
+          ['--import', 'tsx', 'src/cli/main.ts', '--config', configPath, 'reconcile', ...args],
+          { env, stdio: ['ignore', 'pipe', 'pipe'] },
+        ),
       );
       let stdout = '';
       let stderr = '';

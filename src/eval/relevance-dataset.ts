@@ -17,6 +17,15 @@ export interface RelevanceDataset {
   judgments: Map<string, Map<string, number>>;
 }
 
+/**
+ * A document with neither title nor text (after trimming): there is nothing to embed or to
+ * match, and the sync path refuses a row whose template fields are all empty
+ * (TEMPLATE_FIELD_MISSING). Cranfield has two (ids 471 and 995).
+ */
+export function isEmptyDocument(document: RelevanceDataset['documents'][number]): boolean {
+  return document.title.trim() === '' && document.text.trim() === '';
+}
+
 async function* lines(path: string): AsyncGenerator<string> {
   const input = createReadStream(path).pipe(createGunzip());
   const reader = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });

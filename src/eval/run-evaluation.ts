@@ -1,4 +1,9 @@
-import type { AnalyzerSettings, EmbedderConfig, SearchSettings } from '../config/config-schema.js';
+import type {
+  AnalyzerSettings,
+  EmbedderConfig,
+  SearchSettings,
+  SyncConfig,
+} from '../config/config-schema.js';
 import { parseConfig } from '../config/resolve-config.js';
 import type { Database } from '../db/database.js';
 import type { EmbedderProgress } from '../embedders/create-embedder.js';
@@ -7,9 +12,11 @@ import { silentLogger } from '../logger.js';
 import { indexSpecFor, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { type SearchMode, SearchService } from '../search/search-service.js';
 import { listIndexes } from '../stores/index-registry.js';
+import { dropPgvectorIndex } from '../stores/pgvector/pgvector-store.js';
+import { listOutboxEvents, type OutboxEventView } from '../sync/outbox-events.js';
 import { OutboxWorker } from '../sync/outbox-worker.js';
 import { setupCollections } from '../sync/setup-collections.js';
-import type { RelevanceDataset } from './relevance-dataset.js';
+import { isEmptyDocument, type RelevanceDataset } from './relevance-dataset.js';
 import { mean, ndcgAt, percentile, recallAt, reciprocalRankAt } from './relevance-metrics.js';
 
 export interface EvaluationOptions {
@@ -26,6 +33,8 @@ export interface EvaluationOptions {
   queryLimit?: number;
   /** Re-use an already loaded collection with the same settings instead of reloading. */
   reuse?: boolean;
+  /** Retry policy of the workers that load the collection (default: the sync defaults). */
+  sync?: Partial<Pick<SyncConfig, 'maxAttempts' | 'backoffBaseMs' | 'backoffMaxMs'>>;
   onProgress?: (phase: string, done: number, total: number) => void;
   onEmbedderProgress?: EmbedderProgress;
 }
@@ -41,7 +50,14 @@ export interface ModeResult {
 
 export interface EvaluationResult {
   dataset: string;
+  /** Documents in the dataset, skipped ones included. */
   documents: number;
+  /**
+   * Documents with an empty title and text, not loaded: nothing to embed or match. Judgments
+   * naming them still count (such a document can never be retrieved).
+   */
+  skippedDocuments: number;
+  skippedDocumentIds: string[];
   queries: number;
   embedder: string;
   loadSeconds: number;
@@ -81,15 +97,22 @@ export async function runEvaluation(
         ...(options.search ? { search: options.search } : {}),
       },
     },
-    sync: { batchSize: 500, concurrency: db.kind === 'pglite' ? 1 : 2, sweepIntervalMs: 1000 },
+    sync: {
+      batchSize: 500,
+      concurrency: db.kind === 'pglite' ? 1 : 2,
+      sweepIntervalMs: 1000,
+      ...options.sync,
+    },
   });
+  const skipped = dataset.documents.filter(isEmptyDocument).map((document) => document.id);
+  const documents = dataset.documents.filter((document) => !isEmptyDocument(document));
 
   const loadStarted = performance.now();
   // What the loaded data depends on (search settings apply at query time and may differ).
   const { search: _search, ...loaded } = config.collections[collection]!;
   const settings = { collection: loaded, embedder: options.embedder };
   const reused = options.reuse
-    ? await loadedWithSameSettings(db, collection, dataset.documents.length, settings)
+    ? await loadedWithSameSettings(db, collection, documents.length, settings)
     : false;
   if (!reused) await resetCollection(db, collection, table);
   const runtime = await VectorsyncRuntime.open({
@@ -103,7 +126,7 @@ export async function runEvaluation(
     await setupCollections(runtime);
     if (!reused) {
       await db.query(`COMMENT ON TABLE ${table} IS '${JSON.stringify(settings).replace(/'/g, "''")}'`);
-      await loadDocuments(runtime, dataset, table, options.onProgress);
+      await loadDocuments(runtime, documents, table, options.onProgress);
     }
     const loadSeconds = (performance.now() - loadStarted) / 1000;
 
@@ -141,6 +164,8 @@ export async function runEvaluation(
     return {
       dataset: dataset.name,
       documents: dataset.documents.length,
+      skippedDocuments: skipped.length,
+      skippedDocumentIds: skipped,
       queries: queries.length,
       embedder: runtime.collection(collection).embedder.modelId,
       loadSeconds,
@@ -154,11 +179,7 @@ export async function runEvaluation(
 /** Drops any previous run of this collection: its indexes, events, registry rows and table. */
 async function resetCollection(db: Database, collection: string, table: string): Promise<void> {
   await db.query('CREATE SCHEMA IF NOT EXISTS vectorsync_eval');
-  for (const index of await listIndexes(db, collection)) {
-    for (const suffix of ['', '_tomb', '_postings', '_bm25', '_terms'])
-      await db.query(`DROP TABLE IF EXISTS vectorsync."${index.location}${suffix}" CASCADE`);
-    await db.query(`DROP FUNCTION IF EXISTS vectorsync."${index.location}_bm25_sync"()`);
-  }
+  for (const index of await listIndexes(db, collection)) await dropPgvectorIndex(db, index.location);
   await db.query('DELETE FROM vectorsync.outbox WHERE collection = $1', [collection]);
   await db.query('DELETE FROM vectorsync.collections WHERE name = $1', [collection]);
   await db.query(`DROP TABLE IF EXISTS ${table} CASCADE`);
@@ -184,12 +205,12 @@ async function loadedWithSameSettings(
 
 async function loadDocuments(
   runtime: VectorsyncRuntime,
-  dataset: RelevanceDataset,
+  documents: RelevanceDataset['documents'],
   table: string,
   onProgress: EvaluationOptions['onProgress'],
 ): Promise<void> {
-  for (let start = 0; start < dataset.documents.length; start += 2000) {
-    const chunk = dataset.documents.slice(start, start + 2000);
+  for (let start = 0; start < documents.length; start += 2000) {
+    const chunk = documents.slice(start, start + 2000);
     await runtime.db.query(
       `INSERT INTO ${table} (id, title, body) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
       [
@@ -206,7 +227,7 @@ async function loadDocuments(
   try {
     for (;;) {
       const indexed = await runtime.activeTarget(collection.name).store.count(spec);
-      onProgress?.('indexing', indexed, dataset.documents.length);
+      onProgress?.('indexing', indexed, documents.length);
       const open = await runtime.db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM vectorsync.outbox WHERE collection = $1 AND status IN ('pending', 'processing')`,
         [collection.name],
@@ -214,15 +235,24 @@ async function loadDocuments(
       if (open.rows[0]!.n === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    const failed = await runtime.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM vectorsync.outbox WHERE collection = $1 AND status = 'failed'`,
-      [collection.name],
-    );
-    if (failed.rows[0]!.n > 0)
-      throw new Error(
-        `${failed.rows[0]!.n} documents failed to index; see vectorsync events list --status failed`,
-      );
+    // Nothing silent: a document that could not be indexed fails the run, naming it and why.
+    const failed = await listOutboxEvents(runtime.db, {
+      collection: collection.name,
+      status: 'failed',
+      limit: 1000,
+    });
+    if (failed.length > 0) throw new Error(failureSummary(collection.name, failed));
   } finally {
     await worker.stop();
   }
+}
+
+function failureSummary(collection: string, failed: OutboxEventView[]): string {
+  const shown = failed.slice(0, 10).map((event) => {
+    const error = (event.lastError ?? '').slice(0, 200);
+    return `${event.sourceId} (${event.lastErrorCode ?? 'no code'}${error ? `: ${error}` : ''})`;
+  });
+  const more = failed.length > shown.length ? `; and ${failed.length - shown.length} more` : '';
+  const count = failed.length >= 1000 ? 'at least 1000' : String(failed.length);
+  return `${count} document(s) failed to index: ${shown.join('; ')}${more}; see vectorsync events list --status failed -c ${collection}`;
 }

@@ -194,7 +194,16 @@ export class DocumentPool {
         })),
       ),
     );
-    return results.flat();
+    // Chunks are not in row order (a large or suspect row is a task of its own, sent ahead of
+    // the rows gathered so far): put each result back at its row's position.
+    const position = new Map(rows.map((row, index) => [row, index]));
+    const ordered = new Array<BuiltDocument | Error>(rows.length);
+    chunks.forEach((chunk, c) => {
+      chunk.forEach((row, i) => {
+        ordered[position.get(row)!] = results[c]![i]!;
+      });
+    });
+    return ordered;
   }
 
   /** Starts the threads now, in the background, rather than on the first batch that needs them. */

@@ -73,6 +73,7 @@ export class BusConsumer extends EventEmitter<BusConsumerEvents> {
   async start(): Promise<void> {
     if (this.running || this.collections.length === 0) return;
     this.running = true;
+    this.wake.reset();
     this.starting = this.subscribe();
   }
 
@@ -83,7 +84,7 @@ export class BusConsumer extends EventEmitter<BusConsumerEvents> {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake.wake();
+    this.wake.close();
     await this.starting;
     const subscription = this.subscription;
     this.subscription = undefined;

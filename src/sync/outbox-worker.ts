@@ -99,6 +99,7 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.wake.reset();
     const db = this.runtime.db;
     await registerWorker(db, {
       id: this.id,
@@ -135,7 +136,9 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
     if (!this.running) return;
     this.running = false;
     for (const timer of this.timers.splice(0)) clearInterval(timer);
-    this.wake.wake();
+    // Every loop, not just those waiting now: one between its claim and its wait must not
+    // sleep on until the sweep.
+    this.wake.close();
     await Promise.all(this.loops);
     await this.listener?.stop();
     await unregisterWorker(this.runtime.db, this.id).catch((error) =>

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { trackChildProcess } from './child-processes.js';
 
 export interface CliProcess {
   child: ChildProcess;
@@ -21,10 +22,12 @@ export async function startCli(
   await writeFile(path, JSON.stringify(config));
   const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...env };
   delete childEnv.DATABASE_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--config', path, ...args], {
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = trackChildProcess(
+    spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--config', path, ...args], {
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let output = '';
   let stdout = '';
   child.stdout?.on('data', (chunk) => {

@@ -22,6 +22,7 @@ export class FakeEmbeddingServer {
   private failures: number[] = [];
   private hangs = 0;
   private holds: Array<Promise<void>> = [];
+  private rejectedMarker: string | undefined;
   delayMs = 0;
 
   constructor(private readonly options: { dimensions: number }) {}
@@ -46,6 +47,18 @@ export class FakeEmbeddingServer {
         }
         const hold = this.holds.shift();
         if (hold) await hold;
+        if (
+          this.rejectedMarker !== undefined &&
+          parsed.input.some((text) => text.includes(this.rejectedMarker!))
+        ) {
+          // What a real API does with an input it will not take (too long, flagged): 400, every time.
+          response.writeHead(400, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              error: { message: 'fake rejection of an input', type: 'invalid_request_error', code: null },
+            }),
+          );
+          return;
+        }
         const failure = this.failures.shift();
         if (failure !== undefined) {
           const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -87,6 +100,11 @@ export class FakeEmbeddingServer {
     this.failures.push(...statuses);
   }
 
+  /** Answers 400 to every request with an input containing `marker` (a permanent rejection). */
+  rejectInputsContaining(marker: string): void {
+    this.rejectedMarker = marker;
+  }
+
   hangNext(count: number): void {
     this.hangs += count;
   }
@@ -108,6 +126,7 @@ export class FakeEmbeddingServer {
     this.failures = [];
     this.hangs = 0;
     this.holds = [];
+    this.rejectedMarker = undefined;
     this.delayMs = 0;
   }
 

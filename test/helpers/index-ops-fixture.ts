@@ -150,6 +150,11 @@ export class SearchProbe {
     return this.stats.searches;
   }
 
+  /** What the probe has seen so far (while it runs). */
+  get seen(): Readonly<ProbeStats> {
+    return this.stats;
+  }
+
   async stop(): Promise<ProbeStats> {
     this.stopped = true;
     await Promise.all(this.loops);

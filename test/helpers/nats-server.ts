@@ -1,9 +1,16 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './postgres-cluster.js';
+
+/** Servers not destroyed yet: killed and their store removed when the process exits, however a test ended. */
+const live = new Set<NatsServer>();
+process.once('exit', () => {
+  for (const server of live) server.destroyOnExit();
+});
 
 /**
  * A throwaway nats-server with JetStream, storing in a temp directory on a free port. It can be
@@ -29,6 +36,7 @@ export class NatsServer {
     }
     const storeDir = await mkdtemp(join(tmpdir(), 'vectorsync-nats-'));
     const server = new NatsServer(await freePort(), await freePort(), storeDir, binary);
+    live.add(server);
     await server.startServer();
     return server;
   }
@@ -87,8 +95,17 @@ export class NatsServer {
   }
 
   async destroy(): Promise<void> {
+    live.delete(this);
     await this.stopServer();
     await rm(this.storeDir, { recursive: true, force: true });
+  }
+
+  /** Synchronous kill and removal, for a process 'exit' handler. */
+  destroyOnExit(): void {
+    live.delete(this);
+    const child = this.process;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(this.storeDir, { recursive: true, force: true });
   }
 }
 

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { chmod, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,15 @@ export interface PostgresClusterOptions {
   /** Keep fsync on (benchmarks that want durable commits). */
   durable?: boolean;
 }
+
+/**
+ * Clusters not destroyed yet: stopped (immediate mode) and removed when the process exits, however
+ * a test or the runner ended, so no postmaster outlives its test process.
+ */
+const live = new Set<PostgresCluster>();
+process.once('exit', () => {
+  for (const cluster of live) cluster.destroyOnExit();
+});
 
 /**
  * A throwaway PostgreSQL cluster in a temp directory on a free port, with wal_level=logical.
@@ -60,6 +69,7 @@ export class PostgresCluster {
       ' ',
     );
     const cluster = new PostgresCluster(binDir, dataDir, port, runAs, serverOptions);
+    live.add(cluster);
     await cluster.exec('initdb', [
       '-D',
       dataDir,
@@ -98,6 +108,27 @@ export class PostgresCluster {
     await this.exec('pg_ctl', ['stop', '-w', '-t', '60', '-m', mode, '-D', this.dataDir]);
   }
 
+  /** Synchronous immediate stop and removal, for a process 'exit' handler; a server already down is fine. */
+  destroyOnExit(): void {
+    live.delete(this);
+    try {
+      execFileSync(
+        join(this.binDir, 'pg_ctl'),
+        ['stop', '-w', '-t', '30', '-m', 'immediate', '-D', this.dataDir],
+        {
+          stdio: 'ignore',
+          cwd: '/tmp',
+          ...(this.runAs
+            ? { uid: this.runAs.uid, gid: this.runAs.gid, env: { ...process.env, HOME: '/tmp' } }
+            : {}),
+        },
+      );
+    } catch {
+      // Not running any more.
+    }
+    rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
+  }
+
   async restart(): Promise<void> {
     await this.stopServer();
     await this.startServer();
@@ -108,6 +139,7 @@ export class PostgresCluster {
   }
 
   async destroy(): Promise<void> {
+    live.delete(this);
     await this.stopServer('immediate').catch(() => undefined);
     await rm(join(this.dataDir, '..'), { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigInput } from '../../src/config/config-schema.js';
+import { trackChildProcess } from './child-processes.js';
 
 /** Writes a config file and starts `vectorsync worker` on it as a separate OS process. */
 export async function startWorkerProcess(
@@ -13,10 +14,12 @@ export async function startWorkerProcess(
   await writeFile(path, JSON.stringify(config));
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--config', path, 'worker'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = trackChildProcess(
+    spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--config', path, 'worker'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));

@@ -104,8 +104,12 @@ export function registerEvalCommand(program: Command): void {
         if (commandOptions.output)
           await writeFile(commandOptions.output, `${JSON.stringify(result, null, 2)}\n`);
         if (commandOptions.json) return printJson(result);
+        const skipped =
+          result.skippedDocuments > 0
+            ? ` (${result.skippedDocuments} skipped: empty title and text, ids ${result.skippedDocumentIds.slice(0, 10).join(', ')}${result.skippedDocuments > 10 ? ', …' : ''})`
+            : '';
         process.stdout.write(
-          `\n${result.dataset}: ${result.documents} documents, ${result.queries} judged queries, embedder ${result.embedder}, loaded in ${result.loadSeconds.toFixed(1)} s\n`,
+          `\n${result.dataset}: ${result.documents} documents${skipped}, ${result.queries} judged queries, embedder ${result.embedder}, loaded in ${result.loadSeconds.toFixed(1)} s\n`,
         );
         printTable(
           result.results.map((row) => ({

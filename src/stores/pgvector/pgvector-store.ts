@@ -408,16 +408,8 @@ export class PgvectorStore implements VectorStore {
   }
 
   async drop(spec: IndexSpec): Promise<void> {
-    const names = bm25Names(spec.location);
     this.terms.forget(spec.location);
-    await this.run(async () => {
-      await this.db.query(
-        `DROP TABLE IF EXISTS ${names.table}, ${names.tombstones}, ${names.postings}, ${names.stats}, ${names.terms}, ${names.documents}`,
-      );
-      await this.db.query(`DROP FUNCTION IF EXISTS ${names.triggerFunction}()`);
-      await this.db.query(`DROP FUNCTION IF EXISTS ${names.truncateFunction}()`);
-      await this.db.query(`DROP SEQUENCE IF EXISTS ${names.ordinals}`);
-    });
+    await this.run(() => dropPgvectorIndex(this.db, spec.location));
   }
 
   async ping(): Promise<void> {
@@ -550,4 +542,15 @@ function sourceRowMissing(spec: IndexSpec, id: string): VectorsyncError {
       details: { collection: spec.collection, id },
     },
   );
+}
+
+/** Drops every object of one pgvector index: its table, tombstones, BM25 tables and functions. */
+export async function dropPgvectorIndex(db: Database, location: string): Promise<void> {
+  const names = bm25Names(location);
+  await db.query(
+    `DROP TABLE IF EXISTS ${names.table}, ${names.tombstones}, ${names.postings}, ${names.stats}, ${names.terms}, ${names.documents}`,
+  );
+  await db.query(`DROP FUNCTION IF EXISTS ${names.triggerFunction}()`);
+  await db.query(`DROP FUNCTION IF EXISTS ${names.truncateFunction}()`);
+  await db.query(`DROP SEQUENCE IF EXISTS ${names.ordinals}`);
 }
