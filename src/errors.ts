@@ -56,6 +56,8 @@ export const ErrorCode = {
   IndexVerificationFailed: 'INDEX_VERIFICATION_FAILED',
   IndexOperationInterrupted: 'INDEX_OPERATION_INTERRUPTED',
   Timeout: 'TIMEOUT',
+  /** vectorsync/client: no answer from the service (connection refused, DNS, a gateway's 502/503/504). Transient. */
+  ServiceUnreachable: 'SERVICE_UNREACHABLE',
   DualWriteTimeout: 'DUAL_WRITE_TIMEOUT',
   /** Workers (or CDC consumers) died processing this change sync.maxCrashes times; it is set aside. */
   WorkerLost: 'WORKER_LOST',
