@@ -10,9 +10,11 @@ import {
   enqueueChange,
   isVectorsyncError,
   openVectorsync,
+  resolveConfig,
   type SearchResponse,
   type Vectorsync,
 } from 'vectorsync';
+import { createVectorsyncClient, VectorsyncHttpError } from 'vectorsync/client';
 import { vectorsyncPlugin } from 'vectorsync/fastify';
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -46,6 +48,8 @@ await pool.query(`INSERT INTO notes (id, tenant, title, body) VALUES
   ('n1', 'acme', 'Lighthouse keeper', 'A lighthouse on a windswept granite island'),
   ('n2', 'acme', 'Sourdough', 'Rye sourdough with a long cold proof'),
   ('n3', 'other', 'Lighthouse lenses', 'Fresnel lenses of a lighthouse')`);
+
+const resolved = await resolveConfig({ config, env: {} });
 
 // The environment must not decide where this connects: the config alone does.
 const vectorsync: Vectorsync = await openVectorsync(config, { migrate: true, env: {} });
@@ -112,6 +116,21 @@ const viaHttp = await app.inject({
 const mine = await app.inject({ url: '/mine' });
 await app.close();
 
+// The service in this process, and vectorsync/client talking to it over HTTP.
+const service = await vectorsync.serve({ host: '127.0.0.1', port: 0, workers: false });
+const adminKey = (await vectorsync.apiKeys.create({ name: 'consumer-admin', admin: true })).key;
+const tenantClient = createVectorsyncClient({ url: service.url, apiKey: key });
+const viaClient = await tenantClient.search({ collection: 'notes', query: 'tides', k: 1 });
+const adminClient = createVectorsyncClient({ url: service.url, apiKey: adminKey });
+const clientStatus = await adminClient.sync.status();
+let clientError: [string, number] | undefined;
+try {
+  await tenantClient.documents.get('notes', 'n3'); // another tenant's: exactly like a missing one
+} catch (error) {
+  if (error instanceof VectorsyncHttpError) clientError = [error.code, error.status];
+}
+await service.stop();
+
 await workers.stop();
 await vectorsync.close();
 await vectorsync.close();
@@ -119,6 +138,7 @@ await pool.end();
 
 process.stdout.write(
   `${JSON.stringify({
+    resolved: Object.keys(resolved.collections),
     collections: vectorsync.collections,
     setup: setup.map((result) => ({ collection: result.collection, backfilled: result.backfilled })),
     enqueued: typeof enqueued === 'string' && enqueued.length > 0,
@@ -133,6 +153,11 @@ process.stdout.write(
       unauthenticated: [unauthenticated.statusCode, unauthenticated.json().error.code],
       search: [viaHttp.statusCode, viaHttp.json().hits.map((hit: { id: string }) => hit.id)],
       mine: mine.statusCode,
+    },
+    client: {
+      search: viaClient.hits.map((hit) => hit.id),
+      pending: clientStatus.collections.map((collection) => collection.pending),
+      error: clientError,
     },
   })}\n`,
 );
