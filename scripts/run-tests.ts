@@ -100,6 +100,9 @@ async function main(): Promise<number> {
       // A failed test can leave a handle open (a search probe, a timer); the file must still end.
       '--test-force-exit',
       '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      `--test-reporter=${join(import.meta.dirname, 'test-exit-reporter.mjs')}`,
+      '--test-reporter-destination=stdout',
       ...passThrough,
       ...files,
     ];

@@ -57,6 +57,53 @@ describe('config validation (static)', () => {
     );
   });
 
+  it('suggests the key or value meant by a misspelt one (issue 12)', () => {
+    const config = demoConfig() as Record<string, any>;
+    config.embedders.default = { provider: 'hash', dimensons: 64 };
+    config.stores.main = { provider: 'pgvectr' };
+    config.collections.products.sync = { mode: 'cdcc' };
+    config.collections.products.analyzer = { stopwords: 'englsh' };
+    delete config.collections.products.text;
+    config.collections.products.txt = '{{name}}';
+    config.sync = { wake: 'notfy', batchSize: 'lots' };
+    config.serverr = {};
+    const message = configError(() => parseConfig(config));
+    assert.match(message, /embedders\.default\.dimensons: unknown key \(did you mean "dimensions"\?\)/);
+    assert.match(
+      message,
+      /stores\.main\.provider: "pgvectr" is not one of "pgvector", "lancedb", "qdrant" \(did you mean "pgvector"\?\)/,
+    );
+    assert.match(
+      message,
+      /collections\.products\.sync\.mode: "cdcc" is not one of "outbox", "cdc", "dual-write" \(did you mean "cdc"\?\)/,
+    );
+    assert.match(message, /collections\.products\.analyzer\.stopwords: .*\(did you mean "english"\?\)/);
+    assert.match(message, /collections\.products\.txt: unknown key \(did you mean "text"\?\)/);
+    assert.match(message, /sync\.wake: "notfy" is not one of "notify", "poll" \(did you mean "notify"\?\)/);
+    assert.match(message, /serverr: unknown key \(did you mean "server"\?\)/);
+    // A present value of the wrong type is not reported as missing.
+    assert.match(message, /sync\.batchSize: Invalid input: expected number, received string/);
+    assert.doesNotMatch(message, /batchSize: required/);
+  });
+
+  it('suggests nothing when no allowed name is close', () => {
+    const config = demoConfig() as Record<string, any>;
+    config.collections.products.zzz = 1;
+    config.sync = { wake: 'sometimes' };
+    const message = configError(() => parseConfig(config));
+    assert.match(message, /collections\.products\.zzz: unknown key$/m);
+    assert.match(message, /sync\.wake: "sometimes" is not one of "notify", "poll"$/m);
+  });
+
+  it('suggests declared stores and embedders for unknown references', () => {
+    const config = demoConfig() as Record<string, any>;
+    config.collections.products.store = 'mian';
+    config.collections.products.embedder = 'defualt';
+    const message = configError(() => parseConfig(config));
+    assert.match(message, /unknown store "mian" \(declared: main\) \(did you mean "main"\?\)/);
+    assert.match(message, /unknown embedder "defualt" \(declared: default\) \(did you mean "default"\?\)/);
+  });
+
   it('accepts the documented example config', async () => {
     const config = await resolveConfig({ path: 'examples/vectorsync.config.json', env: {} });
     assert.equal(config.collections.products?.embedder, 'offline');

@@ -99,8 +99,16 @@ for (const mode of ['outbox', 'cdc'] as const) {
           await worker.exited;
           kills++;
           // The server notices the dead client only when the backend next talks to it.
-          for (const pid of await stuckBackends())
-            await testDb.db.query('SELECT pg_terminate_backend($1)', [pid]);
+          const orphans = await stuckBackends();
+          for (const pid of orphans) await testDb.db.query('SELECT pg_terminate_backend($1)', [pid]);
+          // Termination is asynchronous: a backend still waiting when the next worker starts would
+          // pass for that worker being stuck, and it would be killed before reaching the poison.
+          await waitFor(
+            async () =>
+              (await testDb.db.query('SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1)', [orphans]))
+                .rowCount === 0,
+            { message: "the dead worker's backends to end" },
+          );
           continue;
         }
         // The survivor set it aside; it must now apply everything else and stay up.

@@ -13,7 +13,7 @@ export async function installVersionTrigger(
   definition: CollectionDefinition,
 ): Promise<void> {
   const versionFn = versionFunctionName(definition.name);
-  const trigger = quoteIdent(`vectorsync_${definition.name}_version`);
+  const trigger = quoteIdent(versionTriggerName(definition.name));
   await tx.query(`
 CREATE OR REPLACE FUNCTION ${versionFn}() RETURNS trigger LANGUAGE plpgsql AS $version$
 BEGIN
@@ -29,9 +29,14 @@ $version$;`);
 
 export async function removeVersionTrigger(tx: SqlExecutor, definition: CollectionDefinition): Promise<void> {
   await tx.query(
-    `DROP TRIGGER IF EXISTS ${quoteIdent(`vectorsync_${definition.name}_version`)} ON ${definition.tableSql}`,
+    `DROP TRIGGER IF EXISTS ${quoteIdent(versionTriggerName(definition.name))} ON ${definition.tableSql}`,
   );
   await tx.query(`DROP FUNCTION IF EXISTS ${versionFunctionName(definition.name)}()`);
+}
+
+/** The trigger's name on the source table (`vectorsync check` looks for it). */
+export function versionTriggerName(collection: string): string {
+  return `vectorsync_${collection}_version`;
 }
 
 function versionFunctionName(collection: string): string {

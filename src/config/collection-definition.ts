@@ -3,6 +3,7 @@ import { parseQualifiedName, type QualifiedName, qualified, quoteIdent } from '.
 import { type ColumnInfo, describeTable, type TableInfo } from '../db/table-introspection.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { CollectionConfig, VectorsyncConfig } from './config-schema.js';
+import { didYouMean } from './did-you-mean.js';
 import { parseTextTemplate, type TextTemplate } from './text-template.js';
 
 export type PayloadFieldType =
@@ -177,33 +178,5 @@ async function defineCollection(
 }
 
 function suggest(wanted: string, info: TableInfo): string {
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const candidate of info.columns.keys()) {
-    const a = wanted.toLowerCase();
-    const b = candidate.toLowerCase();
-    // "tenant" for "tenant_id" is a likelier slip than its edit distance says.
-    const distance = b.startsWith(a) || a.startsWith(b) ? 1 : editDistance(a, b);
-    if (distance < bestDistance) {
-      bestDistance = distance;
-      best = candidate;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(wanted.length / 3))
-    ? ` (did you mean "${best}"?)`
-    : '';
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
+  return didYouMean(wanted, info.columns.keys());
 }

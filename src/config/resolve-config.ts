@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { z } from 'zod';
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import { describeConfigIssue } from './config-issues.js';
 import { type ConfigInput, configSchema, type VectorsyncConfig } from './config-schema.js';
+import { didYouMean } from './did-you-mean.js';
 
 /** Where resolveConfig() reads the config from, and the environment whose overrides it applies. */
 export interface ResolveConfigOptions {
@@ -45,7 +46,7 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
 export function parseConfig(raw: unknown, source = 'config'): VectorsyncConfig {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map(describeIssue);
+    const problems = parsed.error.issues.flatMap((issue) => describeConfigIssue(issue, raw, configSchema));
     throw new VectorsyncError(
       ErrorCode.ConfigInvalid,
       `invalid vectorsync config (${source}):\n  - ${problems.join('\n  - ')}`,
@@ -59,12 +60,12 @@ export function parseConfig(raw: unknown, source = 'config'): VectorsyncConfig {
   for (const [collection, definition] of Object.entries(config.collections)) {
     if (!(definition.store in config.stores)) {
       problems.push(
-        `collections.${collection}.store: unknown store "${definition.store}" (declared: ${Object.keys(config.stores).join(', ') || 'none'})`,
+        `collections.${collection}.store: unknown store "${definition.store}" (declared: ${Object.keys(config.stores).join(', ') || 'none'})${didYouMean(definition.store, Object.keys(config.stores))}`,
       );
     }
     if (!(definition.embedder in config.embedders)) {
       problems.push(
-        `collections.${collection}.embedder: unknown embedder "${definition.embedder}" (declared: ${Object.keys(config.embedders).join(', ') || 'none'})`,
+        `collections.${collection}.embedder: unknown embedder "${definition.embedder}" (declared: ${Object.keys(config.embedders).join(', ') || 'none'})${didYouMean(definition.embedder, Object.keys(config.embedders))}`,
       );
     }
   }
@@ -83,7 +84,7 @@ export function parseConfig(raw: unknown, source = 'config'): VectorsyncConfig {
   for (const collection of config.reconcile.schedule.collections ?? []) {
     if (!(collection in config.collections))
       problems.push(
-        `reconcile.schedule.collections: unknown collection "${collection}" (declared: ${Object.keys(config.collections).join(', ') || 'none'})`,
+        `reconcile.schedule.collections: unknown collection "${collection}" (declared: ${Object.keys(config.collections).join(', ') || 'none'})${didYouMean(collection, Object.keys(config.collections))}`,
       );
   }
   if (config.sync.backoffMaxMs < config.sync.backoffBaseMs) {
@@ -102,19 +103,6 @@ export function parseConfig(raw: unknown, source = 'config'): VectorsyncConfig {
     );
   }
   return config;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map(String).join('.') || '(root)';
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => `${path === '(root)' ? key : `${path}.${key}`}: unknown key`).join('; ');
-  }
-  if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
-    return `${path}.${issue.discriminator}: ${issue.message}`;
-  }
-  if (issue.code === 'invalid_type' && issue.input === undefined)
-    return `${path}: required (${issue.expected})`;
-  return `${path}: ${issue.message}`;
 }
 
 async function readConfigFile(path: string): Promise<unknown> {

@@ -102,6 +102,29 @@ export async function migrate(db: Database, logger: Logger = silentLogger): Prom
   return { applied, current: migrations.at(-1)?.id ?? 0 };
 }
 
+export interface MigrationState {
+  /** Ids recorded in the database (none: vectorsync was never installed there). */
+  applied: number[];
+  /** Migrations this code knows that the database lacks, in order. */
+  pending: Migration[];
+  /** Breaking migrations the database has that this code does not know (it must not run). */
+  unknownBreaking: number[];
+  latestKnown: number;
+}
+
+/** Where the database stands against this code's migrations, without changing or refusing anything. */
+export async function readMigrationState(db: SqlExecutor): Promise<MigrationState> {
+  const migrations = await loadMigrations();
+  const applied = await appliedMigrations(db);
+  const latestKnown = migrations.at(-1)?.id ?? 0;
+  return {
+    applied: applied.map((row) => row.id),
+    pending: migrations.filter((migration) => !applied.some((row) => row.id === migration.id)),
+    unknownBreaking: applied.filter((row) => row.id > latestKnown && row.breaking).map((row) => row.id),
+    latestKnown,
+  };
+}
+
 /** Fails unless the database is exactly at the schema this code expects (used at start-up). */
 export async function assertMigrated(db: SqlExecutor): Promise<void> {
   const migrations = await loadMigrations();

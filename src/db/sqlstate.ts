@@ -12,6 +12,7 @@ export const SqlState = {
   UndefinedTable: '42P01',
   UndefinedColumn: '42703',
   UndefinedObject: '42704',
+  InsufficientPrivilege: '42501',
   QueryCanceled: '57014',
   AdminShutdown: '57P01',
   CrashShutdown: '57P02',

@@ -20,6 +20,8 @@ export class ApiWorkload {
   private readonly hot = ['hot-0', 'hot-1', 'hot-2'];
   /** The first 400 answer, for the report: a workload the API keeps refusing tests nothing. */
   firstBadRequest: string | undefined;
+  /** The first request that got no answer at all, for the same reason. */
+  firstError: string | undefined;
 
   constructor(
     private readonly baseUrl: string,
@@ -59,7 +61,10 @@ export class ApiWorkload {
         await this.step(index, action, random);
         if (this.options.pauseMs > 0)
           await new Promise((resolve) => setTimeout(resolve, this.options.pauseMs));
-      } catch {
+      } catch (error) {
+        this.firstError ??= (error as Error).cause
+          ? `${(error as Error).message}: ${String(((error as Error).cause as Error).message ?? (error as Error).cause)}`
+          : (error as Error).message;
         this.stats.errors++;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }

@@ -59,6 +59,13 @@ export interface ChaosScale {
   toastChance: number;
   /** Pause of each session between two transactions (the write rate). */
   pauseMs: number;
+  /**
+   * Committed changes the workload must add after each fault before the next one: a run whose
+   * workload cannot write (a service that refuses everything, a fault window it never leaves)
+   * proves nothing, so it fails instead of passing empty.
+   */
+  progressPerStep: number;
+  progressTimeoutMs: number;
   quiesceTimeoutMs: number;
 }
 
@@ -74,6 +81,8 @@ export const SCALES: Record<'reduced' | 'full', ChaosScale> = {
     bulkMax: 30,
     toastChance: 0.03,
     pauseMs: 20,
+    progressPerStep: 5,
+    progressTimeoutMs: 120_000,
     quiesceTimeoutMs: 120_000,
   },
   full: {
@@ -87,6 +96,8 @@ export const SCALES: Record<'reduced' | 'full', ChaosScale> = {
     bulkMax: 200,
     toastChance: 0.05,
     pauseMs: 5,
+    progressPerStep: 25,
+    progressTimeoutMs: 300_000,
     quiesceTimeoutMs: 600_000,
   },
 };
@@ -226,6 +237,15 @@ export async function runCell(
       slot: config.cdc!.slot!,
       note,
     };
+    const progress = async (after: string) => {
+      const target = workload.stats.committed + scale.progressPerStep;
+      await waitFor(() => workload.stats.committed >= target, {
+        timeoutMs: scale.progressTimeoutMs,
+        message: () =>
+          `the workload to commit ${scale.progressPerStep} more changes after ${after} (${workload.stats.committed} so far, ${workload.stats.errors} errors; ${workload instanceof ApiWorkload ? `first error: ${workload.firstError}` : ''})`,
+      });
+    };
+    await progress('the start');
     for (const step of schedule) {
       await gap(random, scale);
       if (step === 'truncate' && workload instanceof SqlWorkload) {
@@ -243,6 +263,7 @@ export async function runCell(
           note(`fault ${step} failed: ${error.message}`),
         );
       }
+      await progress(step);
     }
     await gap(random, scale);
     workloadStats = await workload.stop();
@@ -255,6 +276,7 @@ export async function runCell(
         `request time: ${time.map(([key, ms]) => `${key.slice(3)} ${Math.round(ms)} ms in all`).join(', ')}`,
       );
       if (workload.firstBadRequest) note(`first 400: ${workload.firstBadRequest}`);
+      if (workload.firstError) note(`first error: ${workload.firstError}`);
     }
     note(
       `workload stopped: ${workloadStats.committed} committed, ${workloadStats.rolledBack} rolled back, ${workloadStats.errors} errors`,
