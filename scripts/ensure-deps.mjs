@@ -6,8 +6,8 @@ const lock = 'package-lock.json';
 const marker = 'node_modules/.package-lock.json';
 const stale = !existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs);
 if (stale) {
-  // `npm install` rather than `npm ci`: it honours the lock file's versions, and tolerates the
-  // platform-specific optional packages that some npm versions leave out of the lock file.
-  console.error('[vectorsync] installing npm dependencies…');
-  execSync('npm install --no-audit --no-fund', { stdio: 'inherit' });
+  // `npm ci`: exactly the lock file's versions (it holds every platform's optional packages), and
+  // a clear error when package.json and the lock file disagree.
+  console.error('[vectorsync] installing npm dependencies (npm ci)…');
+  execSync('npm ci --no-audit --no-fund', { stdio: 'inherit' });
 }

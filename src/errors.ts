@@ -58,6 +58,8 @@ export const ErrorCode = {
   IndexVerificationFailed: 'INDEX_VERIFICATION_FAILED',
   IndexOperationInterrupted: 'INDEX_OPERATION_INTERRUPTED',
   Timeout: 'TIMEOUT',
+  /** vectorsync/client: no answer from the service (connection refused, DNS, a gateway's 502/503/504). Transient. */
+  ServiceUnreachable: 'SERVICE_UNREACHABLE',
   DualWriteTimeout: 'DUAL_WRITE_TIMEOUT',
   /** Workers (or CDC consumers) died processing this change sync.maxCrashes times; it is set aside. */
   WorkerLost: 'WORKER_LOST',
@@ -67,6 +69,7 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** The optional parts of a VectorsyncError. */
 export interface VectorsyncErrorOptions {
   details?: Record<string, unknown>;
   cause?: unknown;
@@ -74,6 +77,10 @@ export interface VectorsyncErrorOptions {
   transient?: boolean;
 }
 
+/**
+ * An error vectorsync raises on purpose: a stable `code` (one of `ErrorCode`), a message for
+ * humans, `details` for programs, the `cause` it wraps, and whether it is `transient`.
+ */
 export class VectorsyncError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown>;
@@ -92,6 +99,7 @@ export class VectorsyncError extends Error {
   }
 }
 
+/** Narrows `value` to a VectorsyncError, optionally of one `code`. */
 export function isVectorsyncError(value: unknown, code?: ErrorCode): value is VectorsyncError {
   return value instanceof VectorsyncError && (code === undefined || value.code === code);
 }

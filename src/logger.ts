@@ -5,6 +5,7 @@
  */
 export type LogFields = Record<string, unknown>;
 
+/** A pino-compatible logger: `logger.info({ collection, id }, 'message')`; `child(fields)` adds scope fields. */
 export interface Logger {
   debug(fields: LogFields, message: string): void;
   info(fields: LogFields, message: string): void;

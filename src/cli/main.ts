@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { sourceUnavailable } from '../db/connection-failure.js';
 import { isVectorsyncError } from '../errors.js';
+import { packageVersion } from '../package-version.js';
 import { formatCliError } from './cli-error.js';
 import { registerCdcCommand } from './commands/cdc-command.js';
 import { registerConfigCommand } from './commands/config-command.js';
@@ -23,6 +24,7 @@ import { registerWorkerCommand } from './commands/worker-command.js';
 const program = new Command()
   .name('vectorsync')
   .description('Keep search indexes correct as your Postgres data changes.')
+  .version(packageVersion(), '-V, --version', 'print the vectorsync version')
   .option('--config <path>', 'config file (default: $VECTORSYNC_CONFIG or ./vectorsync.config.json)')
   .option('--log-level <level>', 'debug, info, warn or error (default: $LOG_LEVEL or info)')
   .showHelpAfterError();

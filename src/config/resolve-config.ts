@@ -7,6 +7,7 @@ import { describeConfigIssue } from './config-issues.js';
 import { type ConfigInput, configSchema, type VectorsyncConfig } from './config-schema.js';
 import { didYouMean } from './did-you-mean.js';
 
+/** Where resolveConfig() reads the config from, and the environment whose overrides it applies. */
 export interface ResolveConfigOptions {
   /** A config object (library use); otherwise it is read from `path`. */
   config?: ConfigInput;

@@ -31,17 +31,43 @@ const unauthenticatedPaths = new Set(['/healthz', '/readyz']);
  * request can never name another tenant. Errors are `{ error: { code, message, details } }`.
  */
 export function createServer(options: CreateServerOptions): FastifyInstance {
-  const { runtime, logger, metrics } = options;
   const app = Fastify({
-    bodyLimit: runtime.config.server.bodyLimitBytes,
+    bodyLimit: options.runtime.config.server.bodyLimitBytes,
     logger: false,
     genReqId: () => crypto.randomUUID(),
     routerOptions: { ignoreTrailingSlash: true },
   });
+  registerServiceRoutes(app, options);
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({
+      error: {
+        code: 'NOT_FOUND',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+        details: {},
+        requestId: String(request.id),
+      },
+    }),
+  );
+  return app;
+}
+
+/**
+ * Registers the service's routes with their API-key authentication, request logging, metrics
+ * and error mapping on `app`: the service's own instance, or an encapsulated plugin context of
+ * an application's Fastify (then the hooks apply to these routes only, under its prefix).
+ */
+export function registerServiceRoutes(app: FastifyInstance, options: CreateServerOptions): void {
+  const { runtime, logger, metrics } = options;
   const lastTouched = new Map<number, number>();
+  const prefix = app.prefix;
+
+  // An application's own bodyLimit is not ours to change; these routes keep the configured one.
+  app.addHook('onRoute', (route) => {
+    route.bodyLimit ??= runtime.config.server.bodyLimitBytes;
+  });
 
   app.addHook('onRequest', async (request) => {
-    const path = request.url.split('?')[0]!;
+    const path = request.url.split('?')[0]!.slice(prefix.length);
     if (unauthenticatedPaths.has(path)) return;
     request.principal = await authenticateApiKey(runtime.db, presentedKey(request));
     // last_used_at is for humans auditing keys: once a minute per key is plenty.
@@ -73,16 +99,6 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   });
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply, logger));
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({
-      error: {
-        code: 'NOT_FOUND',
-        message: `no route ${request.method} ${request.url.split('?')[0]}`,
-        details: {},
-        requestId: String(request.id),
-      },
-    }),
-  );
 
   registerHealthRoutes(app, runtime, options.workersRunning ?? (() => undefined));
   registerCollectionRoutes(app, runtime);
@@ -99,5 +115,4 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
         .send(await metrics.registry.metrics());
     });
   }
-  return app;
 }

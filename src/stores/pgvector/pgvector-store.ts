@@ -1,7 +1,7 @@
 import { isConnectionError } from '../../db/connection-failure.js';
 import type { Database, SqlExecutor } from '../../db/database.js';
 import { PgDatabase } from '../../db/pg-database.js';
-import { qualified, quoteIdent } from '../../db/sql-identifier.js';
+import { quoteIdent } from '../../db/sql-identifier.js';
 import { SqlState, sqlStateOf } from '../../db/sqlstate.js';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
 import type { Logger } from '../../logger.js';

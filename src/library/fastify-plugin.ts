@@ -1,0 +1,31 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Logger } from '../logger.js';
+import { registerServiceRoutes } from '../server/create-server.js';
+import { internalsOf } from './open-vectorsync.js';
+import type { Vectorsync } from './vectorsync-api.js';
+
+/** Options of the `vectorsync/fastify` plugin. */
+export interface VectorsyncPluginOptions {
+  /** An open vectorsync (from `openVectorsync()`); the plugin does not close it. */
+  vectorsync: Vectorsync;
+  /** Request and error logs (default: the vectorsync's logger). */
+  logger?: Logger;
+}
+
+/**
+ * The service's HTTP routes (documents, search, sync status, reconcile, index operations,
+ * `/healthz`, `/readyz`) as a Fastify plugin for your own app. The plugin is encapsulated: its
+ * API-key authentication, error mapping (`{ error: { code, message, details } }`) and body
+ * limit apply to its routes only, under the prefix you register it with. `/metrics` and the
+ * reconcile schedule belong to `vectorsync.serve()`; sync workers run where you start them
+ * (`vectorsync.startWorkers()`).
+ *
+ * ```ts
+ * const app = Fastify();
+ * await app.register(vectorsyncPlugin, { vectorsync, prefix: '/search-api' });
+ * ```
+ */
+export const vectorsyncPlugin: FastifyPluginAsync<VectorsyncPluginOptions> = async (app, options) => {
+  const { runtime, logger, reconciler, workersRunning } = internalsOf(options.vectorsync);
+  registerServiceRoutes(app, { runtime, logger: options.logger ?? logger, reconciler, workersRunning });
+};
