@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { CheckCode, type CheckFinding, type CheckReport, checkReport } from '../../check/check-finding.js';
 import { type CheckResult, runCheck } from '../../check/run-check.js';
+import { assertSourceReachable } from '../../db/connection-failure.js';
 import { PgDatabase } from '../../db/pg-database.js';
 import { ErrorCode, isVectorsyncError } from '../../errors.js';
 import { createCliLogger, type GlobalOptions, loadConfig, printJson, printTable } from '../cli-context.js';
@@ -66,6 +67,8 @@ async function check(options: GlobalOptions): Promise<CheckReport | CheckResult>
     applicationName: 'vectorsync-check',
   });
   try {
+    // A database that cannot be reached is the one-line SOURCE_UNAVAILABLE error, as for every command.
+    await assertSourceReachable(db);
     return await runCheck(db, config);
   } finally {
     await db.close();
