@@ -5,8 +5,8 @@ import { PgliteDatabase } from '../../db/pglite-database.js';
 import { bootstrapDemo, demoInstructions } from '../../demo/demo-bootstrap.js';
 import { startService } from '../../server/start-service.js';
 import { createCliLogger, type GlobalOptions } from '../cli-context.js';
+import { waitForDrain } from '../wait-for-drain.js';
 import { untilSignal } from './serve-command.js';
-import { waitForDrain } from './setup-command.js';
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -48,7 +48,7 @@ export function registerDemoCommand(program: Command): void {
         });
         if (state.loaded > 0)
           process.stderr.write(`loaded ${state.loaded} products; indexing them through the outbox…\n`);
-        const indexing = waitForDrain(state.runtime, 'indexing');
+        const indexing = waitForDrain(state.runtime, { label: 'indexing' });
         const service = await startService(state.runtime, logger);
         await indexing;
         process.stdout.write(demoInstructions(service.url, state));
