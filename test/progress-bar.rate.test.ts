@@ -30,17 +30,17 @@ describe('progress bar rate and ETA', () => {
     // Three minutes with nothing applied (no worker yet), then 1,000 events/s.
     while (now < 180_000) {
       now += 250;
-      bar.update(0, 20_000);
+      bar.update(0, 60_000);
     }
     let done = 0;
-    for (let step = 0; step < 40; step++) {
+    for (let step = 0; step < 120; step++) {
       now += 250;
       done += 250;
-      bar.update(done, 20_000);
+      bar.update(done, 60_000);
     }
     const last = lines().at(-1)!;
-    // 10,000 left at 1,000/s: 10 s. The average since the start would say ~53/s and over 3 minutes.
-    assert.match(last, /50\.0% 10000\/20000 1000\/s eta 10\.0s$/);
+    // 30,000 left at 1,000/s: 30 s. The average since the start would say 143/s and 3m30s.
+    assert.match(last, /50\.0% 30000\/60000 1000\/s eta 30\.0s$/);
   });
 
   it('says so when nothing moves, instead of an ETA', () => {
@@ -50,6 +50,21 @@ describe('progress bar rate and ETA', () => {
     for (let done = 0; done <= 500; done += 100, now += 1000) bar.update(done, 1000);
     for (let step = 0; step < 30; step++, now += 1000) bar.update(500, 1000);
     assert.match(lines().at(-1)!, /50\.0% 500\/1000 0\/s, no progress for \d+\.\ds$/);
+  });
+
+  it('does not call the pause between two large batches a stall', () => {
+    let now = 0;
+    const { stream, lines } = capture();
+    const bar = new ProgressBar('sync', stream, { now: () => now });
+    // 500 events every 6 s (a slow embedder), polled every 250 ms.
+    for (let done = 0; done <= 3000; done += 500)
+      for (let poll = 0; poll < 24; poll++, now += 250) bar.update(done, 10_000);
+    const drawn = lines();
+    assert.ok(
+      drawn.every((line) => !line.includes('no progress')),
+      drawn.find((line) => line.includes('no progress')),
+    );
+    assert.match(drawn.at(-1)!, /30\.0% 3000\/10000 83\/s eta 1m24s$/);
   });
 
   it('has no rate before a second of samples', () => {

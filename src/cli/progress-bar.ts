@@ -1,13 +1,16 @@
 import { RecentRate } from './recent-rate.js';
 
 export interface ProgressBarOptions {
-  /** The rate and ETA look at this recent window (default 10 s), so they follow the current pace. */
+  /** The rate and ETA look at this recent window (default 30 s), so they follow the current pace. */
   rateWindowMs?: number;
   now?: () => number;
 }
 
-/** Without progress for this long, the bar says so instead of showing a stale ETA. */
-const STALLED_AFTER_SECONDS = 5;
+/**
+ * Without progress for this long (or three usual steps, for work that moves in large batches),
+ * the bar says so instead of showing a stale ETA.
+ */
+const STALLED_AFTER_SECONDS = 10;
 
 /**
  * A one-line progress bar for long CLI operations, redrawn in place on a TTY and printed as
@@ -27,7 +30,7 @@ export class ProgressBar {
   ) {
     this.now = options.now ?? Date.now;
     this.started = this.now();
-    this.rate = new RecentRate(options.rateWindowMs ?? 10_000, this.now);
+    this.rate = new RecentRate(options.rateWindowMs ?? 30_000, this.now);
   }
 
   update(done: number, total: number, extra = ''): void {
@@ -59,9 +62,10 @@ export class ProgressBar {
     const percent = `${(fraction(done, total) * 100).toFixed(1).padStart(5)}%`;
     const perSecond = this.rate.perSecond();
     const stalled = this.rate.stalledSeconds();
+    const stalledAfter = Math.max(STALLED_AFTER_SECONDS, 3 * (this.rate.usualStepSeconds() ?? 0));
     let pace: string;
     if (done >= total) pace = perSecond === null ? '' : ` ${perSecond.toFixed(0)}/s`;
-    else if (stalled >= STALLED_AFTER_SECONDS) pace = ` 0/s, no progress for ${formatSeconds(stalled)}`;
+    else if (stalled >= stalledAfter) pace = ` 0/s, no progress for ${formatSeconds(stalled)}`;
     else if (perSecond === null || perSecond <= 0) pace = ' -/s eta ?';
     else pace = ` ${perSecond.toFixed(0)}/s eta ${formatSeconds((total - done) / perSecond)}`;
     return `${percent} ${done}/${total}${pace}`;

@@ -5,10 +5,12 @@
  */
 export class RecentRate {
   private readonly samples: Array<{ at: number; done: number }> = [];
+  private firstGrewAt: number | undefined;
   private lastGrewAt: number | undefined;
+  private increases = 0;
 
   constructor(
-    private readonly windowMs = 10_000,
+    private readonly windowMs = 30_000,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -18,7 +20,12 @@ export class RecentRate {
     const last = this.samples.at(-1);
     // A total that went down (e.g. a counter restarted) starts a new measurement.
     if (last && done < last.done) this.samples.length = 0;
-    if (!last || done !== last.done) this.lastGrewAt = at;
+    if (last && done > last.done) {
+      this.firstGrewAt ??= at;
+      this.lastGrewAt = at;
+      this.increases++;
+    }
+    this.lastGrewAt ??= at;
     this.samples.push({ at, done });
     // Keep one sample at or before the window's start, so the rate spans the whole window.
     while (this.samples.length > 2 && this.samples[1]!.at <= at - this.windowMs) this.samples.shift();
@@ -34,8 +41,17 @@ export class RecentRate {
     return (last.done - first.done) / seconds;
   }
 
-  /** Seconds since the total last changed (0 before the first sample). */
+  /** Seconds since the total last grew (since the first sample while it never has). */
   stalledSeconds(): number {
     return this.lastGrewAt === undefined ? 0 : (this.now() - this.lastGrewAt) / 1000;
+  }
+
+  /**
+   * Seconds the total usually takes to grow: work done in batches moves in steps, and a pause
+   * of one step is no stall. Null before two increases.
+   */
+  usualStepSeconds(): number | null {
+    if (this.increases < 2 || this.firstGrewAt === undefined || this.lastGrewAt === undefined) return null;
+    return (this.lastGrewAt - this.firstGrewAt) / 1000 / (this.increases - 1);
   }
 }

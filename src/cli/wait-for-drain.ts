@@ -31,11 +31,9 @@ export async function waitForDrain(
   let workers: SyncWorkers | undefined;
   try {
     for (;;) {
-      const status = await readSyncStatus(runtime);
-      const open = status.collections.reduce((sum, c) => sum + c.pending + c.processing, 0);
-      const failed = status.collections.reduce((sum, c) => sum + c.failed, 0);
-      if (options.applyWhenNoWorker && !workers) {
-        const unserved = collectionsWithoutWorker(status);
+      const { open, done, failed } = await countEvents(runtime, since);
+      if (options.applyWhenNoWorker && !workers && open > 0) {
+        const unserved = collectionsWithoutWorker(await readSyncStatus(runtime));
         if (unserved.length > 0) {
           bar.message(
             `no vectorsync worker is running for ${unserved.join(', ')}: applying the queued events in this process (afterwards, run \`vectorsync serve\` or \`vectorsync worker\` to keep the index in sync)`,
@@ -45,11 +43,6 @@ export async function waitForDrain(
           await workers.start();
         }
       }
-      const doneResult = await runtime.db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM vectorsync.outbox WHERE status = 'done' AND processed_at >= $1`,
-        [since],
-      );
-      const done = doneResult.rows[0]!.n;
       bar.update(done, done + open, failed > 0 ? `(${failed} failed)` : '');
       if (open === 0) {
         bar.finish(
@@ -62,6 +55,19 @@ export async function waitForDrain(
   } finally {
     await workers?.stop();
   }
+}
+
+/** Open, done (since the wait began) and failed events, in one snapshot so done + open is the total. */
+async function countEvents(runtime: VectorsyncRuntime, since: Date) {
+  const result = await runtime.db.query<{ open: number; done: number; failed: number }>(
+    // One statement sees one snapshot; each count uses its partial index.
+    `SELECT (SELECT count(*) FROM vectorsync.outbox WHERE status = 'pending')::int
+          + (SELECT count(*) FROM vectorsync.outbox WHERE status = 'processing')::int AS open,
+            (SELECT count(*) FROM vectorsync.outbox WHERE status = 'done' AND processed_at >= $1)::int AS done,
+            (SELECT count(*) FROM vectorsync.outbox WHERE status = 'failed')::int AS failed`,
+    [since],
+  );
+  return result.rows[0]!;
 }
 
 /** Collections with events to apply that no live worker claims. */

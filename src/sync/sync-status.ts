@@ -263,11 +263,16 @@ async function countOpenByWork(db: SqlExecutor) {
     processing: number;
     oldest: number | null;
   }>(
-    `SELECT collection, ${workKindSql()} AS work,
+    // Each branch reads its status' partial index, as countByStatus does.
+    `SELECT collection, work,
             count(*) FILTER (WHERE status = 'pending')::int AS pending,
             count(*) FILTER (WHERE status = 'processing')::int AS processing,
             extract(epoch FROM clock_timestamp() - min(created_at))::float8 AS oldest
-       FROM vectorsync.outbox WHERE status IN ('pending', 'processing')
+       FROM (SELECT collection, status, created_at, ${workKindSql()} AS work
+               FROM vectorsync.outbox WHERE status = 'pending'
+             UNION ALL
+             SELECT collection, status, created_at, ${workKindSql()}
+               FROM vectorsync.outbox WHERE status = 'processing') open
       GROUP BY 1, 2`,
   );
   return new Map(
