@@ -17,8 +17,9 @@ export interface WaitForDrainOptions {
 
 /**
  * Shows progress until every outbox event is applied: done since the wait began over that plus
- * what is still open. With `applyWhenNoWorker`, runs sync workers in this process for as long as
- * no other worker is alive for a collection that has work, and stops them once drained.
+ * what is still open. With `applyWhenNoWorker`, starts sync workers in this process as soon as
+ * a collection has work that no live worker serves (none started yet, or the one there was died),
+ * and stops them once everything is applied.
  */
 export async function waitForDrain(
   runtime: VectorsyncRuntime,

@@ -28,11 +28,18 @@ export async function assertDemoDatabaseIsFree(db: SqlExecutor, where: { host: s
   const demoCatalog = tables.rows.find((row) => row.name === 'public.products');
   if (demoCatalog?.comment === DEMO_TABLE_COMMENT) return;
   const names = tables.rows.map((row) => row.name);
-  const listed = names.slice(0, LISTED_TABLES).join(', ');
-  const more = names.length > LISTED_TABLES ? ` and ${names.length - LISTED_TABLES} more` : '';
+  // The application's own tables first; vectorsync's (an existing installation) as one item.
+  const own = names.filter((name) => !name.startsWith('vectorsync.'));
+  const vectorsync = names.length - own.length;
+  const items = [
+    ...own.slice(0, LISTED_TABLES),
+    ...(own.length > LISTED_TABLES ? [`${own.length - LISTED_TABLES} more`] : []),
+    ...(vectorsync > 0 ? [`${vectorsync} in the vectorsync schema (vectorsync is set up here)`] : []),
+  ];
+  const listed = items.join(', ');
   throw new VectorsyncError(
     ErrorCode.DemoDatabaseNotEmpty,
-    `database "${database}" on ${where.host} already has ${names.length} table(s): ${listed}${more}. The demo would add its own products table, the vectorsync schema and API keys to it. Point DATABASE_URL at an empty database (e.g. \`createdb vectorsync_demo\`), unset it to use embedded Postgres, or pass --force to use this one anyway`,
+    `database "${database}" on ${where.host} already has ${names.length} table(s): ${listed}. The demo would add its own products table, the vectorsync schema and API keys to it. Point DATABASE_URL at an empty database (e.g. \`createdb vectorsync_demo\`), unset it to use embedded Postgres, or pass --force to use this one anyway`,
     { details: { database, host: where.host, tables: names } },
   );
 }
