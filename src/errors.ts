@@ -46,6 +46,8 @@ export const ErrorCode = {
   IndexNotFound: 'INDEX_NOT_FOUND',
   EventNotFound: 'EVENT_NOT_FOUND',
   OptionalDependencyMissing: 'OPTIONAL_DEPENDENCY_MISSING',
+  /** `vectorsync demo` was pointed at a database that already has tables (pass --force to use it anyway). */
+  DemoDatabaseNotEmpty: 'DEMO_DATABASE_NOT_EMPTY',
   Aborted: 'ABORTED',
   ReconcileInProgress: 'RECONCILE_IN_PROGRESS',
   IndexOpsUnsupported: 'INDEX_OPS_UNSUPPORTED',

@@ -151,6 +151,7 @@ describe('config validation against the live table', () => {
     assert.deepEqual(
       products.payloadFields.map((field) => `${field.name}:${field.type}`),
       [
+        'name:string',
         'product_type:string',
         'product_group:string',
         'color:string',

@@ -418,6 +418,6 @@ describe('HTTP API', () => {
     assert.equal(metrics.statusCode, 200);
     assert.match(metrics.body, /vectorsync_sync_pending_events\{collection="products"\} 0/);
     assert.match(metrics.body, /vectorsync_sync_events_total\{collection="products",outcome="done"\} \d+/);
-    assert.match(metrics.body, /vectorsync_sync_lag_seconds_count\{collection="products"\} \d+/);
+    assert.match(metrics.body, /vectorsync_sync_lag_seconds_count\{collection="products",work="live"\} \d+/);
   });
 });

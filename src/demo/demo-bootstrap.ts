@@ -5,10 +5,11 @@ import { migrate } from '../db/migrator.js';
 import type { EmbedderProgress } from '../embedders/create-embedder.js';
 import type { Logger } from '../logger.js';
 import { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { hybridFusionLabel } from '../search/fusion-label.js';
 import { createApiKey } from '../server/api-keys.js';
 import { setupCollections } from '../sync/setup-collections.js';
 import { type DemoProduct, generateCatalog } from './catalog-generator.js';
-import { demoConfig, demoProductsTableSql } from './demo-schema.js';
+import { DEMO_TABLE_COMMENT, demoConfig, demoProductsTableSql } from './demo-schema.js';
 
 export interface DemoBootstrapOptions {
   db: Database;
@@ -43,11 +44,16 @@ export function winkAvailable(): boolean {
 }
 export const OTHER_TENANT = 'other-shop';
 
-/** Creates the products table, loads the catalog through plain SQL (capture does the rest), keys. */
+/** Creates the products table, loads the catalog through plain SQL, sets it up (backfill), keys. */
 export async function bootstrapDemo(options: DemoBootstrapOptions): Promise<DemoState> {
   const { db, logger } = options;
   await migrate(db, logger);
+  const existed = await db.query<{ found: boolean }>(
+    `SELECT to_regclass('public.products') IS NOT NULL AS found`,
+  );
   await db.query(demoProductsTableSql);
+  // Only a table this run created is marked as the demo's (never one that was there before).
+  if (!existed.rows[0]?.found) await db.query(`COMMENT ON TABLE public.products IS '${DEMO_TABLE_COMMENT}'`);
   const embedder = options.embedder ?? (winkAvailable() ? 'wink' : 'hash');
   const config = parseConfig({
     ...demoConfig(embedder === 'wink' ? { embedder: { provider: 'wink' } } : {}),
@@ -63,8 +69,9 @@ export async function bootstrapDemo(options: DemoBootstrapOptions): Promise<Demo
     ...(options.onEmbedderProgress ? { onEmbedderProgress: options.onEmbedderProgress } : {}),
   });
   await runtime.warmUp();
-  await setupCollections(runtime);
 
+  // The catalog goes in before setup, as a newcomer's existing table would: setup's backfill
+  // indexes it, and the lag of live changes stays that of the writes made afterwards.
   const existing = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM products');
   let loaded = 0;
   if ((existing.rows[0]?.n ?? 0) === 0) {
@@ -77,6 +84,7 @@ export async function bootstrapDemo(options: DemoBootstrapOptions): Promise<Demo
     await insertDemoProducts(db, OTHER_TENANT, others);
     loaded = catalog.length + others.length;
   }
+  await setupCollections(runtime);
   const tenantKey = (await createApiKey(db, { name: 'demo', tenant: DEMO_TENANT })).key;
   const otherTenantKey = (await createApiKey(db, { name: 'demo-other', tenant: OTHER_TENANT })).key;
   const adminKey = (await createApiKey(db, { name: 'demo-admin', admin: true })).key;
@@ -103,6 +111,15 @@ async function insertDemoProducts(db: Database, tenant: string, items: DemoProdu
   );
 }
 
+/** How hybrid search fuses the two rankings, from the config and store search really use. */
+export function demoFusion(state: DemoState): string {
+  const settings = state.runtime.collection('products').definition.config.search;
+  const label = hybridFusionLabel(state.runtime.activeTarget('products').store, settings);
+  return label.startsWith('weighted(')
+    ? `${label}, weights semantic ${settings.weights.semantic} / keyword ${settings.weights.keyword}`
+    : label;
+}
+
 export function demoInstructions(url: string, state: DemoState): string {
   const key = state.tenantKey;
   return `
@@ -116,7 +133,7 @@ API keys (shown once):
   admin (ops endpoints): ${state.adminKey}
 
 Try:
-  # hybrid search (semantic + BM25, fused by RRF), scoped to your tenant; explain shows both rankings
+  # hybrid search (semantic + BM25, fused by ${demoFusion(state)}), scoped to your tenant; explain shows both rankings
   curl -s '${url}/v1/collections/products/search?q=warm+winter+jacket&k=5&explain=true' -H 'Authorization: Bearer ${key}'
 
   # one signal at a time, with a filter on payload fields

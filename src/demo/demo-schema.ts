@@ -18,6 +18,9 @@ CREATE TABLE IF NOT EXISTS public.products (
   updated_at timestamptz NOT NULL DEFAULT now()
 )`;
 
+/** Marks the products table as the demo's own, so a second run on the same database may reuse it. */
+export const DEMO_TABLE_COMMENT = 'vectorsync demo catalog';
+
 /** The demo's collection config; tests reuse it so they exercise what a newcomer sees. */
 export function demoConfig(
   options: { dimensions?: number; embedder?: ConfigInput['embedders'][string] } = {},
@@ -34,7 +37,15 @@ export function demoConfig(
         manageVersion: true,
         text: '{{name}}. {{product_type}} in {{color}} from {{department}}. {{description}}',
         keywordFields: ['name', 'product_type', 'color', 'description'],
-        payloadFields: ['product_type', 'product_group', 'color', 'department', 'index_name', 'price'],
+        payloadFields: [
+          'name',
+          'product_type',
+          'product_group',
+          'color',
+          'department',
+          'index_name',
+          'price',
+        ],
         store: 'main',
         embedder: 'default',
       },

@@ -14,6 +14,7 @@ import {
   type SignalResult,
   weightedScoreFusion,
 } from './fusion.js';
+import { hybridFusionLabel } from './fusion-label.js';
 
 export type SearchMode = 'semantic' | 'keyword' | 'hybrid';
 export const searchModes: readonly SearchMode[] = ['semantic', 'keyword', 'hybrid'];
@@ -89,7 +90,9 @@ export class SearchService {
         .slice(offset, depth)
         .map((hit) => ({
           ...hit,
-          ...(request.explain ? { explain: { fusion: `${target.store.kind}-native-rrf`, signals: {} } } : {}),
+          ...(request.explain
+            ? { explain: { fusion: hybridFusionLabel(target.store, settings), signals: {} } }
+            : {}),
         }));
     } else if (mode === 'hybrid') {
       const candidates = Math.max(settings.candidates, depth);
@@ -105,8 +108,7 @@ export class SearchService {
         settings.fusion === 'rrf'
           ? reciprocalRankFusion(signals, settings.rrfK)
           : weightedScoreFusion(signals, settings.normalization);
-      const fusionLabel =
-        settings.fusion === 'rrf' ? `rrf(k=${settings.rrfK})` : `weighted(${settings.normalization})`;
+      const fusionLabel = hybridFusionLabel(target.store, settings);
       hits = fused
         .slice(offset, depth)
         .map((hit) => toResult(hit, request.explain ? fusionLabel : undefined));

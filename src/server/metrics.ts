@@ -5,6 +5,7 @@ import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { OutboxWorker } from '../sync/outbox-worker.js';
 import { type CdcStatus, readSyncStatus } from '../sync/sync-status.js';
 import type { SyncWorkers } from '../sync/sync-workers.js';
+import type { AppliedLag } from '../sync/work-kind.js';
 import { registerIndexOpsMetrics } from './index-ops-metrics.js';
 
 /** Prometheus metrics of one service process; queue depths are read from Postgres at scrape time. */
@@ -13,7 +14,7 @@ export class ServiceMetrics {
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   private readonly events: Counter<'collection' | 'outcome'>;
   private readonly batchDuration: Histogram;
-  private readonly lag: Histogram<'collection'>;
+  private readonly lag: Histogram<'collection' | 'work'>;
   private readonly changes: Counter<'collection' | 'source'>;
   private readonly changeFailures: Counter<'source'>;
   private readonly busRedeliveries: Counter;
@@ -44,8 +45,8 @@ export class ServiceMetrics {
     });
     this.lag = new Histogram({
       name: 'vectorsync_sync_lag_seconds',
-      help: 'Time from a source change being captured to it being applied to the index',
-      labelNames: ['collection'],
+      help: 'Time from a change being captured to it being applied to the index, by kind of work (live, backfill, repair)',
+      labelNames: ['collection', 'work'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [this.registry],
     });
@@ -200,8 +201,8 @@ export class ServiceMetrics {
   /** Call after `workers.start()` (the CDC consumer is created there). */
   attachWorkers(workers: SyncWorkers): void {
     this.attachWorker(workers.outbox);
-    const observe = (source: string, lags: Array<{ collection: string; ms: number }>) => {
-      for (const { collection, ms } of lags) this.lag.observe({ collection }, ms / 1000);
+    const observe = (source: string, lags: AppliedLag[]) => {
+      for (const { collection, work, ms } of lags) this.lag.observe({ collection, work }, ms / 1000);
       const counts = new Map<string, number>();
       for (const { collection } of lags) counts.set(collection, (counts.get(collection) ?? 0) + 1);
       for (const [collection, count] of counts) this.changes.inc({ collection, source }, count);
@@ -240,7 +241,7 @@ export class ServiceMetrics {
         if (counts.retried) this.events.inc({ collection, outcome: 'retried' }, counts.retried);
         if (counts.failed) this.events.inc({ collection, outcome: 'failed' }, counts.failed);
       }
-      for (const { collection, ms } of report.lags) this.lag.observe({ collection }, ms / 1000);
+      for (const { collection, work, ms } of report.lags) this.lag.observe({ collection, work }, ms / 1000);
     });
   }
 }

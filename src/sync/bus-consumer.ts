@@ -9,6 +9,7 @@ import type { ChangeEvent } from './change-event.js';
 import { BUS_RETRY_ORIGIN } from './change-router.js';
 import { recordFailedEvents } from './outbox-queries.js';
 import { WakeSignal } from './wake-signal.js';
+import { type AppliedLag, workKindOfBusOrigin } from './work-kind.js';
 
 export interface BusBatchReport {
   messages: number;
@@ -19,7 +20,7 @@ export interface BusBatchReport {
   failed: number;
   durationMs: number;
   stats: ApplyStats;
-  lags: Array<{ collection: string; ms: number }>;
+  lags: AppliedLag[];
 }
 
 export interface BusConsumerEvents {
@@ -175,6 +176,7 @@ export class BusConsumer extends EventEmitter<BusConsumerEvents> {
         .filter((message) => ackedSet.has(message))
         .map((message) => ({
           collection: message.event.collection,
+          work: workKindOfBusOrigin(message.event.origin),
           ms: appliedAt - Date.parse(message.event.capturedAt),
         })),
     });

@@ -25,6 +25,7 @@ import { CdcApplyMarker, type CrashSuspect } from './cdc-apply-marker.js';
 import type { ChangeEvent, EventOutcome } from './change-event.js';
 import { ChangeRouter } from './change-router.js';
 import { recordFailedEvents } from './outbox-queries.js';
+import type { AppliedLag } from './work-kind.js';
 
 /** Quick retries inside one replication session before it is given up and reconnected. */
 const IN_SESSION_ATTEMPTS = 3;
@@ -46,7 +47,7 @@ export interface CdcBatchReport {
   /** Events handed to the event bus (their lag is measured by the bus consumer). */
   published: number;
   /** Per event: milliseconds from its transaction's commit to the moment it was applied. */
-  lags: Array<{ collection: string; ms: number }>;
+  lags: AppliedLag[];
 }
 
 export interface CdcConsumerEvents {
@@ -643,6 +644,8 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
           .filter((event) => !published.has(event.eventId))
           .map((event) => ({
             collection: event.collection,
+            // Streamed from the slot as committed: always a live change.
+            work: 'live' as const,
             ms: appliedAt - transaction.commitTime.getTime(),
           })),
       ),

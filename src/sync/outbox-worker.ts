@@ -24,6 +24,7 @@ import {
   unregisterWorker,
 } from './outbox-queries.js';
 import { WakeSignal } from './wake-signal.js';
+import { type AppliedLag, workKindOfOrigin } from './work-kind.js';
 
 export const OUTBOX_CHANNEL = 'vectorsync_outbox';
 
@@ -38,7 +39,7 @@ export interface BatchReport {
   /** Of the done events, how many were handed to the event bus rather than applied. */
   published: number;
   /** Per applied event: milliseconds from its capture to the moment it was applied. */
-  lags: Array<{ collection: string; ms: number }>;
+  lags: AppliedLag[];
   byCollection: Record<string, { done: number; retried: number; failed: number }>;
 }
 
@@ -251,7 +252,11 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
       // Published events are not searchable yet: the bus consumer measures their lag.
       lags: events
         .filter((event) => doneSet.has(event.eventId) && !published.has(event.eventId))
-        .map((event) => ({ collection: event.collection, ms: finishedAt - event.createdAt.getTime() })),
+        .map((event) => ({
+          collection: event.collection,
+          work: workKindOfOrigin(event.origin),
+          ms: finishedAt - event.createdAt.getTime(),
+        })),
       byCollection,
     };
     this.emit('batch', report);

@@ -4,6 +4,25 @@ import type { SqlExecutor } from '../db/database.js';
 import { latestReconcileRuns, type ReconcileRunSummary } from '../reconcile/reconcile-runs.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { readCaptureStates, streamedCollections } from './sync-mode-switch.js';
+import { WORK_KINDS, type WorkKind, workKindSql } from './work-kind.js';
+
+/** Capture-to-applied time of the events applied within the last `windowSeconds`. */
+export interface LagStats {
+  windowSeconds: number;
+  samples: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  maxMs: number | null;
+}
+
+/** One kind of work in a collection's outbox queue (see work-kind.ts). */
+export interface WorkStatus {
+  pending: number;
+  processing: number;
+  /** Age of the oldest event of this kind not yet applied; 0 when there is none. */
+  oldestPendingSeconds: number;
+  lag: LagStats;
+}
 
 export interface CollectionSyncStatus {
   collection: string;
@@ -15,15 +34,16 @@ export interface CollectionSyncStatus {
   failed: number;
   /** Pending repairs of dual-writes that could not reach the index. */
   drift: number;
-  /** Age of the oldest event not yet applied (pending or processing); 0 when caught up. */
+  /** Age of the oldest event not yet applied (pending or processing), of any kind; 0 when caught up. */
   oldestPendingSeconds: number;
-  lag: {
-    windowSeconds: number;
-    samples: number;
-    p50Ms: number | null;
-    p95Ms: number | null;
-    maxMs: number | null;
-  };
+  /**
+   * The lag of live changes (captured by the triggers or `vectorsync.enqueue`) applied from the
+   * outbox within the window: the same as `work.live.lag`. Backfills and repairs are not in it.
+   * A CDC collection's live changes come through the slot: their lag is `cdc.lagSeconds`.
+   */
+  lag: LagStats;
+  /** The queue and lag per kind of work: live changes, backfill, repair. */
+  work: Record<WorkKind, WorkStatus>;
   lastError: { code: string | null; message: string; eventId: string; status: string } | null;
   index: { id: number; location: string; store: string; embedderModel: string; dimensions: number } | null;
   /** The latest finished reconciliation: when, how long, what it found and repaired. */
@@ -76,21 +96,24 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
   const { lagWindowSeconds, workerTimeoutMs } = runtime.config.sync;
   const names = [...runtime.collections.keys()];
   const counts = await countByStatus(db);
+  const openByWork = await countOpenByWork(db);
   const lags = await db.query<{
     collection: string;
+    work: WorkKind;
     samples: number;
     p50: number | null;
     p95: number | null;
     max: number | null;
   }>(
-    `SELECT collection, count(*)::int AS samples,
+    `SELECT collection, work, count(*)::int AS samples,
             percentile_cont(0.5) WITHIN GROUP (ORDER BY lag_ms) AS p50,
             percentile_cont(0.95) WITHIN GROUP (ORDER BY lag_ms) AS p95,
             max(lag_ms) AS max
-       FROM (SELECT collection, extract(epoch FROM processed_at - created_at) * 1000 AS lag_ms
+       FROM (SELECT collection, ${workKindSql()} AS work,
+                    extract(epoch FROM processed_at - created_at) * 1000 AS lag_ms
                FROM vectorsync.outbox
               WHERE status = 'done' AND processed_at > clock_timestamp() - make_interval(secs => $1)) recent
-      GROUP BY collection`,
+      GROUP BY collection, work`,
     [lagWindowSeconds],
   );
   const errors = await db.query<{
@@ -123,7 +146,30 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
     const capture = captures.get(name);
     const collection = runtime.collection(name);
     const count = counts.get(name);
-    const lag = lags.rows.find((row) => row.collection === name);
+    const lagOf = (work: WorkKind): LagStats => {
+      const lag = lags.rows.find((row) => row.collection === name && row.work === work);
+      return {
+        windowSeconds: lagWindowSeconds,
+        samples: lag?.samples ?? 0,
+        p50Ms: lag?.p50 === null || lag?.p50 === undefined ? null : round(lag.p50),
+        p95Ms: lag?.p95 === null || lag?.p95 === undefined ? null : round(lag.p95),
+        maxMs: lag?.max === null || lag?.max === undefined ? null : round(Number(lag.max)),
+      };
+    };
+    const work = Object.fromEntries(
+      WORK_KINDS.map((kind): [WorkKind, WorkStatus] => {
+        const open = openByWork.get(`${name}\u0000${kind}`);
+        return [
+          kind,
+          {
+            pending: open?.pending ?? 0,
+            processing: open?.processing ?? 0,
+            oldestPendingSeconds: open?.oldest ?? 0,
+            lag: lagOf(kind),
+          },
+        ];
+      }),
+    ) as Record<WorkKind, WorkStatus>;
     const error = errors.rows.find((row) => row.collection === name);
     const active = collection.targets.find((target) => target.record.state === 'active')?.record;
     return {
@@ -140,13 +186,8 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
       failed: count?.failed ?? 0,
       drift: count?.drift ?? 0,
       oldestPendingSeconds: count?.oldest ?? 0,
-      lag: {
-        windowSeconds: lagWindowSeconds,
-        samples: lag?.samples ?? 0,
-        p50Ms: lag?.p50 === null || lag?.p50 === undefined ? null : round(lag.p50),
-        p95Ms: lag?.p95 === null || lag?.p95 === undefined ? null : round(lag.p95),
-        maxMs: lag?.max === null || lag?.max === undefined ? null : round(Number(lag.max)),
-      },
+      lag: work.live.lag,
+      work,
       lastError: error
         ? { code: error.code, message: error.message, eventId: error.id, status: error.status }
         : null,
@@ -211,6 +252,39 @@ async function countByStatus(db: SqlExecutor) {
     counts.set(row.collection, entry);
   }
   return counts;
+}
+
+/** Pending and processing events per collection and kind of work, with the oldest one's age. */
+async function countOpenByWork(db: SqlExecutor) {
+  const result = await db.query<{
+    collection: string;
+    work: WorkKind;
+    pending: number;
+    processing: number;
+    oldest: number | null;
+  }>(
+    // Each branch reads its status' partial index, as countByStatus does.
+    `SELECT collection, work,
+            count(*) FILTER (WHERE status = 'pending')::int AS pending,
+            count(*) FILTER (WHERE status = 'processing')::int AS processing,
+            extract(epoch FROM clock_timestamp() - min(created_at))::float8 AS oldest
+       FROM (SELECT collection, status, created_at, ${workKindSql()} AS work
+               FROM vectorsync.outbox WHERE status = 'pending'
+             UNION ALL
+             SELECT collection, status, created_at, ${workKindSql()}
+               FROM vectorsync.outbox WHERE status = 'processing') open
+      GROUP BY 1, 2`,
+  );
+  return new Map(
+    result.rows.map((row) => [
+      `${row.collection}\u0000${row.work}`,
+      {
+        pending: row.pending,
+        processing: row.processing,
+        oldest: row.oldest === null ? 0 : Math.max(0, round(Number(row.oldest))),
+      },
+    ]),
+  );
 }
 
 function round(value: number): number {

@@ -3,10 +3,11 @@ import type { Database } from '../../db/database.js';
 import { PgDatabase } from '../../db/pg-database.js';
 import { PgliteDatabase } from '../../db/pglite-database.js';
 import { bootstrapDemo, demoInstructions } from '../../demo/demo-bootstrap.js';
+import { assertDemoDatabaseIsFree } from '../../demo/demo-database-check.js';
 import { startService } from '../../server/start-service.js';
 import { createCliLogger, type GlobalOptions } from '../cli-context.js';
+import { waitForDrain } from '../wait-for-drain.js';
 import { untilSignal } from './serve-command.js';
-import { waitForDrain } from './setup-command.js';
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -19,6 +20,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--host <host>', 'HTTP host', '127.0.0.1')
     .option('--data-dir <dir>', 'keep the embedded database in this directory (default: in memory)')
     .option('--exit-after-load', 'load, sync, print the instructions and exit (smoke test)')
+    .option('--force', 'use DATABASE_URL even though its database already has tables')
     .action(
       async (commandOptions: {
         products: string;
@@ -26,6 +28,7 @@ export function registerDemoCommand(program: Command): void {
         host: string;
         dataDir?: string;
         exitAfterLoad?: boolean;
+        force?: boolean;
       }) => {
         const options = program.opts<GlobalOptions>();
         const logger = createCliLogger(options.logLevel ?? process.env.LOG_LEVEL ?? 'warn');
@@ -34,6 +37,14 @@ export function registerDemoCommand(program: Command): void {
         if (databaseUrl) {
           process.stderr.write(`using DATABASE_URL (${new URL(databaseUrl).host})\n`);
           db = PgDatabase.fromUrl(databaseUrl, { max: 10, logger });
+          if (!commandOptions.force) {
+            try {
+              await assertDemoDatabaseIsFree(db, { host: new URL(databaseUrl).host });
+            } catch (error) {
+              await db.close();
+              throw error;
+            }
+          }
         } else {
           process.stderr.write('starting embedded Postgres (PGlite with pgvector)…\n');
           db = await PgliteDatabase.create(commandOptions.dataDir ? { dataDir: commandOptions.dataDir } : {});
@@ -48,7 +59,7 @@ export function registerDemoCommand(program: Command): void {
         });
         if (state.loaded > 0)
           process.stderr.write(`loaded ${state.loaded} products; indexing them through the outbox…\n`);
-        const indexing = waitForDrain(state.runtime, 'indexing');
+        const indexing = waitForDrain(state.runtime, { label: 'indexing' });
         const service = await startService(state.runtime, logger);
         await indexing;
         process.stdout.write(demoInstructions(service.url, state));

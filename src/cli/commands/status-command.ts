@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
-import { readSyncStatus } from '../../sync/sync-status.js';
+import { readSyncStatus, type WorkStatus } from '../../sync/sync-status.js';
 import { type GlobalOptions, printJson, printTable, withRuntime } from '../cli-context.js';
 
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description('sync status per collection: queue depth, oldest pending age, lag, last error; and workers')
+    .description(
+      'sync status per collection: queue depth, oldest pending age, lag of live changes, backfill and repair work, last error; and workers',
+    )
     .option('--json', 'print JSON')
     .action(async (commandOptions: { json?: boolean }) => {
       await withRuntime(program.opts<GlobalOptions>(), async (runtime) => {
@@ -19,8 +21,11 @@ export function registerStatusCommand(program: Command): void {
             processing: c.processing,
             failed: c.failed,
             'oldest pending': `${c.oldestPendingSeconds.toFixed(1)}s`,
-            'lag p50': c.lag.p50Ms === null ? '-' : `${c.lag.p50Ms.toFixed(0)}ms`,
-            'lag p95': c.lag.p95Ms === null ? '-' : `${c.lag.p95Ms.toFixed(0)}ms`,
+            // Live changes only: a backfill or repair queued for minutes is not the lag of live writes.
+            'live lag p50': formatMs(c.work.live.lag.p50Ms),
+            'live lag p95': formatMs(c.work.live.lag.p95Ms),
+            backfill: formatWork(c.work.backfill),
+            repair: formatWork(c.work.repair),
             index: c.index
               ? `${c.index.location} (${c.index.embedderModel}/${c.index.dimensions})`
               : 'none: run setup',
@@ -48,4 +53,16 @@ export function registerStatusCommand(program: Command): void {
         }
       });
     });
+}
+
+function formatMs(ms: number | null): string {
+  if (ms === null) return '-';
+  return ms < 10_000 ? `${ms.toFixed(0)}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** `1200 open, lag p50 4.2s`: what is left of a kind of work and how long it has been taking. */
+function formatWork(work: WorkStatus): string {
+  const open = work.pending + work.processing;
+  if (open === 0 && work.lag.samples === 0) return '-';
+  return `${open} open${work.lag.p50Ms === null ? '' : `, lag p50 ${formatMs(work.lag.p50Ms)}`}`;
 }
