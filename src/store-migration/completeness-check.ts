@@ -120,7 +120,12 @@ function compare(source: SourceMap, index: IndexMap): Discrepancy[] {
   return found;
 }
 
-/** Compares the suspects again after sync settled: each one's bucket is re-read on both sides. */
+/**
+ * Compares the suspects again after sync settled: each one's bucket is re-read on both sides.
+ * Under continuous writes a hot row can differ at every look while sync keeps up with it, so a
+ * difference persists only while the index has not reached the state the source showed when it
+ * was found: a lost or misapplied change never gets there, lag does.
+ */
 async function recheck(
   db: SqlExecutor,
   definition: CollectionDefinition,
@@ -133,9 +138,31 @@ async function recheck(
   for (const bucket of buckets) {
     const source = await sourceInBuckets(db, definition, bucket, bucket);
     const index = await indexInBuckets(target, bucket, bucket);
-    persistent.push(...compare(source, index).filter((discrepancy) => ids.has(discrepancy.id)));
+    const seen = new Map(suspects.map((suspect) => [suspect.id, suspect]));
+    persistent.push(
+      ...compare(source, index).filter(
+        (discrepancy) => ids.has(discrepancy.id) && !caughtUp(seen.get(discrepancy.id)!, source, index),
+      ),
+    );
   }
   return persistent;
+}
+
+/** Whether each side has moved past what `found` saw: the index up to the source row it saw, or
+ *  the source (a newer row) past the orphan record it saw. */
+function caughtUp(found: Discrepancy, source: SourceMap, index: IndexMap): boolean {
+  if (found.source) {
+    const record = index.get(found.id);
+    const row = source.get(found.id);
+    // Reached the version seen, and not beyond the source as it is now.
+    return (
+      record !== undefined &&
+      record.version >= found.source.version &&
+      (!row || record.version <= row.version)
+    );
+  }
+  const row = source.get(found.id);
+  return row !== undefined && found.index !== undefined && row.version > found.index.version;
 }
 
 async function sourceInBuckets(

@@ -7,7 +7,7 @@ export interface CrashSuspect {
   lsn: Lsn;
   /** Index of the change within its transaction; null: the whole batch up to `lsn`. */
   event: number | null;
-  /** Consumers that died applying it, the predecessor included (a batch counts once). */
+  /** Consumers that died applying it alone, the predecessor included (a batch-level death counts 0). */
   crashes: number;
 }
 
@@ -41,12 +41,15 @@ export class CdcApplyMarker {
     );
     const row = result.rows[0];
     if (!row?.applying_lsn || row.applying_by === this.consumerId) return undefined;
-    // A batch-level marker counts one crash for every change of the batch: its successor
-    // applies them one by one, and from then on only the change that was being applied counts.
+    // A death during a batch says nothing about which change caused it (an operator's SIGKILL,
+    // an OOM kill of a busy process look the same): the batch is then applied one change at a
+    // time, and only a death while one change was being applied alone counts against it. A
+    // batch-level crash therefore counts for none of its changes; a poison change is set aside
+    // after sync.maxCrashes deaths of its own, a slow change caught by outside kills is not.
     const suspect: CrashSuspect = {
       lsn: parseLsn(row.applying_lsn),
       event: row.applying_event,
-      crashes: row.applying_event === null ? 1 : row.applying_crashes + 1,
+      crashes: row.applying_event === null ? 0 : row.applying_crashes + 1,
     };
     await this.db.query(
       'UPDATE vectorsync.cdc_progress SET applying_by = $2, applying_crashes = $3 WHERE slot = $1',

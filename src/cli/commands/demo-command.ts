@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { assertSourceReachable } from '../../db/connection-failure.js';
 import type { Database } from '../../db/database.js';
 import { PgDatabase } from '../../db/pg-database.js';
 import { PgliteDatabase } from '../../db/pglite-database.js';
@@ -37,6 +38,11 @@ export function registerDemoCommand(program: Command): void {
         if (databaseUrl) {
           process.stderr.write(`using DATABASE_URL (${new URL(databaseUrl).host})\n`);
           db = PgDatabase.fromUrl(databaseUrl, { max: 10, logger });
+          // Unreachable is the one-line SOURCE_UNAVAILABLE naming the target, as for every command.
+          await assertSourceReachable(db).catch(async (error) => {
+            await db.close();
+            throw error;
+          });
           if (!commandOptions.force) {
             try {
               await assertDemoDatabaseIsFree(db, { host: new URL(databaseUrl).host });
