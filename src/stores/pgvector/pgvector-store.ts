@@ -1,4 +1,4 @@
-import { isConnectionError } from '../../db/connection-failure.js';
+import { connectionFailureReason, isConnectionError } from '../../db/connection-failure.js';
 import type { Database, SqlExecutor } from '../../db/database.js';
 import { PgDatabase } from '../../db/pg-database.js';
 import { quoteIdent } from '../../db/sql-identifier.js';
@@ -457,12 +457,16 @@ export class PgvectorStore implements VectorStore {
     } catch (error) {
       if (error instanceof VectorsyncError) throw error;
       if (isConnectionError(error)) {
+        // The driver's text (addresses, server messages) stays in `cause`, for logs: this message
+        // can reach an HTTP client.
+        const target = this.db instanceof PgDatabase ? this.db.target : undefined;
         throw new VectorsyncError(
           ErrorCode.StoreUnavailable,
-          `pgvector store unreachable: ${(error as Error).message}`,
+          `pgvector store unreachable: ${connectionFailureReason(error) ?? 'connection failed'}`,
           {
             cause: error,
             transient: true,
+            details: target ? { database: target.database } : {},
           },
         );
       }
