@@ -6,7 +6,8 @@ export default async function* exitReporter(source) {
   for await (const event of source) {
     if (event.type !== 'test:fail') continue;
     const error = event.data.details?.error;
-    if (!error || (error.exitCode === undefined && error.signal === undefined)) continue;
+    if (!error || error.failureType === 'subtestsFailed') continue;
+    if (error.exitCode === undefined && error.signal === undefined) continue;
     yield `[tests] ${event.data.name}: its process ended with exit code ${error.exitCode ?? 'none'}, signal ${error.signal ?? 'none'}\n`;
   }
 }

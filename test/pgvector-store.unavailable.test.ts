@@ -29,7 +29,7 @@ describe('a pgvector store that cannot be reached', () => {
         /ECONNREFUSED/,
         'the driver text stays in the cause',
       );
-      assert.deepEqual(error.details, { database: 'vectors' });
+      assert.deepEqual(error.details, {}, 'nothing of the target goes to a client either');
     } finally {
       await db.close();
     }

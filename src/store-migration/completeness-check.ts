@@ -73,7 +73,9 @@ export async function checkCompleteness(
   for (let round = 0; round < 5 && suspects.length > 0; round++) {
     throwIfAborted(options.signal);
     await options.settle();
-    suspects = await recheck(db, definition, target, suspects);
+    const { stuck, moving } = await recheck(db, definition, target, suspects);
+    // After the last look, only differences that never caught up are reported.
+    suspects = round === 4 ? stuck : [...stuck, ...moving];
   }
   // Counts per tenant are only comparable at a quiet moment: while rows change, the two sides
   // are read at different instants (the id-by-id comparison above covers completeness then).
@@ -122,46 +124,49 @@ function compare(source: SourceMap, index: IndexMap): Discrepancy[] {
 
 /**
  * Compares the suspects again after sync settled: each one's bucket is re-read on both sides.
- * Under continuous writes a hot row can differ at every look while sync keeps up with it, so a
- * difference persists only while the index has not reached the state the source showed when it
- * was found: a lost or misapplied change never gets there, lag does.
+ * Under continuous writes a hot row can differ at every look while sync keeps up with it. A
+ * difference whose index side has reached the state the source showed when it was last seen is
+ * moving (lag): it is checked again from its new state. One whose index side has not is stuck (a
+ * lost or misapplied change never gets there) and keeps the state it was found in; after the
+ * last round, only the stuck ones are reported.
  */
 async function recheck(
   db: SqlExecutor,
   definition: CollectionDefinition,
   target: IndexTarget,
   suspects: Discrepancy[],
-): Promise<Discrepancy[]> {
+): Promise<{ stuck: Discrepancy[]; moving: Discrepancy[] }> {
   const buckets = [...new Set(suspects.map((suspect) => idBucket(suspect.id)))].sort((a, b) => a - b);
-  const ids = new Set(suspects.map((suspect) => suspect.id));
-  const persistent: Discrepancy[] = [];
+  const seen = new Map(suspects.map((suspect) => [suspect.id, suspect]));
+  const stuck: Discrepancy[] = [];
+  const moving: Discrepancy[] = [];
   for (const bucket of buckets) {
     const source = await sourceInBuckets(db, definition, bucket, bucket);
     const index = await indexInBuckets(target, bucket, bucket);
-    const seen = new Map(suspects.map((suspect) => [suspect.id, suspect]));
-    persistent.push(
-      ...compare(source, index).filter(
-        (discrepancy) => ids.has(discrepancy.id) && !caughtUp(seen.get(discrepancy.id)!, source, index),
-      ),
-    );
+    for (const current of compare(source, index)) {
+      const found = seen.get(current.id);
+      if (!found) continue;
+      if (caughtUp(found, source, index)) moving.push(current);
+      else stuck.push(found);
+    }
   }
-  return persistent;
+  return { stuck, moving };
 }
 
-/** Whether each side has moved past what `found` saw: the index up to the source row it saw, or
- *  the source (a newer row) past the orphan record it saw. */
+/**
+ * Whether the index side has reached what `found` saw on the source side: a record at (at least)
+ * the version of the row seen, of the row's tenant, and not ahead of the source as it is now; or,
+ * for a record with no row, a row since re-created at a newer version.
+ */
 function caughtUp(found: Discrepancy, source: SourceMap, index: IndexMap): boolean {
+  const row = source.get(found.id);
   if (found.source) {
     const record = index.get(found.id);
-    const row = source.get(found.id);
-    // Reached the version seen, and not beyond the source as it is now.
-    return (
-      record !== undefined &&
-      record.version >= found.source.version &&
-      (!row || record.version <= row.version)
-    );
+    if (!record || !row || record.version < found.source.version || record.version > row.version)
+      return false;
+    if (record.version === row.version) return record.tenant === row.tenant;
+    return record.version !== found.source.version || record.tenant === found.source.tenant;
   }
-  const row = source.get(found.id);
   return row !== undefined && found.index !== undefined && row.version > found.index.version;
 }
 

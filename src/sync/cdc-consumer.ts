@@ -216,10 +216,16 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     try {
       await connection.start(this.cdc.slot, this.cdc.publication, 0n);
       // The slot is ours now: did the previous holder die applying what it will resend?
-      this.suspect = await this.marker.takeOver();
-      if (this.suspect) {
+      // A session of this same consumer that broke mid-way keeps its suspect: the marker is its own.
+      const predecessorDied = await this.marker.takeOver();
+      this.suspect = predecessorDied ?? this.suspect;
+      if (predecessorDied) {
         this.logger.warn(
-          { lsn: formatLsn(this.suspect.lsn), event: this.suspect.event, crashes: this.suspect.crashes },
+          {
+            lsn: formatLsn(predecessorDied.lsn),
+            event: predecessorDied.event,
+            crashes: predecessorDied.crashes,
+          },
           'the previous consumer died applying changes; applying them one by one',
         );
       }

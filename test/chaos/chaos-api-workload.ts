@@ -20,7 +20,7 @@ export class ApiWorkload {
   private readonly hot = ['hot-0', 'hot-1', 'hot-2'];
   /** The first 400 answer, for the report: a workload the API keeps refusing tests nothing. */
   firstBadRequest: string | undefined;
-  /** The first request that got no answer at all, for the same reason. */
+  /** The first request that got no answer or a 5xx one, for the same reason. */
   firstError: string | undefined;
 
   constructor(
@@ -129,7 +129,7 @@ export class ApiWorkload {
     this.stats.byAction[`ms ${method}`] =
       (this.stats.byAction[`ms ${method}`] ?? 0) + (performance.now() - started);
     if (response.status === 400 && !this.firstBadRequest) this.firstBadRequest = text.slice(0, 300);
-    if (response.status >= 500) throw new Error(`HTTP ${response.status}`);
+    if (response.status >= 500) throw new Error(`HTTP ${response.status}: ${text.slice(0, 300)}`);
     if (response.status < 300) this.stats.committed++;
     else this.stats.rolledBack++;
     return response.status;

@@ -418,7 +418,7 @@ export class LancedbStore implements VectorStore {
 
   async close(): Promise<void> {
     // A table closed under a write still running in LanceDB's native threads is not safe.
-    await Promise.all(this.writeQueues.values());
+    while (this.writeQueues.size > 0) await Promise.all([...this.writeQueues.values()]);
     const connection = await this.connection?.catch(() => undefined);
     for (const table of this.tables.values()) (await table.catch(() => undefined))?.close();
     this.tables.clear();

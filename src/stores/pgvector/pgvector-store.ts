@@ -459,15 +459,10 @@ export class PgvectorStore implements VectorStore {
       if (isConnectionError(error)) {
         // The driver's text (addresses, server messages) stays in `cause`, for logs: this message
         // can reach an HTTP client.
-        const target = this.db instanceof PgDatabase ? this.db.target : undefined;
         throw new VectorsyncError(
           ErrorCode.StoreUnavailable,
           `pgvector store unreachable: ${connectionFailureReason(error) ?? 'connection failed'}`,
-          {
-            cause: error,
-            transient: true,
-            details: target ? { database: target.database } : {},
-          },
+          { cause: error, transient: true },
         );
       }
       const state = sqlStateOf(error);
