@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../logger.js';
-import { registerServiceRoutes } from '../server/create-server.js';
+import { serviceRoutes } from '../server/create-server.js';
 import { internalsOf } from './open-vectorsync.js';
 import type { Vectorsync } from './vectorsync-api.js';
 
@@ -27,5 +27,5 @@ export interface VectorsyncPluginOptions {
  */
 export const vectorsyncPlugin: FastifyPluginAsync<VectorsyncPluginOptions> = async (app, options) => {
   const { runtime, logger, reconciler, workersRunning } = internalsOf(options.vectorsync);
-  registerServiceRoutes(app, { runtime, logger: options.logger ?? logger, reconciler, workersRunning });
+  await serviceRoutes(app, { runtime, logger: options.logger ?? logger, reconciler, workersRunning });
 };

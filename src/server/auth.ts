@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { Principal } from './api-keys.js';
+import type { KeyRequirement } from './schemas/common-schemas.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,4 +35,10 @@ export function requireAdmin(request: FastifyRequest): Principal {
   if (!principal.admin)
     throw new VectorsyncError(ErrorCode.Forbidden, 'this operational endpoint needs an admin API key');
   return principal;
+}
+
+/** The matched route's `x-vectorsync-key` (its contract); undefined for no route or no contract. */
+export function keyRequirementOf(request: FastifyRequest): KeyRequirement | undefined {
+  const schema = request.routeOptions.schema as Record<string, unknown> | undefined;
+  return schema?.['x-vectorsync-key'] as KeyRequirement | undefined;
 }

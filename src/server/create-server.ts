@@ -1,11 +1,15 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { validatorCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Logger } from '../logger.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { authenticateApiKey, touchApiKey } from './api-keys.js';
-import { presentedKey, requireAdmin } from './auth.js';
+import { keyRequirementOf, presentedKey, requireAdmin } from './auth.js';
 import { sendError } from './http-errors.js';
 import type { ServiceMetrics } from './metrics.js';
+import { registerDocsUi, registerOpenApi } from './openapi/api-docs.js';
+import { registerOpenApiRoute } from './openapi/openapi-route.js';
 import { registerCollectionRoutes } from './routes/collection-routes.js';
 import { registerDocumentRoutes } from './routes/documents-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
@@ -13,6 +17,7 @@ import { registerIndexRoutes } from './routes/index-routes.js';
 import { registerReconcileRoutes } from './routes/reconcile-routes.js';
 import { registerSearchRoutes } from './routes/search-routes.js';
 import { registerSyncRoutes } from './routes/sync-routes.js';
+import { routeSchema } from './schemas/common-schemas.js';
 
 export interface CreateServerOptions {
   runtime: VectorsyncRuntime;
@@ -23,8 +28,6 @@ export interface CreateServerOptions {
   /** Runs and aborts this process's reconciliations (default: a new one). */
   reconciler?: Reconciler;
 }
-
-const unauthenticatedPaths = new Set(['/healthz', '/readyz']);
 
 /**
  * The HTTP service. Every /v1 request carries an API key; the key decides the tenant, so a
@@ -37,7 +40,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     genReqId: () => crypto.randomUUID(),
     routerOptions: { ignoreTrailingSlash: true },
   });
-  registerServiceRoutes(app, options);
+  app.register(serviceRoutes, options);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({
       error: {
@@ -52,14 +55,24 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
 }
 
 /**
- * Registers the service's routes with their API-key authentication, request logging, metrics
- * and error mapping on `app`: the service's own instance, or an encapsulated plugin context of
- * an application's Fastify (then the hooks apply to these routes only, under its prefix).
+ * The service's routes with their API-key authentication, request logging, metrics, error
+ * mapping, schemas and OpenAPI document, as an encapsulated plugin: of the service's own
+ * instance, or of an application's Fastify (then all of it applies to these routes only,
+ * under the prefix it is registered with).
  */
-export function registerServiceRoutes(app: FastifyInstance, options: CreateServerOptions): void {
+export async function serviceRoutes(app: FastifyInstance, options: CreateServerOptions): Promise<void> {
+  // Requests are checked against the zod schemas; answers are sent as they are (the HTTP
+  // contract tests check them against the same schemas, so a drift fails a test, not a request).
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  await registerOpenApi(app, options.runtime);
+  await app.register(async (docs) => registerDocsUi(docs));
+  await app.register(async (api) => registerApiRoutes(api, options));
+}
+
+function registerApiRoutes(app: FastifyInstance, options: CreateServerOptions): void {
   const { runtime, logger, metrics } = options;
   const lastTouched = new Map<number, number>();
-  const prefix = app.prefix;
 
   // An application's own bodyLimit is not ours to change; these routes keep the configured one.
   app.addHook('onRoute', (route) => {
@@ -67,8 +80,9 @@ export function registerServiceRoutes(app: FastifyInstance, options: CreateServe
   });
 
   app.addHook('onRequest', async (request) => {
-    const path = request.url.split('?')[0]!.slice(prefix.length);
-    if (unauthenticatedPaths.has(path)) return;
+    // The matched route's contract says whether it needs a key (not the raw path, which may
+    // carry a trailing slash or a prefix).
+    if (keyRequirementOf(request) === 'none') return;
     request.principal = await authenticateApiKey(runtime.db, presentedKey(request));
     // last_used_at is for humans auditing keys: once a minute per key is plenty.
     const now = Date.now();
@@ -100,6 +114,7 @@ export function registerServiceRoutes(app: FastifyInstance, options: CreateServe
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply, logger));
 
+  registerOpenApiRoute(app);
   registerHealthRoutes(app, runtime, options.workersRunning ?? (() => undefined));
   registerCollectionRoutes(app, runtime);
   registerDocumentRoutes(app, runtime, logger);
@@ -108,11 +123,22 @@ export function registerServiceRoutes(app: FastifyInstance, options: CreateServe
   registerReconcileRoutes(app, runtime, options.reconciler ?? new Reconciler(runtime));
   registerIndexRoutes(app, runtime);
   if (metrics) {
-    app.get('/metrics', async (request, reply) => {
-      requireAdmin(request);
-      return reply
-        .header('content-type', metrics.registry.contentType)
-        .send(await metrics.registry.metrics());
-    });
+    app.get(
+      '/metrics',
+      {
+        schema: routeSchema({
+          key: 'admin',
+          tag: 'meta',
+          summary: 'Prometheus metrics (text exposition format)',
+          response: { 200: z.string().describe('text/plain; version=0.0.4') },
+        }),
+      },
+      async (request, reply) => {
+        requireAdmin(request);
+        return reply
+          .header('content-type', metrics.registry.contentType)
+          .send(await metrics.registry.metrics());
+      },
+    );
   }
 }

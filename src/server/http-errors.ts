@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isConnectionError } from '../db/connection-failure.js';
 import { ErrorCode, isVectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { validationError } from './validation-error.js';
 
 const statusByCode: Record<string, number> = {
   [ErrorCode.InvalidRequest]: 400,
@@ -49,6 +50,7 @@ export function sendError(
   logger: Logger,
 ): FastifyReply {
   const requestId = String(request.id);
+  error = validationError(error, request) ?? error;
   if (isVectorsyncError(error)) {
     const status = statusByCode[error.code] ?? 500;
     if (status >= 500) logger.error({ requestId, code: error.code, err: error.message }, 'request failed');

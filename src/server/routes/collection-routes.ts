@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
+import { routeSchema } from '../schemas/common-schemas.js';
+import { collectionsResponseSchema } from '../schemas/ops-schemas.js';
 
 /** One collection as `GET /v1/collections` describes it: what a client may write and filter on. */
 export interface CollectionDescription {
@@ -19,6 +21,14 @@ export interface CollectionDescription {
 export function registerCollectionRoutes(app: FastifyInstance, runtime: VectorsyncRuntime): void {
   app.get(
     '/v1/collections',
+    {
+      schema: routeSchema({
+        key: 'tenant',
+        tag: 'collections',
+        summary: 'The collections: their fields, payload fields and embedder',
+        response: { 200: collectionsResponseSchema },
+      }),
+    },
     async (): Promise<{ collections: CollectionDescription[] }> => ({
       collections: [...runtime.collections.values()].map((collection): CollectionDescription => {
         const definition = collection.definition;

@@ -5,6 +5,13 @@ import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
 import { type DocumentWrite, DocumentWriter, type WriteCapture } from '../../sync/document-writer.js';
 import { DualWriter } from '../../sync/dual-writer.js';
 import { requireTenant } from '../auth.js';
+import { routeSchema } from '../schemas/common-schemas.js';
+import {
+  collectionParamsSchema,
+  documentParamsSchema,
+  documentSchema,
+  noContentSchema,
+} from '../schemas/document-schemas.js';
 
 interface DocumentParams {
   collection: string;
@@ -33,8 +40,20 @@ export function registerDocumentRoutes(
     reply.header('x-vectorsync-index', result.index);
   };
 
+  const contract = (
+    summary: string,
+    fields: Omit<Parameters<typeof routeSchema>[0], 'key' | 'tag' | 'summary'>,
+  ) => routeSchema({ key: 'tenant', tag: 'documents', summary, ...fields });
+
   app.post<{ Params: { collection: string } }>(
     '/v1/collections/:collection/documents',
+    {
+      schema: contract('Create a document (a row of the source table)', {
+        params: collectionParamsSchema,
+        body: documentSchema,
+        response: { 201: documentSchema },
+      }),
+    },
     async (request, reply) => {
       const tenant = requireTenant(request);
       const definition = definitionOf(request.params.collection);
@@ -50,10 +69,19 @@ export function registerDocumentRoutes(
     },
   );
 
-  app.get<{ Params: DocumentParams }>('/v1/collections/:collection/documents/:id', async (request) => {
-    const tenant = requireTenant(request);
-    return writer.get(definitionOf(request.params.collection), tenant, request.params.id);
-  });
+  app.get<{ Params: DocumentParams }>(
+    '/v1/collections/:collection/documents/:id',
+    {
+      schema: contract('Read a document', {
+        params: documentParamsSchema,
+        response: { 200: documentSchema },
+      }),
+    },
+    async (request) => {
+      const tenant = requireTenant(request);
+      return writer.get(definitionOf(request.params.collection), tenant, request.params.id);
+    },
+  );
 
   for (const [method, mode] of [
     ['PUT', 'replace'],
@@ -62,6 +90,12 @@ export function registerDocumentRoutes(
     app.route<{ Params: DocumentParams }>({
       method,
       url: '/v1/collections/:collection/documents/:id',
+      schema: contract(
+        mode === 'replace'
+          ? 'Replace a document (omitted columns take their defaults)'
+          : 'Change some columns of a document',
+        { params: documentParamsSchema, body: documentSchema, response: { 200: documentSchema } },
+      ),
       handler: async (request, reply) => {
         const tenant = requireTenant(request);
         const definition = definitionOf(request.params.collection);
@@ -81,6 +115,12 @@ export function registerDocumentRoutes(
 
   app.delete<{ Params: DocumentParams }>(
     '/v1/collections/:collection/documents/:id',
+    {
+      schema: contract('Delete a document', {
+        params: documentParamsSchema,
+        response: { 204: noContentSchema },
+      }),
+    },
     async (request, reply) => {
       const tenant = requireTenant(request);
       const definition = definitionOf(request.params.collection);

@@ -3,6 +3,8 @@ import { isConnectionError } from '../../db/connection-failure.js';
 import { assertMigrated } from '../../db/migrator.js';
 import { ErrorCode, isVectorsyncError } from '../../errors.js';
 import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
+import { routeSchema } from '../schemas/common-schemas.js';
+import { healthResponseSchema, readyResponseSchema } from '../schemas/ops-schemas.js';
 
 /** /healthz: the process is alive. /readyz: it can serve (database, schema, stores, workers). */
 export function registerHealthRoutes(
@@ -10,29 +12,51 @@ export function registerHealthRoutes(
   runtime: VectorsyncRuntime,
   workersRunning: () => boolean | undefined,
 ): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get(
+    '/healthz',
+    {
+      schema: routeSchema({
+        key: 'none',
+        tag: 'health',
+        summary: 'The process is alive',
+        response: { 200: healthResponseSchema },
+      }),
+    },
+    async () => ({ status: 'ok' }),
+  );
 
-  app.get('/readyz', async (_request, reply) => {
-    const checks: Record<string, { ok: boolean; code?: string; error?: string }> = {};
-    const check = async (name: string, probe: () => Promise<unknown>) => {
-      try {
-        await probe();
-        checks[name] = { ok: true };
-      } catch (error) {
-        checks[name] = { ok: false, ...failedCheck(error) };
-      }
-    };
-    await check('database', () => runtime.db.query('SELECT 1'));
-    await check('migrations', () => assertMigrated(runtime.db));
-    const stores = new Set([...runtime.collections.values()].map((collection) => collection.store));
-    let index = 0;
-    for (const store of stores) await check(`store:${index++}:${store.kind}`, () => store.ping());
-    const workers = workersRunning();
-    if (workers !== undefined)
-      checks.workers = workers ? { ok: true } : { ok: false, error: 'sync workers are not running' };
-    const ready = Object.values(checks).every((result) => result.ok);
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
-  });
+  app.get(
+    '/readyz',
+    {
+      schema: routeSchema({
+        key: 'none',
+        tag: 'health',
+        summary: 'The service can serve: database, migrations, stores, workers',
+        response: { 200: readyResponseSchema, 503: readyResponseSchema },
+      }),
+    },
+    async (_request, reply) => {
+      const checks: Record<string, { ok: boolean; code?: string; error?: string }> = {};
+      const check = async (name: string, probe: () => Promise<unknown>) => {
+        try {
+          await probe();
+          checks[name] = { ok: true };
+        } catch (error) {
+          checks[name] = { ok: false, ...failedCheck(error) };
+        }
+      };
+      await check('database', () => runtime.db.query('SELECT 1'));
+      await check('migrations', () => assertMigrated(runtime.db));
+      const stores = new Set([...runtime.collections.values()].map((collection) => collection.store));
+      let index = 0;
+      for (const store of stores) await check(`store:${index++}:${store.kind}`, () => store.ping());
+      const workers = workersRunning();
+      if (workers !== undefined)
+        checks.workers = workers ? { ok: true } : { ok: false, error: 'sync workers are not running' };
+      const ready = Object.values(checks).every((result) => result.ok);
+      return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+    },
+  );
 }
 
 /**

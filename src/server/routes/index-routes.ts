@@ -4,6 +4,13 @@ import { readIndexStatus, summarize } from '../../indexops/index-status.js';
 import { listOperations } from '../../indexops/operation-history.js';
 import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
 import { requireAdmin } from '../auth.js';
+import { routeSchema } from '../schemas/common-schemas.js';
+import { collectionParamsSchema } from '../schemas/document-schemas.js';
+import {
+  indexHistoryQuerystringSchema,
+  indexHistoryResponseSchema,
+  indexStatusSchema,
+} from '../schemas/ops-schemas.js';
 import { parseInteger } from './search-routes.js';
 
 /**
@@ -12,13 +19,35 @@ import { parseInteger } from './search-routes.js';
  * Read-only: builds, rebuilds and aborts are CLI commands (`vectorsync index …`).
  */
 export function registerIndexRoutes(app: FastifyInstance, runtime: VectorsyncRuntime): void {
-  app.get<{ Params: { collection: string } }>('/v1/indexes/:collection/status', async (request) => {
-    requireAdmin(request);
-    return readIndexStatus(runtime, request.params.collection);
-  });
+  app.get<{ Params: { collection: string } }>(
+    '/v1/indexes/:collection/status',
+    {
+      schema: routeSchema({
+        key: 'admin',
+        tag: 'indexes',
+        summary: "A collection's ANN indexes and the running operation's progress",
+        params: collectionParamsSchema,
+        response: { 200: indexStatusSchema },
+      }),
+    },
+    async (request) => {
+      requireAdmin(request);
+      return readIndexStatus(runtime, request.params.collection);
+    },
+  );
 
   app.get<{ Params: { collection: string }; Querystring: { limit?: string; before?: string } }>(
     '/v1/indexes/:collection/history',
+    {
+      schema: routeSchema({
+        key: 'admin',
+        tag: 'indexes',
+        summary: 'Index operations of a collection, newest first',
+        params: collectionParamsSchema,
+        querystring: indexHistoryQuerystringSchema,
+        response: { 200: indexHistoryResponseSchema },
+      }),
+    },
     async (request) => {
       requireAdmin(request);
       const { collection } = request.params;

@@ -5,6 +5,13 @@ import { listReconcileRuns } from '../../reconcile/reconcile-runs.js';
 import type { Reconciler } from '../../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
 import { requireAdmin } from '../auth.js';
+import { routeSchema } from '../schemas/common-schemas.js';
+import {
+  reconcileAbortResponseSchema,
+  reconcileQuerystringSchema,
+  reconcileRunResponseSchema,
+  reconcileRunsResponseSchema,
+} from '../schemas/ops-schemas.js';
 import { parseInteger } from './search-routes.js';
 
 interface ReconcileQuery {
@@ -27,51 +34,78 @@ export function registerReconcileRoutes(
   runtime: VectorsyncRuntime,
   reconciler: Reconciler,
 ): void {
-  app.post<{ Querystring: ReconcileQuery }>('/v1/sync/reconcile', async (request) => {
-    requireAdmin(request);
-    const query = checkQuery(request.query);
-    const fix = parseBoolean(query.fix, 'fix');
-    const dryRun = parseBoolean(query.dryRun, 'dryRun');
-    if (query.tenant !== undefined && query.tenant === '')
-      throw new VectorsyncError(ErrorCode.InvalidRequest, 'parameter "tenant" must not be empty');
-    const names =
-      query.collection !== undefined
-        ? [runtime.collection(query.collection).name]
-        : [...runtime.collections.keys()];
-    const reports: ReconcileReport[] = [];
-    for (const collection of names) {
-      reports.push(
-        await reconciler.run({
-          collection,
-          mode: dryRun ? 'dry-run' : fix ? 'fix' : 'report',
-          trigger: 'http',
-          ...(query.tenant !== undefined ? { tenant: query.tenant } : {}),
-        }),
-      );
-    }
-    return { reports };
-  });
-
-  app.delete<{ Querystring: ReconcileQuery }>('/v1/sync/reconcile', async (request) => {
-    requireAdmin(request);
-    const query = checkQuery(request.query);
-    if (query.collection !== undefined) runtime.collection(query.collection);
-    return { aborted: reconciler.abort(query.collection) };
-  });
-
-  app.get<{ Querystring: ReconcileQuery }>('/v1/sync/reconcile', async (request) => {
-    requireAdmin(request);
-    const query = checkQuery(request.query);
-    if (query.collection !== undefined) runtime.collection(query.collection);
-    const limit = parseInteger(query.limit, 'limit', 20, 1);
-    if (limit > 100)
-      throw new VectorsyncError(ErrorCode.InvalidRequest, 'parameter "limit" must be from 1 to 100');
-    const runs = await listReconcileRuns(runtime.db, {
-      ...(query.collection !== undefined ? { collection: query.collection } : {}),
-      limit,
+  const contract = (summary: string, response: Parameters<typeof routeSchema>[0]['response']) =>
+    routeSchema({
+      key: 'admin',
+      tag: 'reconcile',
+      summary,
+      querystring: reconcileQuerystringSchema,
+      response,
     });
-    return { running: reconciler.runningCollections(), runs };
-  });
+
+  app.post<{ Querystring: ReconcileQuery }>(
+    '/v1/sync/reconcile',
+    {
+      schema: contract('Compare source and index (report, dry run or fix); answers when the runs end', {
+        200: reconcileRunResponseSchema,
+      }),
+    },
+    async (request) => {
+      requireAdmin(request);
+      const query = checkQuery(request.query);
+      const fix = parseBoolean(query.fix, 'fix');
+      const dryRun = parseBoolean(query.dryRun, 'dryRun');
+      if (query.tenant !== undefined && query.tenant === '')
+        throw new VectorsyncError(ErrorCode.InvalidRequest, 'parameter "tenant" must not be empty');
+      const names =
+        query.collection !== undefined
+          ? [runtime.collection(query.collection).name]
+          : [...runtime.collections.keys()];
+      const reports: ReconcileReport[] = [];
+      for (const collection of names) {
+        reports.push(
+          await reconciler.run({
+            collection,
+            mode: dryRun ? 'dry-run' : fix ? 'fix' : 'report',
+            trigger: 'http',
+            ...(query.tenant !== undefined ? { tenant: query.tenant } : {}),
+          }),
+        );
+      }
+      return { reports };
+    },
+  );
+
+  app.delete<{ Querystring: ReconcileQuery }>(
+    '/v1/sync/reconcile',
+    {
+      schema: contract("Abort this process's running reconciliations", { 200: reconcileAbortResponseSchema }),
+    },
+    async (request) => {
+      requireAdmin(request);
+      const query = checkQuery(request.query);
+      if (query.collection !== undefined) runtime.collection(query.collection);
+      return { aborted: reconciler.abort(query.collection) };
+    },
+  );
+
+  app.get<{ Querystring: ReconcileQuery }>(
+    '/v1/sync/reconcile',
+    { schema: contract('Running and recent reconciliations', { 200: reconcileRunsResponseSchema }) },
+    async (request) => {
+      requireAdmin(request);
+      const query = checkQuery(request.query);
+      if (query.collection !== undefined) runtime.collection(query.collection);
+      const limit = parseInteger(query.limit, 'limit', 20, 1);
+      if (limit > 100)
+        throw new VectorsyncError(ErrorCode.InvalidRequest, 'parameter "limit" must be from 1 to 100');
+      const runs = await listReconcileRuns(runtime.db, {
+        ...(query.collection !== undefined ? { collection: query.collection } : {}),
+        limit,
+      });
+      return { running: reconciler.runningCollections(), runs };
+    },
+  );
 }
 
 function checkQuery(query: ReconcileQuery): ReconcileQuery {

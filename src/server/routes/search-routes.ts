@@ -8,6 +8,14 @@ import {
   SearchService,
 } from '../../search/search-service.js';
 import { requireTenant } from '../auth.js';
+import { routeSchema } from '../schemas/common-schemas.js';
+import { collectionParamsSchema } from '../schemas/document-schemas.js';
+import {
+  type SearchBody,
+  searchBodySchema,
+  searchQuerystringSchema,
+  searchResponseSchema,
+} from '../schemas/search-schemas.js';
 
 interface SearchQuery {
   q?: string;
@@ -37,62 +45,62 @@ export function registerSearchRoutes(app: FastifyInstance, runtime: VectorsyncRu
     return search.search(toSearchRequest(collection, tenant, input, forcedMode));
   };
 
+  const contract = (summary: string, input: 'querystring' | 'body', params = true) =>
+    routeSchema({
+      key: 'tenant',
+      tag: 'search',
+      summary,
+      ...(params ? { params: collectionParamsSchema } : {}),
+      ...(input === 'querystring' ? { querystring: searchQuerystringSchema } : { body: searchBodySchema }),
+      response: { 200: searchResponseSchema },
+    });
+
   app.get<{ Params: { collection: string }; Querystring: SearchQuery }>(
     '/v1/collections/:collection/search',
+    { schema: contract('Search a collection (semantic, keyword or hybrid)', 'querystring') },
     (request) => run(request, request.params.collection, request.query),
   );
-  app.post<{ Params: { collection: string }; Body: unknown }>(
+  app.post<{ Params: { collection: string }; Body: SearchBody }>(
     '/v1/collections/:collection/search',
+    { schema: contract('Search a collection, the request as a JSON body', 'body') },
     (request) => run(request, request.params.collection, bodyAsQuery(request.body)),
   );
 
   const alias = runtime.config.server.aliasCollection;
   if (alias && runtime.collections.has(alias)) {
-    app.get<{ Querystring: SearchQuery }>('/search', (request) =>
-      run(request, alias, request.query, 'hybrid'),
-    );
-    app.get<{ Querystring: SearchQuery }>('/search/semantic', (request) =>
-      run(request, alias, request.query, 'semantic'),
-    );
-    app.get<{ Querystring: SearchQuery }>('/search/keyword', (request) =>
-      run(request, alias, request.query, 'keyword'),
-    );
+    for (const [url, mode] of [
+      ['/search', 'hybrid'],
+      ['/search/semantic', 'semantic'],
+      ['/search/keyword', 'keyword'],
+    ] as const) {
+      app.get<{ Querystring: SearchQuery }>(
+        url,
+        {
+          schema: contract(
+            `${mode} search of collection "${alias}" (server.aliasCollection)`,
+            'querystring',
+            false,
+          ),
+        },
+        (request) => run(request, alias, request.query, mode),
+      );
+    }
   }
 }
 
-function bodyAsQuery(body: unknown): SearchQuery {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new VectorsyncError(ErrorCode.MalformedBody, 'search body must be a JSON object');
-  }
-  const allowed = new Set([
-    'q',
-    'mode',
-    'k',
-    'offset',
-    'cursor',
-    'filter',
-    'explain',
-    'fusion',
-    'rrf_k',
-    'w_semantic',
-    'w_keyword',
-    'normalization',
-  ]);
-  const unknown = Object.keys(body).filter((key) => !allowed.has(key));
-  if (unknown.length > 0) {
-    throw new VectorsyncError(
-      ErrorCode.UnknownField,
-      `unknown search field ${unknown.map((key) => `"${key}"`).join(', ')}`,
-      { details: { fields: unknown } },
-    );
-  }
-  const entries = Object.entries(body as Record<string, unknown>).map(([key, value]) => [
-    key,
+/**
+ * The body's typed values (the schema checked their types and refused unknown fields) as the
+ * query string's text, so both forms go through the same range checks.
+ */
+function bodyAsQuery(body: SearchBody): SearchQuery {
+  const query: SearchQuery = {};
+  for (const [key, value] of Object.entries(body) as Array<[keyof SearchBody, unknown]>) {
+    if (value === undefined) continue;
     // The parsed filter as it is: parseFilter checks its depth before walking it (re-serialising
     // a deeply nested value would overflow the stack).
-    key === 'filter' ? value : value === undefined || value === null ? undefined : String(value),
-  ]);
-  return Object.fromEntries(entries) as SearchQuery;
+    (query as Record<string, unknown>)[key] = key === 'filter' ? value : String(value);
+  }
+  return query;
 }
 
 function toSearchRequest(

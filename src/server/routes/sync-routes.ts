@@ -4,17 +4,45 @@ import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
 import { listOutboxEvents, retryFailedEvents } from '../../sync/outbox-events.js';
 import { readSyncStatus } from '../../sync/sync-status.js';
 import { requireAdmin } from '../auth.js';
+import { routeSchema } from '../schemas/common-schemas.js';
+import {
+  eventsQuerystringSchema,
+  eventsResponseSchema,
+  retryBodySchema,
+  retryResponseSchema,
+  syncStatusSchema,
+} from '../schemas/ops-schemas.js';
 import { parseInteger } from './search-routes.js';
 
 /** Operational endpoints: admin keys only. */
 export function registerSyncRoutes(app: FastifyInstance, runtime: VectorsyncRuntime): void {
-  app.get('/v1/sync/status', async (request) => {
-    requireAdmin(request);
-    return readSyncStatus(runtime);
-  });
+  app.get(
+    '/v1/sync/status',
+    {
+      schema: routeSchema({
+        key: 'admin',
+        tag: 'sync',
+        summary: 'Sync status: queues, lag, workers, the CDC slot',
+        response: { 200: syncStatusSchema },
+      }),
+    },
+    async (request) => {
+      requireAdmin(request);
+      return readSyncStatus(runtime);
+    },
+  );
 
   app.get<{ Querystring: { status?: string; collection?: string; before?: string; limit?: string } }>(
     '/v1/sync/events',
+    {
+      schema: routeSchema({
+        key: 'admin',
+        tag: 'sync',
+        summary: 'Outbox events, newest first (failed ones with their errors)',
+        querystring: eventsQuerystringSchema,
+        response: { 200: eventsResponseSchema },
+      }),
+    },
     async (request) => {
       requireAdmin(request);
       const { status, collection, before } = request.query;
@@ -40,6 +68,15 @@ export function registerSyncRoutes(app: FastifyInstance, runtime: VectorsyncRunt
 
   app.post<{ Body: { ids?: unknown; collection?: unknown } | null }>(
     '/v1/sync/events/retry',
+    {
+      schema: routeSchema({
+        key: 'admin',
+        tag: 'sync',
+        summary: 'Queue failed events again: by id, by collection, or all',
+        body: retryBodySchema,
+        response: { 200: retryResponseSchema },
+      }),
+    },
     async (request) => {
       requireAdmin(request);
       const body = request.body ?? {};
