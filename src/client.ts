@@ -13,6 +13,12 @@
  * @packageDocumentation
  */
 export { ErrorCode, isVectorsyncError, VectorsyncError } from './errors.js';
+export type { components as HttpApiComponents, paths as HttpApiPaths } from './generated/http-api.js';
+export {
+  createVectorsyncApi,
+  type VectorsyncApi,
+  type VectorsyncApiOptions,
+} from './library/api-client.js';
 export {
   type ClientSearchRequest,
   createVectorsyncClient,

@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import Fastify, { type FastifyInstance } from 'fastify';
+import openapiTS, { astToString } from 'openapi-typescript';
 import { demoConfig } from '../src/demo/demo-schema.js';
 import { vectorsyncPlugin } from '../src/fastify.js';
 import { openVectorsync } from '../src/index.js';
@@ -10,7 +11,12 @@ import { silentLogger } from '../src/logger.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { createServer } from '../src/server/create-server.js';
 import { ServiceMetrics } from '../src/server/metrics.js';
-import { type OpenApiPaths, renderRouteTable, withRouteTable } from './helpers/openapi-docs.js';
+import {
+  deploymentIndependent,
+  type OpenApiPaths,
+  renderRouteTable,
+  withRouteTable,
+} from './helpers/openapi-docs.js';
 import {
   createProductsTable,
   fastSync,
@@ -24,6 +30,9 @@ interface OpenApiDocument {
   paths: OpenApiPaths & Record<string, Record<string, Record<string, unknown>>>;
   components: { schemas: Record<string, Record<string, unknown>> };
 }
+
+const generatedHeader =
+  '// Generated from /openapi.json by `npm run docs:http-api` (openapi-typescript); do not edit.\n// test/openapi.test.ts fails when it is out of date.\n';
 
 /** Fastify's `/a/:b` as OpenAPI's `/a/{b}`. */
 const openApiPath = (url: string) => url.replace(/:([A-Za-z_]+)/g, '{$1}');
@@ -156,6 +165,19 @@ describe('OpenAPI document', () => {
     const json = await app.inject({ url: '/docs/json' });
     assert.equal(json.statusCode, 200);
     assert.deepEqual(Object.keys(json.json().paths).sort(), Object.keys((await spec()).paths).sort());
+  });
+
+  it("generates the typed client's types (`npm run docs:http-api` regenerates them)", async () => {
+    const typesPath = new URL('../src/generated/http-api.ts', import.meta.url);
+    const generated = astToString(await openapiTS(deploymentIndependent((await spec()) as never) as never));
+    const expected = `${generatedHeader}${generated}`;
+    if (process.env.UPDATE_DOCS === '1') await writeFile(typesPath, expected);
+    else
+      assert.equal(
+        await readFile(typesPath, 'utf8'),
+        expected,
+        'src/generated/http-api.ts is out of date: run `npm run docs:http-api`',
+      );
   });
 
   it('is the route reference of docs/http-api.md (`npm run docs:http-api` regenerates it)', async () => {

@@ -35,3 +35,39 @@ export function withRouteTable(markdown: string, table: string): string {
   if (start < 0 || end < start) throw new Error('docs/http-api.md has no generated route table markers');
   return markdown.slice(0, start) + table + markdown.slice(end + routeTableEnd.length);
 }
+
+interface Document {
+  paths: Record<string, Record<string, Record<string, unknown>>>;
+  components: { schemas: Record<string, unknown> };
+}
+
+/**
+ * The document without what depends on one deployment's config: the live collections'
+ * schemas (a generic `Document` instead), the collection names and the seed-style aliases.
+ * The client's types are generated from this, so they fit every deployment.
+ */
+export function deploymentIndependent(document: Document): Document {
+  const copy = structuredClone(document);
+  for (const path of Object.keys(copy.paths)) if (path.startsWith('/search')) delete copy.paths[path];
+  for (const name of Object.keys(copy.components.schemas)) {
+    if (name.endsWith('Document') && name !== 'Document') delete copy.components.schemas[name];
+  }
+  const visit = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(visit);
+    if (node === null || typeof node !== 'object') return node;
+    const record = node as Record<string, unknown>;
+    const anyOf = record.anyOf as Array<{ $ref?: string }> | undefined;
+    if (
+      anyOf?.length &&
+      anyOf.every((entry) => /^#\/components\/schemas\/\w+Document$/.test(entry.$ref ?? ''))
+    ) {
+      return { $ref: '#/components/schemas/Document' };
+    }
+    if (record.in === 'path' && record.name === 'collection') {
+      const { enum: _names, ...schema } = record.schema as Record<string, unknown>;
+      return { ...record, schema };
+    }
+    return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, visit(value)]));
+  };
+  return visit(copy) as Document;
+}
