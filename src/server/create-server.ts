@@ -1,11 +1,12 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from '../logger.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import { authenticateApiKey, touchApiKey } from './api-keys.js';
-import { presentedKey, requireAdmin } from './auth.js';
+import { ApiKeyAuthenticator } from './api-key-authenticator.js';
+import { authenticationHooks, requireAdmin } from './auth.js';
 import { sendError } from './http-errors.js';
 import type { ServiceMetrics } from './metrics.js';
+import { registerRequestRateLimit } from './request-rate-limit.js';
 import { registerCollectionRoutes } from './routes/collection-routes.js';
 import { registerDocumentRoutes } from './routes/documents-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
@@ -22,13 +23,16 @@ export interface CreateServerOptions {
   workersRunning?: () => boolean | undefined;
   /** Runs and aborts this process's reconciliations (default: a new one). */
   reconciler?: Reconciler;
+  /** Looks API keys up, with its cache (default: a new one with `server.apiKeyCacheMs`). */
+  apiKeys?: ApiKeyAuthenticator;
 }
 
 const unauthenticatedPaths = new Set(['/healthz', '/readyz']);
 
 /**
- * The HTTP service. Every /v1 request carries an API key; the key decides the tenant, so a
- * request can never name another tenant. Errors are `{ error: { code, message, details } }`.
+ * The HTTP service. Every /v1 request carries an API key; a tenant key decides the tenant, a
+ * service or admin key names it per request (auth.ts). Errors are
+ * `{ error: { code, message, details } }`.
  */
 export function createServer(options: CreateServerOptions): FastifyInstance {
   const app = Fastify({
@@ -58,25 +62,23 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
  */
 export function registerServiceRoutes(app: FastifyInstance, options: CreateServerOptions): void {
   const { runtime, logger, metrics } = options;
-  const lastTouched = new Map<number, number>();
   const prefix = app.prefix;
+  const apiKeys =
+    options.apiKeys ?? new ApiKeyAuthenticator(runtime.db, { cacheMs: runtime.config.server.apiKeyCacheMs });
+  const isUnauthenticatedPath = (request: FastifyRequest) =>
+    unauthenticatedPaths.has(request.url.split('?')[0]!.slice(prefix.length));
 
   // An application's own bodyLimit is not ours to change; these routes keep the configured one.
   app.addHook('onRoute', (route) => {
     route.bodyLimit ??= runtime.config.server.bodyLimitBytes;
   });
 
-  app.addHook('onRequest', async (request) => {
-    const path = request.url.split('?')[0]!.slice(prefix.length);
-    if (unauthenticatedPaths.has(path)) return;
-    request.principal = await authenticateApiKey(runtime.db, presentedKey(request));
-    // last_used_at is for humans auditing keys: once a minute per key is plenty.
-    const now = Date.now();
-    if ((lastTouched.get(request.principal.keyId) ?? 0) < now - 60_000) {
-      lastTouched.set(request.principal.keyId, now);
-      void touchApiKey(runtime.db, request.principal.keyId).catch(() => undefined);
-    }
-  });
+  const authentication = authenticationHooks(apiKeys, isUnauthenticatedPath);
+  app.addHook('onRequest', authentication.identify);
+  // Health probes come from orchestrators and load balancers, often through one address, and
+  // carry no key: a limit there would take instances out of rotation, not protect them.
+  registerRequestRateLimit(app, runtime.config.server.rateLimit, isUnauthenticatedPath);
+  app.addHook('preParsing', authentication.enforce);
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -91,7 +93,8 @@ export function registerServiceRoutes(app: FastifyInstance, options: CreateServe
         route,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
-        tenant: request.principal?.tenant ?? undefined,
+        tenant: request.actingTenant?.tenant ?? request.principal?.tenant ?? undefined,
+        tenantFromHeader: request.actingTenant?.fromHeader,
         key: request.principal?.name,
       },
       'request',
