@@ -66,7 +66,7 @@ function benchConfig(env: Env, cpuThreads: number | 'auto'): ResolvedConfig {
     ...demoConfig({ dimensions: 256 }),
     databaseUrl: env.url,
     sync: { cpuThreads, batchSize: 500, pollIntervalMs: 50, sweepIntervalMs: 200 },
-    server: { host: '127.0.0.1', port: 0, runWorkers: true },
+    server: { host: '127.0.0.1', port: 0, runWorkers: true, rateLimit: false },
     reconcile: { schedule: { intervalMinutes: 0 } },
   });
 }

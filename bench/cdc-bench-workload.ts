@@ -27,6 +27,8 @@ export function benchConfig(
       slot: options.slot ?? 'vectorsync_bench',
       ...(options.cdcBatchSize ? { batchSize: options.cdcBatchSize } : {}),
     },
+    // The latency benchmark sends one key's requests as fast as it can.
+    server: { ...base.server, rateLimit: false },
   });
 }
 

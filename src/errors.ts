@@ -22,6 +22,8 @@ export const ErrorCode = {
   TenantMismatch: 'TENANT_MISMATCH',
   Unauthenticated: 'UNAUTHENTICATED',
   Forbidden: 'FORBIDDEN',
+  /** Too many requests from one API key (or, without a valid key, one client address); retry after `Retry-After` seconds. */
+  RateLimited: 'RATE_LIMITED',
   NotFound: 'NOT_FOUND',
   DimensionMismatch: 'DIMENSION_MISMATCH',
   EmbedderMismatch: 'EMBEDDER_MISMATCH',

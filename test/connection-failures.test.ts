@@ -170,7 +170,14 @@ describe('HTTP: source connection failures answer 503 SOURCE_UNAVAILABLE on ever
     await migrate(setupDb);
     await createProductsTable(setupDb);
     await setupDb.close();
-    const config = parseConfig({ ...demoConfig({ dimensions: 32 }), databaseUrl: url, sync: fastSync });
+    const config = parseConfig({
+      ...demoConfig({ dimensions: 32 }),
+      databaseUrl: url,
+      sync: fastSync,
+      // Every request looks its key up, so every route meets the outage (with the cache, a key
+      // seen in the last seconds still reaches the routes that need no database).
+      server: { apiKeyCacheMs: 0 },
+    });
     db = PgDatabase.fromUrl(url, { max: 4 });
     runtime = await VectorsyncRuntime.open({ config, db });
     await setupCollections(runtime);

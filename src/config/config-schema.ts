@@ -374,6 +374,26 @@ export const serverSchema = z.strictObject({
   runWorkers: z.boolean().default(true),
   /** Collection served by the seed-style aliases /search, /search/semantic, /search/keyword. */
   aliasCollection: z.string().optional(),
+  /**
+   * How long the service reuses the answer to an API-key lookup (accepted or refused); 0: a
+   * query per request. A key revoked by another process works here for up to this long.
+   */
+  apiKeyCacheMs: z.number().int().min(0).max(300_000).default(5000),
+  /**
+   * Requests per API key (without a valid key: per client address) per fixed window, in each
+   * process; `false` turns the limit off. The default, 1000 per 10 s (100/s sustained), is far
+   * above what one client of a search API needs and keeps a runaway client from taking a whole
+   * process.
+   */
+  rateLimit: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        max: z.number().int().min(1).default(1000),
+        windowMs: z.number().int().min(100).max(3_600_000).default(10_000),
+      }),
+    ])
+    .default({ max: 1000, windowMs: 10_000 }),
 });
 
 export const configSchema = z.strictObject({

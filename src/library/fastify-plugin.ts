@@ -15,8 +15,9 @@ export interface VectorsyncPluginOptions {
 /**
  * The service's HTTP routes (documents, search, sync status, reconcile, index operations,
  * `/healthz`, `/readyz`) as a Fastify plugin for your own app. The plugin is encapsulated: its
- * API-key authentication, error mapping (`{ error: { code, message, details } }`) and body
- * limit apply to its routes only, under the prefix you register it with. `/metrics` and the
+ * API-key authentication, per-key rate limit (`server.rateLimit`), error mapping
+ * (`{ error: { code, message, details } }`) and body limit apply to its routes only, under the
+ * prefix you register it with. `/metrics` and the
  * reconcile schedule belong to `vectorsync.serve()`; sync workers run where you start them
  * (`vectorsync.startWorkers()`).
  *
@@ -26,6 +27,12 @@ export interface VectorsyncPluginOptions {
  * ```
  */
 export const vectorsyncPlugin: FastifyPluginAsync<VectorsyncPluginOptions> = async (app, options) => {
-  const { runtime, logger, reconciler, workersRunning } = internalsOf(options.vectorsync);
-  await serviceRoutes(app, { runtime, logger: options.logger ?? logger, reconciler, workersRunning });
+  const { runtime, logger, reconciler, workersRunning, apiKeys } = internalsOf(options.vectorsync);
+  await serviceRoutes(app, {
+    runtime,
+    logger: options.logger ?? logger,
+    reconciler,
+    workersRunning,
+    apiKeys,
+  });
 };

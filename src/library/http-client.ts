@@ -23,8 +23,14 @@ export interface VectorsyncClientOptions {
    * `http://localhost:8787`, `https://app.example.com/search-api`.
    */
   url: string | URL;
-  /** An API key: bound to one tenant (documents, search) or an admin key (sync, reconcile, indexes). */
+  /**
+   * An API key: bound to one tenant (documents, search), a service key (documents and search of
+   * the tenant named by `tenant`) or an admin key (sync, reconcile, indexes; with `tenant`, also
+   * documents and search).
+   */
   apiKey?: string | undefined;
+  /** The tenant documents and search calls act for (the `x-vectorsync-tenant` header); per call: `RequestOptions.tenant`. */
+  tenant?: string | undefined;
   /** Per-request timeout in ms (default 30,000; 0: none). Ends with `TIMEOUT`. */
   timeoutMs?: number | undefined;
   /** Headers added to every request (tracing, a gateway's own auth). */
@@ -37,9 +43,11 @@ export interface VectorsyncClientOptions {
 export interface RequestOptions {
   /** Aborts the request (it then fails with `ABORTED`). */
   signal?: AbortSignal | undefined;
+  /** The tenant this call acts for, instead of the client's `tenant` (service and admin keys). */
+  tenant?: string | undefined;
 }
 
-/** A search over the HTTP API: the tenant is the API key's, so it is not part of the request. */
+/** A search over the HTTP API: the tenant is the API key's (or the client's `tenant`), not part of the request. */
 export interface ClientSearchRequest {
   collection: string;
   /** The query text (at most 4,096 characters). */
@@ -244,6 +252,8 @@ export function createVectorsyncClient(options: VectorsyncClientOptions): Vector
       if (value !== undefined) url.searchParams.set(key, String(value));
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     if (options.apiKey !== undefined) headers.authorization = `Bearer ${options.apiKey}`;
+    const tenant = callOptions?.tenant ?? options.tenant;
+    if (tenant !== undefined) headers['x-vectorsync-tenant'] = tenant;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const signals = [callOptions?.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter(
       (signal): signal is AbortSignal => signal !== undefined,
@@ -474,7 +484,8 @@ function errorOf(status: number, body: unknown, method: string, url: URL): Vecto
       ...(error.details && typeof error.details === 'object'
         ? { details: error.details as Record<string, unknown> }
         : {}),
-      transient: status === 503,
+      // 429: the same request succeeds once the window named by Retry-After (and details) ends.
+      transient: status === 503 || status === 429,
     });
   }
   // Not the service's answer: a proxy or gateway in between, or something else on that port.

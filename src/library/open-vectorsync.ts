@@ -10,6 +10,7 @@ import { silentLogger } from '../logger.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { decodeCursor, SearchService } from '../search/search-service.js';
+import { ApiKeyAuthenticator } from '../server/api-key-authenticator.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../server/api-keys.js';
 import { startService } from '../server/start-service.js';
 import { setupCollections } from '../sync/setup-collections.js';
@@ -30,6 +31,8 @@ export interface VectorsyncInternals {
   runtime: VectorsyncRuntime;
   logger: Logger;
   reconciler: Reconciler;
+  /** API-key lookups of every service and plugin of this object (one cache, so revoke() reaches it). */
+  apiKeys: ApiKeyAuthenticator;
   /** Whether this object's sync workers run (undefined: it started none). */
   workersRunning(): boolean | undefined;
 }
@@ -97,6 +100,9 @@ export async function openVectorsync(
 function createVectorsync(runtime: VectorsyncRuntime, logger: Logger): Vectorsync {
   const search = new SearchService(runtime);
   const reconciler = new Reconciler(runtime);
+  const apiKeyAuthenticator = new ApiKeyAuthenticator(runtime.db, {
+    cacheMs: runtime.config.server.apiKeyCacheMs,
+  });
   const indexOperations = new IndexOperations(runtime, logger);
   const workers = new Set<VectorsyncWorkers>();
   const services = new Set<VectorsyncService>();
@@ -195,7 +201,9 @@ function createVectorsync(runtime: VectorsyncRuntime, logger: Logger): Vectorsyn
       },
       async revoke(prefixOrId) {
         assertOpen();
-        return revokeApiKey(runtime.db, prefixOrId);
+        const record = await revokeApiKey(runtime.db, prefixOrId);
+        apiKeyAuthenticator.forget(record.prefix);
+        return record;
       },
     },
 
@@ -227,6 +235,7 @@ function createVectorsync(runtime: VectorsyncRuntime, logger: Logger): Vectorsyn
       if (runWorkers) await runtime.warmUp();
       const running = await startService(runtime, logger, {
         runWorkers,
+        apiKeys: apiKeyAuthenticator,
         ...(options.host !== undefined ? { host: options.host } : {}),
         ...(options.port !== undefined ? { port: options.port } : {}),
       });
@@ -258,6 +267,7 @@ function createVectorsync(runtime: VectorsyncRuntime, logger: Logger): Vectorsyn
     runtime,
     logger,
     reconciler,
+    apiKeys: apiKeyAuthenticator,
     workersRunning: () => (workers.size === 0 ? undefined : [...workers].every((started) => started.running)),
   });
   return vectorsync;

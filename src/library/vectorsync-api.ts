@@ -215,13 +215,22 @@ export type ApiKeyRecord = InternalApiKeyRecord;
 
 /** API keys of the HTTP service (stored hashed; a key is shown once, when it is created). */
 export interface VectorsyncApiKeys {
-  /** A key bound to one tenant, or an admin key for the operational endpoints. */
-  create(input: { name: string; tenant: string } | { name: string; admin: true }): Promise<{
+  /**
+   * A key of one kind: bound to one tenant; a service key for the data endpoints of any tenant
+   * (named per request in the `x-vectorsync-tenant` header); or an admin key for the
+   * operational endpoints (and, with the header, the data endpoints).
+   */
+  create(
+    input: { name: string; tenant: string } | { name: string; service: true } | { name: string; admin: true },
+  ): Promise<{
     key: string;
     record: ApiKeyRecord;
   }>;
   list(): Promise<ApiKeyRecord[]>;
-  /** Revokes by prefix or id. */
+  /**
+   * Revokes by prefix or id. This process's service and plugin refuse the key at once; other
+   * processes within their `server.apiKeyCacheMs`.
+   */
   revoke(prefixOrId: string): Promise<ApiKeyRecord>;
 }
 

@@ -1,18 +1,27 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { SqlExecutor } from '../db/database.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import { assertTenantName } from './tenant-name.js';
 
 /**
  * API keys are `vs_<prefix>_<secret>`. Only a SHA-256 of the whole key is stored: keys are
  * 190 bits of randomness, so a slow password hash would add latency and no safety. The
  * prefix finds the row; the hash comparison is constant-time.
  */
+
+/**
+ * `tenant`: the data endpoints of its tenant. `service`: the data endpoints of any tenant, named
+ * per request. `admin`: the operational endpoints, and the data endpoints of a tenant named per
+ * request. A key is of exactly one kind (migration 000007).
+ */
+export type ApiKeyKind = 'tenant' | 'service' | 'admin';
+
 export interface Principal {
   keyId: number;
   name: string;
-  /** The only tenant this key can read or change; null for admin keys. */
+  kind: ApiKeyKind;
+  /** The only tenant a `tenant` key can read or change; null for the other kinds. */
   tenant: string | null;
-  admin: boolean;
 }
 
 export interface ApiKeyRecord extends Principal {
@@ -23,63 +32,110 @@ export interface ApiKeyRecord extends Principal {
 }
 
 const keyPattern = /^vs_([a-z0-9]{10})_([A-Za-z0-9_-]{32})$/;
-const tenantPattern = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
-function hashKey(key: string): Buffer {
+export function hashApiKey(key: string): Buffer {
   return createHash('sha256').update(key).digest();
+}
+
+/** What `createApiKey` takes: exactly one of a tenant, `service` or `admin`. */
+export interface CreateApiKeyInput {
+  name: string;
+  tenant?: string | null;
+  service?: boolean;
+  admin?: boolean;
 }
 
 export async function createApiKey(
   db: SqlExecutor,
-  input: { name: string; tenant?: string | null; admin?: boolean },
+  input: CreateApiKeyInput,
 ): Promise<{ key: string; record: ApiKeyRecord }> {
-  const admin = input.admin ?? false;
   const tenant = input.tenant ?? null;
-  if (!admin && !tenant) {
-    throw new VectorsyncError(
-      ErrorCode.TenantRequired,
-      'a non-admin API key must be bound to a tenant (--tenant)',
-    );
-  }
-  if (tenant !== null && !tenantPattern.test(tenant)) {
-    throw new VectorsyncError(
-      ErrorCode.InvalidRequest,
-      `tenant "${tenant}" must be 1-128 letters, digits or _ . : -`,
-      {
-        details: { tenant },
-      },
-    );
-  }
+  const kind = kindOf(input);
+  if (tenant !== null) assertTenantName(tenant, 'tenant');
   const prefix = randomBytes(8).toString('hex').slice(0, 10);
   const key = `vs_${prefix}_${randomBytes(24).toString('base64url')}`;
   const result = await db.query<ApiKeyRow>(
-    `INSERT INTO vectorsync.api_keys (name, tenant, is_admin, prefix, key_hash) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO vectorsync.api_keys (name, kind, tenant, prefix, key_hash) VALUES ($1, $2, $3, $4, $5)
      RETURNING ${keyColumns}`,
-    [input.name, tenant, admin, prefix, hashKey(key)],
+    [input.name, kind, tenant, prefix, hashApiKey(key)],
   );
   return { key, record: toRecord(result.rows[0]!) };
 }
 
-/** Resolves a presented key to its principal, or throws UNAUTHENTICATED. */
-export async function authenticateApiKey(db: SqlExecutor, presented: string | undefined): Promise<Principal> {
-  if (!presented) {
+function kindOf(input: CreateApiKeyInput): ApiKeyKind {
+  const chosen = [
+    ...(input.tenant ? [`tenant "${input.tenant}"`] : []),
+    ...(input.service ? ['service'] : []),
+    ...(input.admin ? ['admin'] : []),
+  ];
+  if (chosen.length === 0) {
     throw new VectorsyncError(
-      ErrorCode.Unauthenticated,
-      'missing API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
+      ErrorCode.TenantRequired,
+      'an API key needs a kind: a tenant (--tenant <tenant>), --service (any tenant, named per request) or --admin (operational endpoints)',
     );
   }
+  if (chosen.length > 1) {
+    throw new VectorsyncError(
+      ErrorCode.InvalidRequest,
+      `an API key is of one kind, not ${chosen.join(' and ')}: a tenant key reads one tenant's data, a service key any tenant's (named per request), an admin key serves the operational endpoints; create one key per use`,
+      { details: { kinds: chosen } },
+    );
+  }
+  return input.admin ? 'admin' : input.service ? 'service' : 'tenant';
+}
+
+/** Why a presented key does not authenticate; `lookedUp`: the answer came from the database. */
+export type ApiKeyLookup =
+  | { ok: true; principal: Principal; prefix: string }
+  | { ok: false; error: VectorsyncError; lookedUp: boolean; prefix?: string };
+
+/**
+ * Resolves a presented key to its principal, or to the UNAUTHENTICATED error to answer. A
+ * missing or malformed key is refused without a query.
+ */
+export async function lookUpApiKey(db: SqlExecutor, presented: string | undefined): Promise<ApiKeyLookup> {
+  if (!presented) {
+    return {
+      ok: false,
+      lookedUp: false,
+      error: new VectorsyncError(
+        ErrorCode.Unauthenticated,
+        'missing API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
+      ),
+    };
+  }
   const match = keyPattern.exec(presented);
-  if (!match) throw new VectorsyncError(ErrorCode.Unauthenticated, 'malformed API key');
+  if (!match)
+    return {
+      ok: false,
+      lookedUp: false,
+      error: new VectorsyncError(ErrorCode.Unauthenticated, 'malformed API key'),
+    };
+  const prefix = match[1]!;
   const result = await db.query<ApiKeyRow & { key_hash: Buffer | Uint8Array }>(
     `SELECT ${keyColumns}, key_hash FROM vectorsync.api_keys WHERE prefix = $1`,
-    [match[1]],
+    [prefix],
   );
   const row = result.rows[0];
-  if (!row || !timingSafeEqual(Buffer.from(row.key_hash), hashKey(presented))) {
-    throw new VectorsyncError(ErrorCode.Unauthenticated, 'unknown API key');
+  if (!row || !timingSafeEqual(Buffer.from(row.key_hash), hashApiKey(presented))) {
+    return {
+      ok: false,
+      lookedUp: true,
+      error: new VectorsyncError(ErrorCode.Unauthenticated, 'unknown API key'),
+    };
   }
-  if (row.revoked_at) throw new VectorsyncError(ErrorCode.Unauthenticated, 'API key has been revoked');
-  return { keyId: row.id, name: row.name, tenant: row.tenant, admin: row.is_admin };
+  if (row.revoked_at)
+    return {
+      ok: false,
+      lookedUp: true,
+      prefix,
+      error: new VectorsyncError(ErrorCode.Unauthenticated, 'API key has been revoked'),
+    };
+  return {
+    ok: true,
+    prefix,
+    principal: { keyId: row.id, name: row.name, kind: row.kind, tenant: row.tenant },
+  };
 }
 
 export async function touchApiKey(db: SqlExecutor, keyId: number): Promise<void> {
@@ -105,13 +161,13 @@ export async function revokeApiKey(db: SqlExecutor, prefixOrId: string): Promise
   return toRecord(row);
 }
 
-const keyColumns = 'id, name, tenant, is_admin, prefix, created_at, last_used_at, revoked_at';
+const keyColumns = 'id, name, kind, tenant, prefix, created_at, last_used_at, revoked_at';
 
 interface ApiKeyRow {
   id: number;
   name: string;
+  kind: ApiKeyKind;
   tenant: string | null;
-  is_admin: boolean;
   prefix: string;
   created_at: Date;
   last_used_at: Date | null;
@@ -123,8 +179,8 @@ function toRecord(row: ApiKeyRow): ApiKeyRecord {
   return {
     keyId: row.id,
     name: row.name,
+    kind: row.kind,
     tenant: row.tenant,
-    admin: row.is_admin,
     prefix: row.prefix,
     createdAt: new Date(row.created_at).toISOString(),
     lastUsedAt: iso(row.last_used_at),

@@ -1,15 +1,16 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import { authenticateApiKey, touchApiKey } from './api-keys.js';
-import { keyRequirementOf, presentedKey, requireAdmin } from './auth.js';
+import { ApiKeyAuthenticator } from './api-key-authenticator.js';
+import { authenticationHooks, keyRequirementOf, requireAdmin } from './auth.js';
 import { sendError } from './http-errors.js';
 import type { ServiceMetrics } from './metrics.js';
 import { registerDocsUi, registerOpenApi } from './openapi/api-docs.js';
 import { registerOpenApiRoute } from './openapi/openapi-route.js';
+import { registerRequestRateLimit } from './request-rate-limit.js';
 import { registerCollectionRoutes } from './routes/collection-routes.js';
 import { registerDocumentRoutes } from './routes/documents-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
@@ -27,11 +28,14 @@ export interface CreateServerOptions {
   workersRunning?: () => boolean | undefined;
   /** Runs and aborts this process's reconciliations (default: a new one). */
   reconciler?: Reconciler;
+  /** Looks API keys up, with its cache (default: a new one with `server.apiKeyCacheMs`). */
+  apiKeys?: ApiKeyAuthenticator;
 }
 
 /**
- * The HTTP service. Every /v1 request carries an API key; the key decides the tenant, so a
- * request can never name another tenant. Errors are `{ error: { code, message, details } }`.
+ * The HTTP service. Every /v1 request carries an API key; a tenant key decides the tenant, a
+ * service or admin key names it per request (auth.ts). Errors are
+ * `{ error: { code, message, details } }`.
  */
 export function createServer(options: CreateServerOptions): FastifyInstance {
   const app = Fastify({
@@ -72,25 +76,23 @@ export async function serviceRoutes(app: FastifyInstance, options: CreateServerO
 
 function registerApiRoutes(app: FastifyInstance, options: CreateServerOptions): void {
   const { runtime, logger, metrics } = options;
-  const lastTouched = new Map<number, number>();
+  const apiKeys =
+    options.apiKeys ?? new ApiKeyAuthenticator(runtime.db, { cacheMs: runtime.config.server.apiKeyCacheMs });
+  // The matched route's contract says whether it needs a key (not the raw path, which may
+  // carry a trailing slash or a prefix).
+  const isPublicRoute = (request: FastifyRequest) => keyRequirementOf(request) === 'none';
 
   // An application's own bodyLimit is not ours to change; these routes keep the configured one.
   app.addHook('onRoute', (route) => {
     route.bodyLimit ??= runtime.config.server.bodyLimitBytes;
   });
 
-  app.addHook('onRequest', async (request) => {
-    // The matched route's contract says whether it needs a key (not the raw path, which may
-    // carry a trailing slash or a prefix).
-    if (keyRequirementOf(request) === 'none') return;
-    request.principal = await authenticateApiKey(runtime.db, presentedKey(request));
-    // last_used_at is for humans auditing keys: once a minute per key is plenty.
-    const now = Date.now();
-    if ((lastTouched.get(request.principal.keyId) ?? 0) < now - 60_000) {
-      lastTouched.set(request.principal.keyId, now);
-      void touchApiKey(runtime.db, request.principal.keyId).catch(() => undefined);
-    }
-  });
+  const authentication = authenticationHooks(apiKeys, isPublicRoute);
+  app.addHook('onRequest', authentication.identify);
+  // Health probes come from orchestrators and load balancers, often through one address, and
+  // carry no key: a limit there would take instances out of rotation, not protect them.
+  registerRequestRateLimit(app, runtime.config.server.rateLimit, isPublicRoute);
+  app.addHook('preParsing', authentication.enforce);
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -105,7 +107,8 @@ function registerApiRoutes(app: FastifyInstance, options: CreateServerOptions): 
         route,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
-        tenant: request.principal?.tenant ?? undefined,
+        tenant: request.actingTenant?.tenant ?? request.principal?.tenant ?? undefined,
+        tenantFromHeader: request.actingTenant?.fromHeader,
         key: request.principal?.name,
       },
       'request',

@@ -32,6 +32,7 @@ const statusByCode: Record<string, number> = {
   [ErrorCode.IndexOpsUnsupported]: 409,
   [ErrorCode.IndexOperationNotFound]: 404,
   [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.RateLimited]: 429,
   [ErrorCode.EmbedderUnavailable]: 503,
   [ErrorCode.StoreUnavailable]: 503,
   [ErrorCode.SourceUnavailable]: 503,

@@ -5,6 +5,7 @@ import { Reconciler } from '../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { IndexWatcher } from '../sync/index-watcher.js';
 import { SyncWorkers } from '../sync/sync-workers.js';
+import type { ApiKeyAuthenticator } from './api-key-authenticator.js';
 import { createServer } from './create-server.js';
 import { ServiceMetrics } from './metrics.js';
 
@@ -21,7 +22,7 @@ export interface RunningService {
 export async function startService(
   runtime: VectorsyncRuntime,
   logger: Logger,
-  options: { runWorkers?: boolean; host?: string; port?: number } = {},
+  options: { runWorkers?: boolean; host?: string; port?: number; apiKeys?: ApiKeyAuthenticator } = {},
 ): Promise<RunningService> {
   const runWorkers = options.runWorkers ?? runtime.config.server.runWorkers;
   const metrics = new ServiceMetrics(runtime);
@@ -39,7 +40,14 @@ export async function startService(
   const reconciler = new Reconciler(runtime);
   metrics.attachReconciler(reconciler);
   const schedule = new ReconcileSchedule(runtime, reconciler, runtime.config.reconcile.schedule, logger);
-  const app = createServer({ runtime, logger, metrics, reconciler, workersRunning: () => workers?.running });
+  const app = createServer({
+    runtime,
+    logger,
+    metrics,
+    reconciler,
+    workersRunning: () => workers?.running,
+    ...(options.apiKeys ? { apiKeys: options.apiKeys } : {}),
+  });
   const address = await app.listen({
     host: options.host ?? runtime.config.server.host,
     port: options.port ?? runtime.config.server.port,

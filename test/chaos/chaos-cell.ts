@@ -395,7 +395,8 @@ function cellConfig(
           },
         }
       : {}),
-    server: { port, runWorkers: true },
+    // The workload measures sync under faults, not the service's request limit.
+    server: { port, runWorkers: true, rateLimit: false },
     reconcile: { schedule: { intervalMinutes: 0, fix: false } },
   };
 }

@@ -6,19 +6,29 @@ export function registerKeysCommand(program: Command): void {
   const keys = program.command('keys').description('manage API keys (stored hashed; the key is shown once)');
   keys
     .command('create')
-    .description('create a key bound to one tenant, or an admin key for operational endpoints')
+    .description(
+      'create a key of one kind: bound to one tenant, a service key (any tenant, named per request) or an admin key',
+    )
     .requiredOption('--name <name>', 'who or what uses the key')
-    .option('--tenant <tenant>', 'the tenant this key can read and write')
-    .option('--admin', 'an operational key (status, events, metrics); it cannot read tenant data')
-    .action(async (commandOptions: { name: string; tenant?: string; admin?: boolean }) => {
+    .option('--tenant <tenant>', 'a tenant key: reads and writes this tenant only')
+    .option(
+      '--service',
+      'a service key: the data endpoints (documents, search) of the tenant each request names in x-vectorsync-tenant; no operational endpoints',
+    )
+    .option(
+      '--admin',
+      'an admin key: the operational endpoints (status, events, reconcile, indexes, metrics), and data endpoints with x-vectorsync-tenant',
+    )
+    .action(async (commandOptions: { name: string; tenant?: string; service?: boolean; admin?: boolean }) => {
       await withRuntime(program.opts<GlobalOptions>(), async (runtime) => {
         const { key, record } = await createApiKey(runtime.db, {
           name: commandOptions.name,
           tenant: commandOptions.tenant ?? null,
+          service: commandOptions.service ?? false,
           admin: commandOptions.admin ?? false,
         });
         process.stderr.write(
-          `created ${record.admin ? 'admin' : `tenant "${record.tenant}"`} key ${record.prefix} (${record.name}); store it now, it is not shown again:\n`,
+          `created ${record.kind === 'tenant' ? `tenant "${record.tenant}"` : record.kind} key ${record.prefix} (${record.name}); store it now, it is not shown again:\n`,
         );
         process.stdout.write(`${key}\n`);
       });
@@ -29,8 +39,8 @@ export function registerKeysCommand(program: Command): void {
         (await listApiKeys(runtime.db)).map((record) => ({
           prefix: record.prefix,
           name: record.name,
+          kind: record.kind,
           tenant: record.tenant,
-          admin: record.admin,
           created: record.createdAt,
           'last used': record.lastUsedAt,
           revoked: record.revokedAt,
