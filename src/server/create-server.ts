@@ -4,8 +4,10 @@ import { Reconciler } from '../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { authenticateApiKey, touchApiKey } from './api-keys.js';
 import { presentedKey, requireAdmin } from './auth.js';
+import { vectorsyncFrameworkErrors } from './framework-errors.js';
 import { sendError } from './http-errors.js';
 import type { ServiceMetrics } from './metrics.js';
+import { setEnvelopeNotFoundHandler } from './not-found-handler.js';
 import { registerCollectionRoutes } from './routes/collection-routes.js';
 import { registerDocumentRoutes } from './routes/documents-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
@@ -13,6 +15,7 @@ import { registerIndexRoutes } from './routes/index-routes.js';
 import { registerReconcileRoutes } from './routes/reconcile-routes.js';
 import { registerSearchRoutes } from './routes/search-routes.js';
 import { registerSyncRoutes } from './routes/sync-routes.js';
+import { isUnauthenticatedRoute } from './unauthenticated-routes.js';
 
 export interface CreateServerOptions {
   runtime: VectorsyncRuntime;
@@ -24,8 +27,6 @@ export interface CreateServerOptions {
   reconciler?: Reconciler;
 }
 
-const unauthenticatedPaths = new Set(['/healthz', '/readyz']);
-
 /**
  * The HTTP service. Every /v1 request carries an API key; the key decides the tenant, so a
  * request can never name another tenant. Errors are `{ error: { code, message, details } }`.
@@ -36,18 +37,10 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     logger: false,
     genReqId: () => crypto.randomUUID(),
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: vectorsyncFrameworkErrors,
   });
   registerServiceRoutes(app, options);
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({
-      error: {
-        code: 'NOT_FOUND',
-        message: `no route ${request.method} ${request.url.split('?')[0]}`,
-        details: {},
-        requestId: String(request.id),
-      },
-    }),
-  );
+  setEnvelopeNotFoundHandler(app);
   return app;
 }
 
@@ -67,8 +60,7 @@ export function registerServiceRoutes(app: FastifyInstance, options: CreateServe
   });
 
   app.addHook('onRequest', async (request) => {
-    const path = request.url.split('?')[0]!.slice(prefix.length);
-    if (unauthenticatedPaths.has(path)) return;
+    if (isUnauthenticatedRoute(request, prefix)) return;
     request.principal = await authenticateApiKey(runtime.db, presentedKey(request));
     // last_used_at is for humans auditing keys: once a minute per key is plenty.
     const now = Date.now();
