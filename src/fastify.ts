@@ -14,3 +14,4 @@
  * @packageDocumentation
  */
 export { type VectorsyncPluginOptions, vectorsyncPlugin } from './library/fastify-plugin.js';
+export { vectorsyncFrameworkErrors } from './server/framework-errors.js';

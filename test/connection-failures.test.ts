@@ -237,6 +237,7 @@ describe('HTTP: source connection failures answer 503 SOURCE_UNAVAILABLE on ever
       const context = `${route.method} ${route.url}: ${response.statusCode} ${response.body}`;
       assert.equal(response.statusCode, 503, context);
       assert.equal(response.json().error.code, 'SOURCE_UNAVAILABLE', context);
+      assert.ok(Number(response.headers['retry-after']) > 0, `Retry-After: ${context}`);
       assert.doesNotMatch(response.body, leak, `no database text reaches the client: ${context}`);
     }
     const ready = await app.inject({ method: 'GET', url: '/readyz' });

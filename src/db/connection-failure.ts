@@ -27,6 +27,10 @@ const byNodeCode = new Map<string, ConnectionFailureReason>([
   ['ETIMEDOUT', 'connection timed out'],
   ['EHOSTUNREACH', 'host unreachable'],
   ['ENETUNREACH', 'host unreachable'],
+  ['ENETDOWN', 'host unreachable'],
+  ['EHOSTDOWN', 'host unreachable'],
+  ['EADDRNOTAVAIL', 'host unreachable'],
+  ['ECONNABORTED', 'connection lost'],
   ['ECONNRESET', 'connection lost'],
   ['EPIPE', 'connection lost'],
 ]);
@@ -39,6 +43,10 @@ export function connectionFailureReason(error: unknown): ConnectionFailureReason
   const code = (error as { code?: unknown } | null)?.code;
   const byCode = typeof code === 'string' ? byNodeCode.get(code) : undefined;
   if (byCode) return byCode;
+  const message = error instanceof Error ? error.message : '';
+  // A Unix-socket DATABASE_URL (host=/var/run/postgresql): no socket file means no server there.
+  // Matched on the socket's name, so a missing file elsewhere is not taken for an outage.
+  if (code === 'ENOENT' && /\/\.s\.PGSQL\.\d+\b/.test(message)) return 'connection refused';
   const state = sqlStateOf(error);
   // Class 28: invalid_authorization_specification (no pg_hba entry, unknown role), invalid_password.
   if (state?.startsWith('28')) return 'authentication failed';
@@ -50,7 +58,6 @@ export function connectionFailureReason(error: unknown): ConnectionFailureReason
     state === SqlState.CannotConnectNow
   )
     return 'server shutting down';
-  const message = error instanceof Error ? error.message : '';
   // node-postgres raises these as plain Errors, without a code.
   if (/^SASL: |client password must be a string/.test(message)) return 'authentication failed';
   if (/timeout expired|connection timeout|timeout exceeded when trying to connect/i.test(message))

@@ -214,7 +214,7 @@ export async function runningOperations(db: SqlExecutor): Promise<IndexOperation
 
 export async function listOperations(
   db: SqlExecutor,
-  options: { collection?: string; limit: number; beforeId?: number },
+  options: { collection?: string; limit: number; beforeId?: number | string },
 ): Promise<IndexOperation[]> {
   const result = await db.query<Row>(
     `SELECT ${columns} FROM vectorsync.index_operations

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../logger.js';
 import { serviceRoutes } from '../server/create-server.js';
+import { setEnvelopeNotFoundHandler } from '../server/not-found-handler.js';
 import { internalsOf } from './open-vectorsync.js';
 import type { Vectorsync } from './vectorsync-api.js';
 
@@ -17,7 +18,10 @@ export interface VectorsyncPluginOptions {
  * `/healthz`, `/readyz`) as a Fastify plugin for your own app. The plugin is encapsulated: its
  * API-key authentication, per-key rate limit (`server.rateLimit`), error mapping
  * (`{ error: { code, message, details } }`) and body limit apply to its routes only, under the
- * prefix you register it with. `/metrics` and the
+ * prefix you register it with; registered with a prefix, an unknown path below it is a 404 in
+ * the same envelope. Errors Fastify's router raises before any plugin runs (a URL whose
+ * %-escapes do not decode) follow your server's `frameworkErrors` option: pass
+ * `vectorsyncFrameworkErrors` to get the envelope. `/metrics` and the
  * reconcile schedule belong to `vectorsync.serve()`; sync workers run where you start them
  * (`vectorsync.startWorkers()`).
  *
@@ -35,4 +39,6 @@ export const vectorsyncPlugin: FastifyPluginAsync<VectorsyncPluginOptions> = asy
     workersRunning,
     apiKeys,
   });
+  // Under a prefix, unknown paths below it are ours to answer; without one they are the app's.
+  if (app.prefix !== '') setEnvelopeNotFoundHandler(app);
 };

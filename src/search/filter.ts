@@ -1,5 +1,8 @@
 import type { PayloadField, PayloadFieldType } from '../config/collection-definition.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import { checkFilterValue, type FilterValue } from './filter-value.js';
+
+export type { FilterValue } from './filter-value.js';
 
 /**
  * The filter language, a small JSON tree over a collection's declared payload fields:
@@ -8,9 +11,9 @@ import { ErrorCode, VectorsyncError } from '../errors.js';
  *   { "<field>": <value> }                                  equality
  *   { "<field>": { "eq" | "ne": v, "in": [v, …], "gt" | "gte" | "lt" | "lte": v, "exists": true|false } }
  *
- * Several keys in one object are ANDed. Values must match the field's type (numbers for
- * numeric columns, ISO strings for timestamps). The tenant is never part of a filter: every
- * search is scoped to the caller's tenant before any filter applies.
+ * Several keys in one object are ANDed. Values must match the field's column type
+ * (src/search/filter-value.ts). The tenant is never part of a filter: every search is scoped to
+ * the caller's tenant before any filter applies.
  */
 export type FilterNode =
   | { kind: 'and' | 'or'; children: FilterNode[] }
@@ -23,8 +26,6 @@ export type FilterNode =
     }
   | { kind: 'in'; field: PayloadField; values: FilterValue[] }
   | { kind: 'exists'; field: PayloadField; exists: boolean };
-
-export type FilterValue = string | number | boolean;
 
 const comparisonOps = new Set(['eq', 'ne', 'gt', 'gte', 'lt', 'lte']);
 const knownOps = ['eq', 'ne', 'in', 'gt', 'gte', 'lt', 'lte', 'exists'];
@@ -101,7 +102,7 @@ function parseConditions(
   };
   if (operand === null || typeof operand !== 'object' || Array.isArray(operand)) {
     count();
-    return [{ kind: 'compare', field, op: 'eq', value: checkValue(field, operand, 'eq') }];
+    return [{ kind: 'compare', field, op: 'eq', value: checkFilterValue(field, operand, 'eq') }];
   }
   const nodes: FilterNode[] = [];
   for (const [op, value] of Object.entries(operand as Record<string, unknown>)) {
@@ -113,7 +114,7 @@ function parseConditions(
           { field: field.name, operator: op },
         );
       }
-      nodes.push({ kind: 'compare', field, op: op as 'eq', value: checkValue(field, value, op) });
+      nodes.push({ kind: 'compare', field, op: op as 'eq', value: checkFilterValue(field, value, op) });
     } else if (op === 'in') {
       if (!Array.isArray(value) || value.length === 0 || value.length > 1000) {
         throw invalid(`"in" on "${field.name}" takes an array of 1 to 1000 values`, {
@@ -121,7 +122,7 @@ function parseConditions(
           operator: op,
         });
       }
-      nodes.push({ kind: 'in', field, values: value.map((item) => checkValue(field, item, op)) });
+      nodes.push({ kind: 'in', field, values: value.map((item) => checkFilterValue(field, item, op)) });
     } else if (op === 'exists') {
       if (typeof value !== 'boolean')
         throw invalid(`"exists" on "${field.name}" takes true or false`, { field: field.name, operator: op });
@@ -140,40 +141,6 @@ function parseConditions(
 
 function isOrdered(type: PayloadFieldType): boolean {
   return type === 'number' || type === 'timestamp';
-}
-
-function checkValue(field: PayloadField, value: unknown, op: string): FilterValue {
-  const expected =
-    field.type === 'number' || field.type === 'number[]'
-      ? 'number'
-      : field.type === 'boolean'
-        ? 'boolean'
-        : 'string';
-  const ok =
-    (expected === 'number' && typeof value === 'number' && Number.isFinite(value)) ||
-    (expected === 'boolean' && typeof value === 'boolean') ||
-    (expected === 'string' && typeof value === 'string');
-  if (!ok || (field.type === 'json' && op !== 'exists')) {
-    if (field.type === 'json')
-      throw invalid(`field "${field.name}" is JSON; only "exists" applies to it`, {
-        field: field.name,
-        operator: op,
-      });
-    throw invalid(
-      `"${field.name}" ${op} expects a ${expected}${field.type === 'timestamp' ? ' (ISO 8601 date-time)' : ''}, got ${JSON.stringify(value)}`,
-      {
-        field: field.name,
-        operator: op,
-      },
-    );
-  }
-  if (field.type === 'timestamp' && Number.isNaN(Date.parse(value as string))) {
-    throw invalid(`"${field.name}" ${op} expects an ISO 8601 date-time, got ${JSON.stringify(value)}`, {
-      field: field.name,
-      operator: op,
-    });
-  }
-  return value as FilterValue;
 }
 
 /** The fields a filter mentions (for logs and explain). */

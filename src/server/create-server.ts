@@ -6,8 +6,10 @@ import { Reconciler } from '../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { ApiKeyAuthenticator } from './api-key-authenticator.js';
 import { authenticationHooks, keyRequirementOf, requireAdmin } from './auth.js';
+import { vectorsyncFrameworkErrors } from './framework-errors.js';
 import { sendError } from './http-errors.js';
 import type { ServiceMetrics } from './metrics.js';
+import { setEnvelopeNotFoundHandler } from './not-found-handler.js';
 import { registerDocsUi, registerOpenApi } from './openapi/api-docs.js';
 import { registerOpenApiRoute } from './openapi/openapi-route.js';
 import { registerRequestRateLimit } from './request-rate-limit.js';
@@ -43,18 +45,10 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     logger: false,
     genReqId: () => crypto.randomUUID(),
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: vectorsyncFrameworkErrors,
   });
   app.register(serviceRoutes, options);
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({
-      error: {
-        code: 'NOT_FOUND',
-        message: `no route ${request.method} ${request.url.split('?')[0]}`,
-        details: {},
-        requestId: String(request.id),
-      },
-    }),
-  );
+  setEnvelopeNotFoundHandler(app);
   return app;
 }
 
@@ -118,7 +112,7 @@ function registerApiRoutes(app: FastifyInstance, options: CreateServerOptions): 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply, logger));
 
   registerOpenApiRoute(app);
-  registerHealthRoutes(app, runtime, options.workersRunning ?? (() => undefined));
+  registerHealthRoutes(app, runtime, options.workersRunning ?? (() => undefined), apiKeys);
   registerCollectionRoutes(app, runtime);
   registerDocumentRoutes(app, runtime, logger);
   registerSearchRoutes(app, runtime);

@@ -43,7 +43,14 @@ export interface ErrorBody {
   error: { code: string; message: string; details: Record<string, unknown>; requestId: string };
 }
 
-/** Maps every error to `{ error: { code, message, details } }` with a fitting status. */
+/** Seconds a client should wait before retrying a 503 (the database or a store is restarting). */
+export const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Maps every error to `{ error: { code, message, details } }` with a fitting status. Only our
+ * own sentences reach the client: a 5xx never carries a driver's or the database's text (it
+ * stays in the log, under the request id).
+ */
 export function sendError(
   error: unknown,
   request: FastifyRequest,
@@ -52,12 +59,24 @@ export function sendError(
 ): FastifyReply {
   const requestId = String(request.id);
   error = validationError(error, request) ?? error;
+  if (
+    isVectorsyncError(error) &&
+    (error.code === ErrorCode.SourceUnavailable ||
+      ((statusByCode[error.code] ?? 500) === 500 && isConnectionError(error.cause)))
+  ) {
+    // Also a wrapped failure (a store or reader error) whose cause is a lost connection.
+    return sendSourceUnavailable(error, requestId, reply, logger);
+  }
   if (isVectorsyncError(error)) {
     const status = statusByCode[error.code] ?? 500;
     if (status >= 500) logger.error({ requestId, code: error.code, err: error.message }, 'request failed');
-    return reply.status(status).send({
-      error: { code: error.code, message: error.message, details: error.details, requestId },
-    } satisfies ErrorBody);
+    if (status >= 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    // An unmapped code is a failure inside the server, whose message may quote a driver.
+    const body =
+      status === 500
+        ? { code: error.code, message: internalMessage(requestId), details: {}, requestId }
+        : { code: error.code, message: error.message, details: error.details, requestId };
+    return reply.status(status).send({ error: body } satisfies ErrorBody);
   }
   const fastifyError = error as FastifyError;
   if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
@@ -75,11 +94,39 @@ export function sendError(
       .status(fastifyError.statusCode)
       .send({ error: { code, message, details: {}, requestId } } satisfies ErrorBody);
   }
-  if (isConnectionError(error)) {
-    // The database is restarting or unreachable: a retryable condition, not a bug. Its text
-    // (host, port) stays in the log.
-    logger.warn({ requestId, err: (error as Error).message }, 'database unreachable');
-    return reply.status(503).send({
+  if (isConnectionError(error)) return sendSourceUnavailable(error, requestId, reply, logger);
+  logger.error(
+    { requestId, err: (error as Error).message, stack: (error as Error).stack },
+    'unhandled error',
+  );
+  return reply.status(500).send({
+    error: { code: ErrorCode.Internal, message: internalMessage(requestId), details: {}, requestId },
+  } satisfies ErrorBody);
+}
+
+function internalMessage(requestId: string): string {
+  return `internal error; see the server log for request ${requestId}`;
+}
+
+/**
+ * The database is restarting or unreachable: a retryable condition, not a bug. Its text (host,
+ * port, user) stays in the log; the client gets a fixed sentence and when to retry.
+ */
+function sendSourceUnavailable(
+  error: unknown,
+  requestId: string,
+  reply: FastifyReply,
+  logger: Logger,
+): FastifyReply {
+  const cause = (error as { cause?: unknown }).cause;
+  logger.warn(
+    { requestId, err: (error as Error).message, cause: cause instanceof Error ? cause.message : undefined },
+    'database unreachable',
+  );
+  return reply
+    .status(503)
+    .header('retry-after', String(RETRY_AFTER_SECONDS))
+    .send({
       error: {
         code: ErrorCode.SourceUnavailable,
         message: 'the database is unreachable; retry later',
@@ -87,17 +134,4 @@ export function sendError(
         requestId,
       },
     } satisfies ErrorBody);
-  }
-  logger.error(
-    { requestId, err: (error as Error).message, stack: (error as Error).stack },
-    'unhandled error',
-  );
-  return reply.status(500).send({
-    error: {
-      code: ErrorCode.Internal,
-      message: 'internal error; see the server log for request ' + requestId,
-      details: {},
-      requestId,
-    },
-  });
 }

@@ -1,6 +1,7 @@
 import type { CollectionDefinition } from '../config/collection-definition.js';
 import type { ColumnInfo } from '../db/table-introspection.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import { columnValueProblem } from './column-value-check.js';
 import { documentKey } from './document-key.js';
 
 export type WriteMode = 'create' | 'replace' | 'patch';
@@ -12,8 +13,8 @@ export interface FieldProblem {
 
 /**
  * Checks a document body against the source table's live columns before anything is
- * written: unknown fields, read-only fields, wrong JSON types, strings longer than their
- * varchar(n), and (for create and replace) missing required fields. Every problem names
+ * written: unknown fields, read-only fields, values the column type cannot hold
+ * (src/sync/column-value-check.ts), and (for create and replace) missing required fields. Every problem names
  * its field; any problem means nothing is written.
  */
 export function validateDocumentBody(
@@ -75,7 +76,7 @@ export function validateDocumentBody(
       problems.push({ field, problem: 'is managed by vectorsync and cannot be written' });
       continue;
     }
-    const problem = checkValue(column, value);
+    const problem = columnValueProblem(column, value);
     if (problem) problems.push({ field, problem });
     else values.set(field, encodeValue(column, value));
   }
@@ -108,57 +109,6 @@ export function validateDocumentBody(
     );
   }
   return values;
-}
-
-const integerRanges: Record<string, [number, number]> = {
-  int2: [-32768, 32767],
-  int4: [-2147483648, 2147483647],
-  int8: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
-};
-
-function checkValue(column: ColumnInfo, value: unknown): string | undefined {
-  if (value === null) return column.nullable ? undefined : 'must not be null';
-  const base = column.baseType;
-  const describe = `got ${Array.isArray(value) ? 'array' : typeof value}`;
-  if (base in integerRanges) {
-    const [min, max] = integerRanges[base]!;
-    if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max)
-      return undefined;
-    if (base === 'int8' && typeof value === 'string' && /^-?\d{1,19}$/.test(value)) return undefined;
-    return `must be an integer (${column.type}), ${describe} ${JSON.stringify(value)}`;
-  }
-  if (base === 'numeric' || base === 'float4' || base === 'float8') {
-    if (typeof value === 'number' && Number.isFinite(value)) return undefined;
-    if (typeof value === 'string' && /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(value)) return undefined;
-    return `must be a number (${column.type}), ${describe} ${JSON.stringify(value)}`;
-  }
-  if (base === 'bool') return typeof value === 'boolean' ? undefined : `must be true or false, ${describe}`;
-  if (base === 'json' || base === 'jsonb') return undefined;
-  if (base === 'timestamp' || base === 'timestamptz' || base === 'date') {
-    return typeof value === 'string' && !Number.isNaN(Date.parse(value))
-      ? undefined
-      : `must be an ISO 8601 date-time string, ${describe}`;
-  }
-  if (base === 'uuid') {
-    return typeof value === 'string' &&
-      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)
-      ? undefined
-      : 'must be a UUID string';
-  }
-  if (base.startsWith('_'))
-    return Array.isArray(value) ? undefined : `must be an array (${column.type}), ${describe}`;
-  if (typeof value !== 'string') {
-    if (['text', 'varchar', 'bpchar', 'citext', 'name'].includes(base))
-      return `must be a string, ${describe}`;
-    return typeof value === 'number' || typeof value === 'boolean'
-      ? undefined
-      : `must be a string, ${describe}`;
-  }
-  const limit = /\((\d+)\)$/.exec(column.type);
-  if (limit && (base === 'varchar' || base === 'bpchar') && [...value].length > Number(limit[1])) {
-    return `is longer than ${limit[1]} characters (${column.type})`;
-  }
-  return undefined;
 }
 
 function encodeValue(column: ColumnInfo, value: unknown): unknown {

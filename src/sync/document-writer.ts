@@ -193,31 +193,37 @@ export class DocumentWriter {
           },
         );
       }
-      if (
-        state === SqlState.InvalidTextRepresentation &&
-        /^invalid input syntax for type/.test(pgError.message)
-      ) {
-        throw new VectorsyncError(ErrorCode.InvalidFieldValue, pgError.message, { cause: error });
-      }
-      if (
-        state?.startsWith('22') ||
-        state === SqlState.NotNullViolation ||
-        state === SqlState.CheckViolation
-      ) {
+      // The checks before the write catch what they can; what Postgres still refuses (a CHECK
+      // constraint, a foreign key, an enum label) is answered in our words: the server's text
+      // can quote other rows and stays in `cause` for the log.
+      const field = pgError.column ? { field: pgError.column } : {};
+      const constraint = pgError.constraint ? { constraint: pgError.constraint } : {};
+      if (state === SqlState.NotNullViolation) {
         throw new VectorsyncError(
           ErrorCode.InvalidFieldValue,
-          `${pgError.message}${pgError.column ? ` (field "${pgError.column}")` : ''}`,
-          {
-            cause: error,
-            details: pgError.column ? { field: pgError.column } : {},
-          },
+          `field "${pgError.column ?? '?'}" must not be null`,
+          { cause: error, details: { ...field } },
+        );
+      }
+      if (state === SqlState.CheckViolation) {
+        throw new VectorsyncError(
+          ErrorCode.InvalidFieldValue,
+          `the document violates the table's check constraint${pgError.constraint ? ` "${pgError.constraint}"` : ''}`,
+          { cause: error, details: { ...field, ...constraint } },
         );
       }
       if (state === SqlState.ForeignKeyViolation) {
         throw new VectorsyncError(
           ErrorCode.InvalidFieldValue,
-          `${pgError.message}: ${pgError.detail ?? ''}`,
-          { cause: error },
+          `the document references a row that does not exist${pgError.constraint ? ` (foreign key "${pgError.constraint}")` : ''}`,
+          { cause: error, details: { ...constraint } },
+        );
+      }
+      if (state?.startsWith('22')) {
+        throw new VectorsyncError(
+          ErrorCode.InvalidFieldValue,
+          `a field value cannot be stored in its column's type${pgError.column ? ` (field "${pgError.column}")` : ''}`,
+          { cause: error, details: { ...field } },
         );
       }
       throw error;

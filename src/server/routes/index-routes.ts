@@ -4,6 +4,7 @@ import { readIndexStatus, summarize } from '../../indexops/index-status.js';
 import { listOperations } from '../../indexops/operation-history.js';
 import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
 import { requireAdmin } from '../auth.js';
+import { parseBigintId } from '../bigint-id.js';
 import { routeSchema } from '../schemas/common-schemas.js';
 import { collectionParamsSchema } from '../schemas/document-schemas.js';
 import {
@@ -55,16 +56,14 @@ export function registerIndexRoutes(app: FastifyInstance, runtime: VectorsyncRun
       const limit = parseInteger(request.query.limit, 'limit', 20);
       if (limit < 1 || limit > 500)
         throw new VectorsyncError(ErrorCode.InvalidRequest, 'parameter "limit" must be from 1 to 500');
-      const before = request.query.before;
-      if (before !== undefined && !/^\d+$/.test(before))
-        throw new VectorsyncError(
-          ErrorCode.InvalidRequest,
-          `parameter "before" must be an operation id (got "${before}")`,
-        );
+      const before =
+        request.query.before === undefined
+          ? undefined
+          : parseBigintId(request.query.before, 'parameter "before"', ErrorCode.InvalidRequest);
       const operations = await listOperations(runtime.db, {
         collection,
         limit,
-        ...(before !== undefined ? { beforeId: Number(before) } : {}),
+        ...(before !== undefined ? { beforeId: before } : {}),
       });
       return {
         operations: operations.map((operation) => ({

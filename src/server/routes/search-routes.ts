@@ -135,7 +135,7 @@ function toSearchRequest(
     }
     fusion.normalization = input.normalization;
   }
-  if (input.rrf_k !== undefined) fusion.rrfK = parseInteger(input.rrf_k, 'rrf_k', 60, 1);
+  if (input.rrf_k !== undefined) fusion.rrfK = parseInteger(input.rrf_k, 'rrf_k', 60, 1, MAX_RRF_K);
   if (input.w_semantic !== undefined || input.w_keyword !== undefined) {
     fusion.weights = {
       semantic: parseWeight(input.w_semantic, 'w_semantic'),
@@ -155,33 +155,47 @@ function toSearchRequest(
   };
 }
 
+/** Bounds of the hybrid overrides: beyond them, scores stop being finite or meaningful. */
+export const MAX_WEIGHT = 1e6;
+export const MAX_RRF_K = 1e6;
+
 export function parseInteger(
   value: string | undefined,
   name: string,
   fallback: number,
   min = Number.MIN_SAFE_INTEGER,
+  max = Number.MAX_SAFE_INTEGER,
 ): number {
   if (value === undefined || value === '') return fallback;
-  if (!/^-?\d+$/.test(value) || Number(value) < min) {
+  const number = Number(value);
+  if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(number) || number < min || number > max) {
+    const range =
+      max < Number.MAX_SAFE_INTEGER
+        ? ` from ${min} to ${max}`
+        : min > Number.MIN_SAFE_INTEGER
+          ? ` ≥ ${min}`
+          : '';
     throw new VectorsyncError(
       ErrorCode.InvalidRequest,
-      `parameter "${name}" must be an integer${min > Number.MIN_SAFE_INTEGER ? ` ≥ ${min}` : ''} (got "${value}")`,
+      `parameter "${name}" must be an integer${range} (got "${value}")`,
       {
         details: { field: name, value },
       },
     );
   }
-  return Number(value);
+  return number;
 }
 
+/** A decimal number (an exponent allowed, as JSON writes small numbers) from 0 to MAX_WEIGHT. */
 function parseWeight(value: string | undefined, name: string): number {
   if (value === undefined) return 1;
   const weight = Number(value);
-  if (!Number.isFinite(weight) || weight < 0) {
+  // Number() alone reads "" as 0, "0x10" as 16 and " 1 " as 1.
+  if (!/^(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(value) || !(weight <= MAX_WEIGHT)) {
     throw new VectorsyncError(
       ErrorCode.InvalidRequest,
-      `parameter "${name}" must be a number ≥ 0 (got "${value}")`,
-      { details: { field: name } },
+      `parameter "${name}" must be a decimal number from 0 to ${MAX_WEIGHT} (got "${value}")`,
+      { details: { field: name, value } },
     );
   }
   return weight;

@@ -4,6 +4,7 @@ import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
 import { listOutboxEvents, retryFailedEvents } from '../../sync/outbox-events.js';
 import { readSyncStatus } from '../../sync/sync-status.js';
 import { requireAdmin } from '../auth.js';
+import { parseBigintId } from '../bigint-id.js';
 import { routeSchema } from '../schemas/common-schemas.js';
 import {
   eventsQuerystringSchema,
@@ -45,14 +46,12 @@ export function registerSyncRoutes(app: FastifyInstance, runtime: VectorsyncRunt
     },
     async (request) => {
       requireAdmin(request);
-      const { status, collection, before } = request.query;
+      const { status, collection } = request.query;
       if (collection !== undefined) runtime.collection(collection);
-      if (before !== undefined && !/^\d+$/.test(before)) {
-        throw new VectorsyncError(
-          ErrorCode.InvalidRequest,
-          `parameter "before" must be an event id (got "${before}")`,
-        );
-      }
+      const before =
+        request.query.before === undefined
+          ? undefined
+          : parseBigintId(request.query.before, 'parameter "before"', ErrorCode.InvalidRequest);
       const limit = parseInteger(request.query.limit, 'limit', 100);
       if (limit < 1 || limit > 1000)
         throw new VectorsyncError(ErrorCode.InvalidRequest, 'parameter "limit" must be from 1 to 1000');
@@ -91,17 +90,16 @@ export function registerSyncRoutes(app: FastifyInstance, runtime: VectorsyncRunt
         );
       }
       if (body.ids !== undefined) {
-        if (
-          !Array.isArray(body.ids) ||
-          body.ids.length === 0 ||
-          !body.ids.every((id) => typeof id === 'string' || typeof id === 'number')
-        ) {
+        if (!Array.isArray(body.ids) || body.ids.length === 0) {
           throw new VectorsyncError(
             ErrorCode.InvalidFieldValue,
             'field "ids" must be a non-empty array of event ids',
           );
         }
-        return retryFailedEvents(runtime.db, { ids: body.ids.map(String) });
+        const ids = body.ids.map((id) =>
+          parseBigintId(id, 'each of field "ids"', ErrorCode.InvalidFieldValue),
+        );
+        return retryFailedEvents(runtime.db, { ids });
       }
       if (body.collection !== undefined) {
         if (typeof body.collection !== 'string')

@@ -22,7 +22,12 @@ export const readyResponseSchema = z.object({
   status: z.enum(['ready', 'not ready']),
   checks: z.record(
     z.string(),
-    z.object({ ok: z.boolean(), code: z.string().optional(), error: z.string().optional() }),
+    z.object({
+      ok: z.boolean(),
+      code: z.string().optional(),
+      error: z.string().optional(),
+      detail: z.string().optional().describe('The underlying messages: shown to admin keys only'),
+    }),
   ),
 });
 
