@@ -1,11 +1,19 @@
+import fastifyCors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import { ErrorCode, VectorsyncError } from '../errors.js';
+import { withLogScope } from '../log-scope.js';
 import type { Logger } from '../logger.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { authenticateApiKey, touchApiKey } from './api-keys.js';
 import { presentedKey, requireAdmin } from './auth.js';
+import { corsOptions } from './cors-options.js';
+import { registerHandlerTimeout } from './handler-timeout.js';
 import { sendError } from './http-errors.js';
 import type { ServiceMetrics } from './metrics.js';
+import { requestIdOf } from './request-id.js';
+import { registerRequestScope } from './request-scope.js';
 import { registerCollectionRoutes } from './routes/collection-routes.js';
 import { registerDocumentRoutes } from './routes/documents-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
@@ -13,6 +21,7 @@ import { registerIndexRoutes } from './routes/index-routes.js';
 import { registerReconcileRoutes } from './routes/reconcile-routes.js';
 import { registerSearchRoutes } from './routes/search-routes.js';
 import { registerSyncRoutes } from './routes/sync-routes.js';
+import { serverOptions } from './server-options.js';
 
 export interface CreateServerOptions {
   runtime: VectorsyncRuntime;
@@ -25,18 +34,19 @@ export interface CreateServerOptions {
 }
 
 const unauthenticatedPaths = new Set(['/healthz', '/readyz']);
+/**
+ * Routes that run a long operation to its end by design (a reconciliation run): no handler
+ * timeout (abort them with DELETE /v1/sync/reconcile).
+ */
+const untimedRoutes = new Set(['POST /v1/sync/reconcile']);
 
 /**
  * The HTTP service. Every /v1 request carries an API key; the key decides the tenant, so a
- * request can never name another tenant. Errors are `{ error: { code, message, details } }`.
+ * request can never name another tenant. Errors are `{ error: { code, message, details, requestId } }`.
+ * The server options (timeouts, limits, request ids) are in server-options.ts.
  */
 export function createServer(options: CreateServerOptions): FastifyInstance {
-  const app = Fastify({
-    bodyLimit: options.runtime.config.server.bodyLimitBytes,
-    logger: false,
-    genReqId: () => crypto.randomUUID(),
-    routerOptions: { ignoreTrailingSlash: true },
-  });
+  const app = Fastify(serverOptions(options.runtime.config.server, options.logger));
   registerServiceRoutes(app, options);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({
@@ -44,7 +54,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
         code: 'NOT_FOUND',
         message: `no route ${request.method} ${request.url.split('?')[0]}`,
         details: {},
-        requestId: String(request.id),
+        requestId: requestIdOf(request),
       },
     }),
   );
@@ -57,16 +67,35 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
  * an application's Fastify (then the hooks apply to these routes only, under its prefix).
  */
 export function registerServiceRoutes(app: FastifyInstance, options: CreateServerOptions): void {
-  const { runtime, logger, metrics } = options;
+  const cors = options.runtime.config.server.cors;
+  // CORS goes first, so that its preflight answer comes before authentication and its headers
+  // reach error answers too; the routes and hooks share the context it was registered in.
+  if (cors) app.register(fastifyCors, corsOptions(cors));
+  app.register(fastifyPlugin(async (context) => registerRoutesAndHooks(context, options)));
+}
+
+function registerRoutesAndHooks(app: FastifyInstance, options: CreateServerOptions): void {
+  const { runtime, metrics } = options;
+  const server = runtime.config.server;
+  const logger = withLogScope(options.logger);
   const lastTouched = new Map<number, number>();
   const prefix = app.prefix;
 
-  // An application's own bodyLimit is not ours to change; these routes keep the configured one.
+  // An application's own limits are not ours to change; these routes keep the configured ones.
   app.addHook('onRoute', (route) => {
-    route.bodyLimit ??= runtime.config.server.bodyLimitBytes;
+    route.bodyLimit ??= server.bodyLimitBytes;
   });
 
+  registerRequestScope(app);
+  registerHandlerTimeout(app, server.handlerTimeoutMs, untimedRoutes);
+
   app.addHook('onRequest', async (request) => {
+    if (request.url.length > server.maxUrlLength) {
+      throw new VectorsyncError(
+        ErrorCode.UriTooLong,
+        `the URL is ${request.url.length} characters long, more than the limit of ${server.maxUrlLength} (server.maxUrlLength)`,
+      );
+    }
     const path = request.url.split('?')[0]!.slice(prefix.length);
     if (unauthenticatedPaths.has(path)) return;
     request.principal = await authenticateApiKey(runtime.db, presentedKey(request));
@@ -81,12 +110,12 @@ export function registerServiceRoutes(app: FastifyInstance, options: CreateServe
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics?.httpDuration.observe(
-      { method: request.method, route, status: String(reply.statusCode) },
+      { method: request.method, route, status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
     logger.info(
       {
-        requestId: request.id,
+        requestId: requestIdOf(request),
         method: request.method,
         route,
         status: reply.statusCode,

@@ -2,6 +2,8 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isConnectionError } from '../db/connection-failure.js';
 import { ErrorCode, isVectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { handlerTimeoutError } from './handler-timeout.js';
+import { requestIdHeader, requestIdOf } from './request-id.js';
 
 const statusByCode: Record<string, number> = {
   [ErrorCode.InvalidRequest]: 400,
@@ -31,6 +33,8 @@ const statusByCode: Record<string, number> = {
   [ErrorCode.IndexOpsUnsupported]: 409,
   [ErrorCode.IndexOperationNotFound]: 404,
   [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.UriTooLong]: 414,
+  [ErrorCode.HandlerTimeout]: 503,
   [ErrorCode.EmbedderUnavailable]: 503,
   [ErrorCode.StoreUnavailable]: 503,
   [ErrorCode.SourceUnavailable]: 503,
@@ -41,14 +45,24 @@ export interface ErrorBody {
   error: { code: string; message: string; details: Record<string, unknown>; requestId: string };
 }
 
-/** Maps every error to `{ error: { code, message, details } }` with a fitting status. */
+/** Fastify's own 4xx/5xx errors that get a code of their own (other 4xx: MALFORMED_BODY). */
+const codeByFastifyCode: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ErrorCode.PayloadTooLarge,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ErrorCode.InvalidRequest,
+  FST_ERR_BAD_URL: ErrorCode.InvalidRequest,
+  FST_ERR_MAX_PARAM_LENGTH: ErrorCode.UriTooLong,
+};
+
+/** Maps every error to `{ error: { code, message, details, requestId } }` with a fitting status. */
 export function sendError(
   error: unknown,
   request: FastifyRequest,
   reply: FastifyReply,
   logger: Logger,
 ): FastifyReply {
-  const requestId = String(request.id);
+  const requestId = requestIdOf(request);
+  // Set here too: framework errors (a bad URL) are answered before any hook of ours runs.
+  reply.header(requestIdHeader, requestId);
   if (isVectorsyncError(error)) {
     const status = statusByCode[error.code] ?? 500;
     if (status >= 500) logger.error({ requestId, code: error.code, err: error.message }, 'request failed');
@@ -57,17 +71,18 @@ export function sendError(
     } satisfies ErrorBody);
   }
   const fastifyError = error as FastifyError;
+  if (fastifyError.code === 'FST_ERR_HANDLER_TIMEOUT') {
+    // Fastify's own handlerTimeout (an application's, in plugin mode): the same answer as ours.
+    return sendError(handlerTimeoutError(request.routeOptions.handlerTimeout ?? 0), request, reply, logger);
+  }
   if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-    const code =
-      fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? ErrorCode.PayloadTooLarge
-        : fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-          ? ErrorCode.InvalidRequest
-          : ErrorCode.MalformedBody;
+    const code = codeByFastifyCode[fastifyError.code] ?? ErrorCode.MalformedBody;
     const message =
       code === ErrorCode.PayloadTooLarge
         ? `request body is larger than the limit of ${request.routeOptions.bodyLimit ?? 'the server'} bytes`
-        : fastifyError.message;
+        : code === ErrorCode.UriTooLong
+          ? 'a path segment of the URL is longer than the limit (server.maxUrlLength)'
+          : fastifyError.message;
     return reply
       .status(fastifyError.statusCode)
       .send({ error: { code, message, details: {}, requestId } } satisfies ErrorBody);
@@ -97,4 +112,11 @@ export function sendError(
       requestId,
     },
   });
+}
+
+/** Fastify's `frameworkErrors` (errors before routing, e.g. a malformed or too long URL), in our envelope. */
+export function frameworkErrorHandler(logger: Logger) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    sendError(error, request, reply, logger);
+  };
 }
