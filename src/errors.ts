@@ -14,6 +14,16 @@ export const ErrorCode = {
   InvalidFilter: 'INVALID_FILTER',
   MalformedBody: 'MALFORMED_BODY',
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  /** HTTP: the client did not send its whole request within server.requestTimeoutMs (408). */
+  RequestTimeout: 'REQUEST_TIMEOUT',
+  /** HTTP: the URL is longer than server.maxUrlLength (414). */
+  UriTooLong: 'URI_TOO_LONG',
+  /** HTTP: the request line and headers exceed server.maxHeaderBytes (431). */
+  HeadersTooLarge: 'HEADERS_TOO_LARGE',
+  /** HTTP: a request Node's parser could not read as HTTP (400). */
+  MalformedRequest: 'MALFORMED_REQUEST',
+  /** HTTP: the handler did not answer within server.handlerTimeoutMs (503); its work may still complete. */
+  HandlerTimeout: 'HANDLER_TIMEOUT',
   /** A document id in a path that is not a canonical id of the collection (a composite key's parts). */
   InvalidDocumentId: 'INVALID_DOCUMENT_ID',
   DocumentNotFound: 'DOCUMENT_NOT_FOUND',

@@ -57,6 +57,36 @@ describe('config validation (static)', () => {
     );
   });
 
+  it('checks the HTTP limits against each other and CORS origins (issue 13)', () => {
+    const timeouts = { ...demoConfig(), server: { requestTimeoutMs: 5000, headersTimeoutMs: 8000 } };
+    assert.match(
+      configError(() => parseConfig(timeouts)),
+      /server\.headersTimeoutMs: headersTimeoutMs must not exceed requestTimeoutMs/,
+    );
+    const handler = { ...demoConfig(), server: { requestTimeoutMs: 5000, handlerTimeoutMs: 5000 } };
+    assert.match(
+      configError(() => parseConfig(handler)),
+      /server\.handlerTimeoutMs: handlerTimeoutMs must exceed/,
+    );
+    const path = { ...demoConfig(), server: { cors: { origins: ['https://app.example.com/'] } } };
+    assert.match(
+      configError(() => parseConfig(path)),
+      /server\.cors\.origins\.0: an origin such as/,
+    );
+    const anyWithCredentials = { ...demoConfig(), server: { cors: { origins: ['*'], credentials: true } } };
+    assert.match(
+      configError(() => parseConfig(anyWithCredentials)),
+      /server\.cors\.origins: .*"\*" is not allowed/,
+    );
+    const fine = parseConfig({ ...demoConfig(), server: { cors: { origins: ['http://localhost:5173'] } } });
+    assert.deepEqual(fine.server.cors, {
+      origins: ['http://localhost:5173'],
+      credentials: false,
+      maxAgeSeconds: 600,
+    });
+    assert.equal(fine.server.requestTimeoutMs, 30_000);
+  });
+
   it('suggests the key or value meant by a misspelt one (issue 12)', () => {
     const config = demoConfig() as Record<string, any>;
     config.embedders.default = { provider: 'hash', dimensons: 64 };

@@ -40,7 +40,13 @@ describe('HTTP over a Unix socket: a stopped Postgres is 503 SOURCE_UNAVAILABLE 
     await createProductsTable(setupDb);
     await setupDb.close();
     db = PgDatabase.fromUrl(url, { max: 4 });
-    const config = parseConfig({ ...demoConfig({ dimensions: 32 }), databaseUrl: url, sync: fastSync });
+    const config = parseConfig({
+      ...demoConfig({ dimensions: 32 }),
+      databaseUrl: url,
+      sync: fastSync,
+      // Every route must meet the outage: no key answered from the lookup cache.
+      server: { apiKeyCacheMs: 0 },
+    });
     runtime = await VectorsyncRuntime.open({ config, db });
     await setupCollections(runtime);
     keys.tenant = (await createApiKey(db, { name: 'shop', tenant: 'acme' })).key;

@@ -367,34 +367,92 @@ export const indexOpsSchema = z.strictObject({
   heartbeatTimeoutMs: z.number().int().min(100).default(15_000),
 });
 
-export const serverSchema = z.strictObject({
-  host: z.string().default('127.0.0.1'),
-  port: z.number().int().min(0).max(65535).default(8787),
-  bodyLimitBytes: z.number().int().min(1024).default(1_048_576),
-  runWorkers: z.boolean().default(true),
-  /** Collection served by the seed-style aliases /search, /search/semantic, /search/keyword. */
-  aliasCollection: z.string().optional(),
-  /**
-   * How long the service reuses the answer to an API-key lookup (accepted or refused); 0: a
-   * query per request. A key revoked by another process works here for up to this long.
-   */
-  apiKeyCacheMs: z.number().int().min(0).max(300_000).default(5000),
-  /**
-   * Requests per API key (without a valid key: per client address) per fixed window, in each
-   * process; `false` turns the limit off. The default, 1000 per 10 s (100/s sustained), is far
-   * above what one client of a search API needs and keeps a runaway client from taking a whole
-   * process.
-   */
-  rateLimit: z
-    .union([
-      z.literal(false),
-      z.strictObject({
-        max: z.number().int().min(1).default(1000),
-        windowMs: z.number().int().min(100).max(3_600_000).default(10_000),
-      }),
-    ])
-    .default({ max: 1000, windowMs: 10_000 }),
-});
+/** An origin as a browser sends it (`https://app.example.com`, no path), or `*` for any. */
+const corsOrigin = z
+  .string()
+  .refine(
+    (value) => value === '*' || (URL.canParse(value) && new URL(value).origin === value),
+    'an origin such as "https://app.example.com" (scheme, host, optional port; no path), or "*"',
+  );
+
+/** Cross-origin requests from browsers; off unless configured. */
+const corsSchema = z
+  .strictObject({
+    origins: z.array(corsOrigin).min(1),
+    /** Let browsers send cookies / HTTP authentication (then "*" is not allowed). */
+    credentials: z.boolean().default(false),
+    /** How long a browser may cache a preflight answer. */
+    maxAgeSeconds: z.number().int().min(0).default(600),
+  })
+  .refine((cors) => !(cors.credentials && cors.origins.includes('*')), {
+    message: 'origins must list the allowed origins when credentials is true ("*" is not allowed then)',
+    path: ['origins'],
+  });
+
+const timeoutMs = z.number().int().min(0);
+
+export const serverSchema = z
+  .strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8787),
+    bodyLimitBytes: z.number().int().min(1024).default(1_048_576),
+    runWorkers: z.boolean().default(true),
+    /** Collection served by the seed-style aliases /search, /search/semantic, /search/keyword. */
+    aliasCollection: z.string().optional(),
+    cors: corsSchema.optional(),
+    /** A second listener serving only `GET /metrics`, without authentication (for Prometheus). */
+    metricsPort: z.number().int().min(0).max(65535).optional(),
+    /** Its address (default: `host`). */
+    metricsHost: z.string().optional(),
+    /** Receiving a whole request (headers and body); a slower client gets 408. 0: no limit. */
+    requestTimeoutMs: timeoutMs.default(30_000),
+    /** Receiving a request's headers; at most requestTimeoutMs. */
+    headersTimeoutMs: z.number().int().min(1).default(10_000),
+    /** An idle keep-alive connection is closed after this (above a load balancer's idle timeout). */
+    keepAliveTimeoutMs: z.number().int().min(1).default(72_000),
+    /** From the headers' arrival to the answer; later gets 503 HANDLER_TIMEOUT (the work goes on). 0: no limit. */
+    handlerTimeoutMs: timeoutMs.default(60_000),
+    /** A socket with no traffic at all for this long is destroyed. 0: none (the timeouts above cover every phase). */
+    connectionTimeoutMs: timeoutMs.default(0),
+    /** Requests served on one keep-alive connection before it is closed. 0: no limit. */
+    maxRequestsPerSocket: z.number().int().min(0).default(0),
+    /** A longer URL (path and query) gets 414 URI_TOO_LONG. */
+    maxUrlLength: z.number().int().min(256).default(8192),
+    /** Request line plus headers; larger gets 431 HEADERS_TOO_LARGE. */
+    maxHeaderBytes: z.number().int().min(1024).default(16_384),
+    /**
+     * How long the service reuses the answer to an API-key lookup (accepted or refused); 0: a
+     * query per request. A key revoked by another process works here for up to this long.
+     */
+    apiKeyCacheMs: z.number().int().min(0).max(300_000).default(5000),
+    /**
+     * Requests per API key (without a valid key: per client address) per fixed window, in each
+     * process; `false` turns the limit off. The default, 1000 per 10 s (100/s sustained), is far
+     * above what one client of a search API needs and keeps a runaway client from taking a whole
+     * process.
+     */
+    rateLimit: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          max: z.number().int().min(1).default(1000),
+          windowMs: z.number().int().min(100).max(3_600_000).default(10_000),
+        }),
+      ])
+      .default({ max: 1000, windowMs: 10_000 }),
+  })
+  .refine((server) => server.requestTimeoutMs === 0 || server.headersTimeoutMs <= server.requestTimeoutMs, {
+    message: 'headersTimeoutMs must not exceed requestTimeoutMs',
+    path: ['headersTimeoutMs'],
+  })
+  // The handler's clock starts when the headers are in: a slow body must meet 408 first.
+  .refine(
+    (server) =>
+      server.handlerTimeoutMs === 0 ||
+      server.requestTimeoutMs === 0 ||
+      server.handlerTimeoutMs > server.requestTimeoutMs,
+    { message: 'handlerTimeoutMs must exceed requestTimeoutMs (or be 0)', path: ['handlerTimeoutMs'] },
+  );
 
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),

@@ -141,7 +141,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The service can serve: database, migrations, stores, workers */
+        /** The service can serve: database, migrations, stores, workers (details for admin keys) */
         get: {
             parameters: {
                 query?: never;
@@ -165,6 +165,8 @@ export interface paths {
                                     ok: boolean;
                                     code?: string;
                                     error?: string;
+                                    /** @description The underlying messages: shown to admin keys only */
+                                    detail?: string;
                                 };
                             };
                         };
@@ -202,6 +204,8 @@ export interface paths {
                                     ok: boolean;
                                     code?: string;
                                     error?: string;
+                                    /** @description The underlying messages: shown to admin keys only */
+                                    detail?: string;
                                 };
                             };
                         };
@@ -1436,6 +1440,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description Event ids: decimal strings (or safe integers) within bigint */
                         ids?: (string | number)[];
                         collection?: string;
                     } | null;

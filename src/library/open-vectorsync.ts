@@ -238,10 +238,12 @@ function createVectorsync(runtime: VectorsyncRuntime, logger: Logger): Vectorsyn
         apiKeys: apiKeyAuthenticator,
         ...(options.host !== undefined ? { host: options.host } : {}),
         ...(options.port !== undefined ? { port: options.port } : {}),
+        ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
       });
       let stopping: Promise<void> | undefined;
       const service: VectorsyncService = {
         url: running.url,
+        metricsUrl: running.metricsUrl,
         app: running.app,
         stop() {
           stopping ??= running.stop().finally(() => services.delete(service));

@@ -258,12 +258,16 @@ export interface ServeOptions {
   port?: number;
   /** Run this process's sync workers beside the HTTP service (default: the config's `server.runWorkers`). */
   workers?: boolean;
+  /** Also serve `GET /metrics` without authentication on this port (default: the config's `server.metricsPort`; 0 picks a free port). */
+  metricsPort?: number;
 }
 
 /** The running HTTP service (routes, API-key auth, metrics, the reconcile schedule). */
 export interface VectorsyncService {
   /** e.g. `http://localhost:8787`. */
   readonly url: string;
+  /** The unauthenticated metrics listener's URL (e.g. `http://localhost:9464/metrics`), when one was asked for. */
+  readonly metricsUrl: string | undefined;
   /** The Fastify instance, to add your own routes or hooks. */
   readonly app: FastifyInstance;
   /** Stops the schedule, the HTTP server and the service's workers. */

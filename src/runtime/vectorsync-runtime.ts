@@ -7,6 +7,7 @@ import { PgDatabase } from '../db/pg-database.js';
 import { createEmbedder, type EmbedderProgress } from '../embedders/create-embedder.js';
 import type { Embedder } from '../embedders/embedder.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import { withLogScope } from '../log-scope.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import {
@@ -105,7 +106,8 @@ export class VectorsyncRuntime {
   }
 
   static async open(options: OpenRuntimeOptions): Promise<VectorsyncRuntime> {
-    const logger = options.logger ?? silentLogger;
+    // Lines written while a request (or other scope) runs carry its fields, e.g. the request id.
+    const logger = withLogScope(options.logger ?? silentLogger);
     const env = options.env ?? process.env;
     const { config } = options;
     let db = options.db;

@@ -2,6 +2,8 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isConnectionError } from '../db/connection-failure.js';
 import { ErrorCode, isVectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { handlerTimeoutError } from './handler-timeout.js';
+import { requestIdHeader, requestIdOf } from './request-id.js';
 import { validationError } from './validation-error.js';
 
 const statusByCode: Record<string, number> = {
@@ -33,6 +35,8 @@ const statusByCode: Record<string, number> = {
   [ErrorCode.IndexOperationNotFound]: 404,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.RateLimited]: 429,
+  [ErrorCode.UriTooLong]: 414,
+  [ErrorCode.HandlerTimeout]: 503,
   [ErrorCode.EmbedderUnavailable]: 503,
   [ErrorCode.StoreUnavailable]: 503,
   [ErrorCode.SourceUnavailable]: 503,
@@ -51,13 +55,24 @@ export const RETRY_AFTER_SECONDS = 5;
  * own sentences reach the client: a 5xx never carries a driver's or the database's text (it
  * stays in the log, under the request id).
  */
+/** Fastify's own 4xx/5xx errors that get a code of their own (other 4xx: MALFORMED_BODY). */
+const codeByFastifyCode: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ErrorCode.PayloadTooLarge,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ErrorCode.InvalidRequest,
+  FST_ERR_BAD_URL: ErrorCode.InvalidRequest,
+  FST_ERR_MAX_PARAM_LENGTH: ErrorCode.UriTooLong,
+};
+
+/** Maps every error to `{ error: { code, message, details, requestId } }` with a fitting status. */
 export function sendError(
   error: unknown,
   request: FastifyRequest,
   reply: FastifyReply,
   logger: Logger,
 ): FastifyReply {
-  const requestId = String(request.id);
+  const requestId = requestIdOf(request);
+  // Set here too: framework errors (a bad URL) are answered before any hook of ours runs.
+  reply.header(requestIdHeader, requestId);
   error = validationError(error, request) ?? error;
   if (
     isVectorsyncError(error) &&
@@ -79,17 +94,18 @@ export function sendError(
     return reply.status(status).send({ error: body } satisfies ErrorBody);
   }
   const fastifyError = error as FastifyError;
+  if (fastifyError.code === 'FST_ERR_HANDLER_TIMEOUT') {
+    // Fastify's own handlerTimeout (an application's, in plugin mode): the same answer as ours.
+    return sendError(handlerTimeoutError(request.routeOptions.handlerTimeout ?? 0), request, reply, logger);
+  }
   if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-    const code =
-      fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? ErrorCode.PayloadTooLarge
-        : fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-          ? ErrorCode.InvalidRequest
-          : ErrorCode.MalformedBody;
+    const code = codeByFastifyCode[fastifyError.code] ?? ErrorCode.MalformedBody;
     const message =
       code === ErrorCode.PayloadTooLarge
         ? `request body is larger than the limit of ${request.routeOptions.bodyLimit ?? 'the server'} bytes`
-        : fastifyError.message;
+        : code === ErrorCode.UriTooLong
+          ? 'a path segment of the URL is longer than the limit (server.maxUrlLength)'
+          : fastifyError.message;
     return reply
       .status(fastifyError.statusCode)
       .send({ error: { code, message, details: {}, requestId } } satisfies ErrorBody);

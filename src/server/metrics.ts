@@ -11,7 +11,7 @@ import { registerIndexOpsMetrics } from './index-ops-metrics.js';
 /** Prometheus metrics of one service process; queue depths are read from Postgres at scrape time. */
 export class ServiceMetrics {
   readonly registry = new Registry();
-  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly events: Counter<'collection' | 'outcome'>;
   private readonly batchDuration: Histogram;
   private readonly lag: Histogram<'collection' | 'work'>;
@@ -23,11 +23,13 @@ export class ServiceMetrics {
   private readonly reconcileDuration: Histogram<'collection'>;
 
   constructor(runtime: VectorsyncRuntime) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'vectorsync_process_' });
+    // The standard names (process_cpu_seconds_total, nodejs_heap_size_total_bytes, …) and the
+    // conventional HTTP histogram, as dashboards expect them; our own metrics are vectorsync_*.
+    collectDefaultMetrics({ register: this.registry });
     this.httpDuration = new Histogram({
-      name: 'vectorsync_http_request_duration_seconds',
-      help: 'HTTP request duration by route and status',
-      labelNames: ['method', 'route', 'status'],
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by method, route and status code',
+      labelNames: ['method', 'route', 'status_code'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [this.registry],
     });

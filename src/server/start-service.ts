@@ -8,10 +8,13 @@ import { SyncWorkers } from '../sync/sync-workers.js';
 import type { ApiKeyAuthenticator } from './api-key-authenticator.js';
 import { createServer } from './create-server.js';
 import { ServiceMetrics } from './metrics.js';
+import { createMetricsServer } from './metrics-server.js';
 
 export interface RunningService {
   app: FastifyInstance;
   url: string;
+  /** The unauthenticated metrics listener's `/metrics` URL, when `server.metricsPort` is set. */
+  metricsUrl: string | undefined;
   workers: SyncWorkers | undefined;
   metrics: ServiceMetrics;
   reconciler: Reconciler;
@@ -22,7 +25,13 @@ export interface RunningService {
 export async function startService(
   runtime: VectorsyncRuntime,
   logger: Logger,
-  options: { runWorkers?: boolean; host?: string; port?: number; apiKeys?: ApiKeyAuthenticator } = {},
+  options: {
+    runWorkers?: boolean;
+    host?: string;
+    port?: number;
+    metricsPort?: number;
+    apiKeys?: ApiKeyAuthenticator;
+  } = {},
 ): Promise<RunningService> {
   const runWorkers = options.runWorkers ?? runtime.config.server.runWorkers;
   const metrics = new ServiceMetrics(runtime);
@@ -52,13 +61,34 @@ export async function startService(
     host: options.host ?? runtime.config.server.host,
     port: options.port ?? runtime.config.server.port,
   });
-  const url = address.replace('[::1]', 'localhost').replace('127.0.0.1', 'localhost');
-  logger.info({ url, workers: runWorkers }, 'vectorsync service listening');
+  const url = localName(address);
+  const server = runtime.config.server;
+  const metricsPort = options.metricsPort ?? server.metricsPort;
+  let metricsApp: FastifyInstance | undefined;
+  let metricsUrl: string | undefined;
+  if (metricsPort !== undefined) {
+    metricsApp = createMetricsServer(metrics, server, logger);
+    try {
+      const metricsAddress = await metricsApp.listen({
+        host: server.metricsHost ?? server.host,
+        port: metricsPort,
+      });
+      metricsUrl = `${localName(metricsAddress)}/metrics`;
+    } catch (error) {
+      await app.close();
+      await schedule.stop();
+      await workers?.stop();
+      await watcher?.stop();
+      throw error;
+    }
+  }
+  logger.info({ url, metricsUrl, workers: runWorkers }, 'vectorsync service listening');
   schedule.start();
   let stopping: Promise<void> | undefined;
   return {
     app,
     url,
+    metricsUrl,
     workers,
     metrics,
     reconciler,
@@ -67,10 +97,15 @@ export async function startService(
         await schedule.stop();
         reconciler.abort();
         await app.close();
+        await metricsApp?.close();
         await workers?.stop();
         await watcher?.stop();
       })();
       return stopping;
     },
   };
+}
+
+function localName(address: string): string {
+  return address.replace('[::1]', 'localhost').replace('127.0.0.1', 'localhost');
 }

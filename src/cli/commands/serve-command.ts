@@ -11,26 +11,34 @@ export function registerServeCommand(program: Command): void {
     .option('--no-workers', 'serve HTTP only; run workers elsewhere (`vectorsync worker`)')
     .option('--setup', 'run `setup` (capture triggers, indexes, backfill) before serving')
     .option('-p, --port <port>', 'port (default: config server.port or $PORT)')
-    .action(async (commandOptions: { workers: boolean; setup?: boolean; port?: string }) => {
-      const options = program.opts<GlobalOptions>();
-      const logger = createCliLogger(options.logLevel);
-      const config = await loadConfig(options);
-      const runtime = await VectorsyncRuntime.open({
-        config,
-        logger,
-        onEmbedderProgress: embedderProgressBars(),
-      });
-      await runtime.warmUp();
-      if (commandOptions.setup) await setupCollections(runtime);
-      const service = await startService(runtime, logger, {
-        runWorkers: commandOptions.workers,
-        ...(commandOptions.port ? { port: Number(commandOptions.port) } : {}),
-      });
-      process.stderr.write(`vectorsync listening on ${service.url}\n`);
-      await untilSignal();
-      await service.stop();
-      await runtime.close();
-    });
+    .option(
+      '--metrics-port <port>',
+      'also serve GET /metrics without an API key on this port (default: config server.metricsPort)',
+    )
+    .action(
+      async (commandOptions: { workers: boolean; setup?: boolean; port?: string; metricsPort?: string }) => {
+        const options = program.opts<GlobalOptions>();
+        const logger = createCliLogger(options.logLevel);
+        const config = await loadConfig(options);
+        const runtime = await VectorsyncRuntime.open({
+          config,
+          logger,
+          onEmbedderProgress: embedderProgressBars(),
+        });
+        await runtime.warmUp();
+        if (commandOptions.setup) await setupCollections(runtime);
+        const service = await startService(runtime, logger, {
+          runWorkers: commandOptions.workers,
+          ...(commandOptions.port ? { port: Number(commandOptions.port) } : {}),
+          ...(commandOptions.metricsPort ? { metricsPort: Number(commandOptions.metricsPort) } : {}),
+        });
+        process.stderr.write(`vectorsync listening on ${service.url}\n`);
+        if (service.metricsUrl) process.stderr.write(`metrics (no API key) on ${service.metricsUrl}\n`);
+        await untilSignal();
+        await service.stop();
+        await runtime.close();
+      },
+    );
 }
 
 export function untilSignal(): Promise<string> {

@@ -71,11 +71,11 @@ export const eventsResponseSchema = z.object({ events: z.array(eventSchema), nex
 
 export const retryBodySchema = z
   .strictObject({
+    // Each id is checked by the route (INVALID_FIELD_VALUE naming it): documented here only.
     ids: z
-      .array(z.union([idText, z.int().nonnegative()]))
-      .min(1)
-      .max(10_000)
-      .optional(),
+      .array(z.unknown().meta({ type: ['string', 'integer'], pattern: '^\\d{1,19}$' }))
+      .optional()
+      .describe('Event ids: decimal strings (or safe integers) within bigint'),
     collection: z.string().optional(),
   })
   .nullable()
