@@ -67,7 +67,7 @@ interface DocInput {
   payload?: Record<string, unknown>;
 }
 
-function doc(input: DocInput): EmbeddedDocument {
+export function doc(input: DocInput): EmbeddedDocument {
   const version = input.version ?? 1;
   const terms = input.terms ?? {};
   return {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type * as Lancedb from '@lancedb/lancedb';
 import type * as Arrow from 'apache-arrow';
 import { hashCollectionLock } from '../../db/collection-lock.js';
+import { connectionFailureReason, isConnectionError } from '../../db/connection-failure.js';
 import type { Database } from '../../db/database.js';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -496,6 +497,15 @@ export class LancedbStore implements VectorStore {
       return await work();
     } catch (error) {
       if (error instanceof VectorsyncError) throw error;
+      if (isConnectionError(error)) {
+        // Writes hold a lock in Postgres: a restart of it is a reason to retry, not a failed
+        // change (the write is idempotent and version-guarded). The driver's text stays in `cause`.
+        throw new VectorsyncError(
+          ErrorCode.StoreUnavailable,
+          `lancedb store: the Postgres session holding its write lock was lost (${connectionFailureReason(error) ?? 'connection failed'})`,
+          { cause: error, transient: true },
+        );
+      }
       const message = (error as Error).message ?? String(error);
       if (/was not found|Table .* not found/i.test(message)) {
         throw new VectorsyncError(ErrorCode.IndexNotFound, `LanceDB table missing: ${message}`, {
