@@ -136,9 +136,14 @@ export async function retryOrFailEvents(
 
 /**
  * Returns to pending the events held by workers that stopped heartbeating (crashed, killed,
- * partitioned). The interrupted attempt does not count; the crash does: from now on the event
- * is claimed alone (claimEvents), and one that has been held by `maxCrashes` dead workers is
- * failed (WORKER_LOST) so a row that crashes every worker cannot take the fleet down.
+ * partitioned). The interrupted attempt does not count; the crash is recorded (`crashes`): from
+ * then on the event is claimed alone (claimEvents). A death while the event was one of a batch
+ * says nothing about which event caused it (an operator's SIGKILL or an OOM kill of a busy
+ * worker looks the same), so only deaths while it was processed alone count against it: every
+ * death after the first, since a suspect is always claimed alone. After `maxCrashes` of those it
+ * is failed (WORKER_LOST), so a row that crashes every worker cannot take the fleet down, while a
+ * slow event caught by a few outside kills is not set aside. The CDC consumer counts the same way
+ * (cdc-apply-marker.ts).
  */
 export async function rescueAbandonedEvents(
   db: SqlExecutor,
@@ -147,14 +152,14 @@ export async function rescueAbandonedEvents(
 ): Promise<number> {
   const result = await db.query(
     `UPDATE vectorsync.outbox o
-        SET status = CASE WHEN o.crashes + 1 >= $2 THEN 'failed' ELSE 'pending' END,
+        SET status = CASE WHEN o.crashes >= $2 THEN 'failed' ELSE 'pending' END,
             crashes = o.crashes + 1,
             attempts = greatest(o.attempts - 1, 0),
-            last_error = CASE WHEN o.crashes + 1 >= $2
-                              THEN 'worker ' || coalesce(o.locked_by, '?') || ' stopped while processing this event; '
-                                   || (o.crashes + 1) || ' workers died holding it (sync.maxCrashes ' || $2 || ')'
+            last_error = CASE WHEN o.crashes >= $2
+                              THEN 'worker ' || coalesce(o.locked_by, '?') || ' stopped while processing this event alone; '
+                                   || o.crashes || ' workers died holding it alone (sync.maxCrashes ' || $2 || ')'
                               ELSE o.last_error END,
-            last_error_code = CASE WHEN o.crashes + 1 >= $2 THEN 'WORKER_LOST' ELSE o.last_error_code END,
+            last_error_code = CASE WHEN o.crashes >= $2 THEN 'WORKER_LOST' ELSE o.last_error_code END,
             locked_by = NULL, locked_at = NULL, run_after = clock_timestamp()
       WHERE o.status = 'processing'
         AND NOT EXISTS (
