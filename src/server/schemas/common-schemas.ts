@@ -24,6 +24,15 @@ const errorStatuses = {
   none: [400, 503],
 } as const satisfies Record<KeyRequirement, readonly number[]>;
 
+/** Refusals of a request body, possible wherever a route takes one. */
+const bodyErrorStatuses = [413, 415] as const;
+
+/** An answer that is not JSON, by its media type. */
+interface ContentResponse {
+  description: string;
+  content: Record<string, { schema: z.ZodType }>;
+}
+
 interface RouteContract {
   key: KeyRequirement;
   tag: string;
@@ -32,8 +41,8 @@ interface RouteContract {
   params?: z.ZodType;
   querystring?: z.ZodType;
   body?: z.ZodType;
-  /** Success responses by status. */
-  response: Record<number, z.ZodType>;
+  /** Success responses by status: JSON, or (`content`) of another media type. */
+  response: Record<number, z.ZodType | ContentResponse>;
 }
 
 /**
@@ -44,7 +53,10 @@ interface RouteContract {
 export function routeSchema(contract: RouteContract) {
   const { key, tag, response, ...rest } = contract;
   const errors = Object.fromEntries(
-    [...errorStatuses[key], 500].map((status) => [status, errorEnvelopeSchema]),
+    [...new Set([...errorStatuses[key], ...(rest.body ? bodyErrorStatuses : []), 500])].map((status) => [
+      status,
+      errorEnvelopeSchema,
+    ]),
   );
   return {
     ...rest,
