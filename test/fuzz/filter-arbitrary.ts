@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { hostileKey, hostileValue } from './hostile-values.js';
 import { type JsonSchema, type OpenApiDocument, resolveSchema } from './openapi-operations.js';
-import { schemaArbitrary } from './schema-arbitrary.js';
+import { nearMissArbitrary, schemaArbitrary } from './schema-arbitrary.js';
 
 /**
  * Search filters (docs/search.md#filters) over a collection's fields, as the document schema
@@ -23,7 +23,15 @@ export function filterArbitrary(
   const options = { document, pool, hostile };
   const comparison = fc.constantFrom('eq', 'ne', 'gt', 'gte', 'lt', 'lte');
   const leaf = fc.constantFrom(...properties).chain(([name, property]) => {
-    const value = schemaArbitrary(property, options);
+    // A filter value reaches SQL as a parameter cast to the field's type: near misses of that
+    // type are the values worth trying most.
+    const nearMiss = hostile ? nearMissArbitrary(resolveSchema(document, property)) : undefined;
+    const value = nearMiss
+      ? fc.oneof(
+          { weight: 2, arbitrary: schemaArbitrary(property, options) },
+          { weight: 1, arbitrary: nearMiss },
+        )
+      : schemaArbitrary(property, options);
     const field = hostile
       ? fc.oneof({ weight: 5, arbitrary: fc.constant(name) }, { weight: 1, arbitrary: hostileKey })
       : fc.constant(name);

@@ -43,21 +43,45 @@ export interface RequestContext {
   ids: Record<string, readonly string[]>;
 }
 
-/** Requests to `operation` with the key of `keyKind`: valid ones, and hostile in every part. */
+type HostilePart = 'path' | 'query' | 'body' | 'suffix';
+
+/** Requests to `operation` with the key of `keyKind`: valid ones, and hostile in some part. */
 export function requestArbitrary(
   operation: Operation,
   keyKind: KeyKind,
   context: RequestContext,
 ): fc.Arbitrary<FuzzRequest> {
-  return fc.constantFrom(false, true, true).chain((hostile) =>
-    pathArbitrary(operation, context, hostile).chain((pathParameters) =>
+  // A third valid; the others hostile in one part (so that the rest of the request gets past the
+  // checks before it) or, now and then, in every part.
+  const target = fc.constantFrom<HostilePart[]>(
+    [],
+    [],
+    [],
+    ['path'],
+    ['query'],
+    ['query'],
+    ['body'],
+    ['body'],
+    ['suffix'],
+    ['path', 'query', 'body', 'suffix'],
+  );
+  return target.chain((parts) =>
+    pathArbitrary(operation, context, parts.includes('path')).chain((pathParameters) =>
       fc
         .record({
-          query: queryArbitrary(operation, context, hostile, decodeOrSelf(pathParameters.collection)),
-          body: bodyArbitrary(operation, context, hostile, decodeOrSelf(pathParameters.collection)),
-          suffix: hostile
-            ? fc.constantFrom('', '', '', '', '', '', '/', '/..', '/%ff', '?')
-            : fc.constant(''),
+          query: queryArbitrary(
+            operation,
+            context,
+            parts.includes('query'),
+            decodeOrSelf(pathParameters.collection),
+          ),
+          body: bodyArbitrary(
+            operation,
+            context,
+            parts.includes('body'),
+            decodeOrSelf(pathParameters.collection),
+          ),
+          suffix: parts.includes('suffix') ? fc.constantFrom('/', '/..', '/%ff', '?', '//') : fc.constant(''),
           headers: keyHeaders(keyKind, context.keys[keyKind]),
         })
         .map(({ query, body, suffix, headers }): FuzzRequest => {
@@ -145,46 +169,87 @@ function queryArbitrary(
   collection: string | undefined,
 ): fc.Arbitrary<Array<[string, string]>> {
   const options = { document: context.document, pool: context.pool, hostile: false };
-  const value = (parameter: Parameter) => {
-    const valid =
-      parameter.name === 'filter'
-        ? filterArbitrary(
-            context.document,
-            collection ?? aliasCollection(context),
-            context.pool,
-            hostile,
-          ).map((filter) => (typeof filter === 'string' ? filter : (JSON.stringify(filter) ?? '')))
-        : schemaArbitrary(parameter.schema, options).map(String);
-    return hostile
-      ? fc.oneof({ weight: 3, arbitrary: valid }, { weight: 1, arbitrary: hostileString })
+  const value = (parameter: Parameter, hostileHere: boolean) => {
+    if (parameter.name === 'filter')
+      return filterArbitrary(
+        context.document,
+        collection ?? aliasCollection(context),
+        context.pool,
+        hostileHere,
+      ).map((filter) => (typeof filter === 'string' ? filter : (JSON.stringify(filter) ?? '')));
+    const valid = schemaArbitrary(parameter.schema, options).map(String);
+    return hostileHere
+      ? fc.oneof(
+          { weight: 1, arbitrary: hostileString },
+          // Near misses of the parameter's own schema (digits past int8 for an id, …).
+          {
+            weight: 2,
+            arbitrary: schemaArbitrary(parameter.schema, { ...options, hostile: true }).map((value) =>
+              typeof value === 'string' ? value : (JSON.stringify(value) ?? ''),
+            ),
+          },
+        )
       : valid;
   };
-  const named = operation.queryParameters.map((parameter) => {
-    const present = value(parameter).map((text) => [[parameter.name, text]] as Array<[string, string]>);
-    if (parameter.required) return present;
-    // Few optional parameters at once, so that valid requests stay valid as a whole.
-    return fc.oneof(
-      { weight: hostile ? 1 : 4, arbitrary: fc.constant([] as Array<[string, string]>) },
-      { weight: 1, arbitrary: present },
-    );
-  });
-  const known = fc.tuple(...named).map((groups) => groups.flat());
+  /** The parameters, valid but for `target` (always present, and hostile). */
+  const parametersWith = (target: string | undefined) =>
+    fc
+      .tuple(
+        ...operation.queryParameters.map((parameter) => {
+          const hostileHere = parameter.name === target;
+          const present = value(parameter, hostileHere).map(
+            (text) => [[parameter.name, text]] as Array<[string, string]>,
+          );
+          if (parameter.required || hostileHere) return present;
+          // Few optional parameters at once, so that valid requests stay valid as a whole; a
+          // filter (its own generator) half the time.
+          return fc.oneof(
+            {
+              weight: parameter.name === 'filter' ? 1 : 6,
+              arbitrary: fc.constant([] as Array<[string, string]>),
+            },
+            { weight: 1, arbitrary: present },
+          );
+        }),
+      )
+      .map((groups) => groups.flat());
+  const known = parametersWith(undefined);
   if (!hostile) return known;
   const names = operation.queryParameters.map((parameter) => parameter.name);
-  return fc
-    .tuple(
-      known,
+  // One kind of hostility at a time: an unknown parameter is refused before the values are
+  // looked at, so mixing it in would hide every hostile value behind it.
+  return fc.oneof(
+    ...(names.length > 0
+      ? [{ weight: 3, arbitrary: fc.constantFrom(...names).chain((target) => parametersWith(target)) }]
+      : []),
+    {
+      weight: 1,
       // Raw pieces travel as they are (pair[0] === '' marks one).
-      fc.array(
-        hostileQueryPiece.map((piece): [string, string] => ['', piece.includes('=') ? piece : `${piece}=`]),
-        { maxLength: 2 },
-      ),
-      // A known parameter given twice.
-      names.length > 0
-        ? fc.option(fc.tuple(fc.constantFrom(...names), hostileString), { freq: 5, nil: undefined })
-        : fc.constant(undefined),
-    )
-    .map(([pairs, pieces, duplicate]) => [...pairs, ...(duplicate ? [duplicate, duplicate] : []), ...pieces]);
+      arbitrary: fc
+        .tuple(
+          known,
+          fc.array(
+            hostileQueryPiece.map((piece): [string, string] => [
+              '',
+              piece.includes('=') ? piece : `${piece}=`,
+            ]),
+            { minLength: 1, maxLength: 2 },
+          ),
+        )
+        .map(([pairs, pieces]) => [...pairs, ...pieces]),
+    },
+    ...(names.length > 0
+      ? [
+          {
+            weight: 1,
+            // A known parameter given twice.
+            arbitrary: fc
+              .tuple(known, fc.constantFrom(...names), hostileString)
+              .map(([pairs, name, text]): Array<[string, string]> => [...pairs, [name, text], [name, text]]),
+          },
+        ]
+      : []),
+  );
 }
 
 type GeneratedBody = { payload: string; contentType?: string; value?: unknown } | undefined;

@@ -91,26 +91,32 @@ export class ResponseInvariants {
     }
 
     const changed = changedParts(before, after);
+    const anonymous = ['none', 'malformed', 'unknown', 'revoked'].includes(request.keyKind);
+    const rejected = changed.filter(() => status >= 400 || anonymous);
+    if (rejected.length > 0)
+      violations.push({
+        invariant: 'no-write-on-reject',
+        detail: `status ${status} changed ${rejected.join(', ')}`,
+      });
     const otherTenant =
       request.keyKind === 'tenantA'
         ? this.context.tenantNames.tenantB
         : request.keyKind === 'tenantB'
           ? this.context.tenantNames.tenantA
           : undefined;
-    const anonymous = ['none', 'malformed', 'unknown', 'revoked'].includes(request.keyKind);
-    const forbiddenChanges = changed.filter(
-      (part) =>
-        status >= 400 || anonymous || (otherTenant !== undefined && part.endsWith(` of ${otherTenant}`)),
+    const crossed = changed.filter(
+      (part) => otherTenant !== undefined && part.endsWith(` of ${otherTenant}`),
     );
-    if (forbiddenChanges.length > 0)
+    if (crossed.length > 0)
       violations.push({
-        invariant: 'no-write-on-reject',
-        detail: `status ${status} changed ${forbiddenChanges.join(', ')}`,
+        invariant: 'tenant-isolation',
+        detail: `a ${request.keyKind} key's request (status ${status}) changed ${crossed.join(', ')}`,
       });
 
     if (status >= 400) violations.push(...this.envelope(response));
     if (!operation) {
-      if (status !== 404 && status !== 400)
+      // Not found, or a body refused before routing could answer that (400, 413, 415).
+      if (![400, 404, 413, 415].includes(status))
         violations.push({
           invariant: 'response-schema',
           detail: `status ${status} from no route (${route || 'unmatched'})`,

@@ -18,9 +18,49 @@ export function schemaArbitrary(
   options: SchemaArbitraryOptions,
   depth = 0,
 ): fc.Arbitrary<unknown> {
-  const valid = validArbitrary(resolveSchema(options.document, schema), options, depth);
+  const resolved = resolveSchema(options.document, schema);
+  const valid = validArbitrary(resolved, options, depth);
   if (!options.hostile) return valid;
-  return fc.oneof({ weight: 5, arbitrary: valid }, { weight: 1, arbitrary: hostileValue });
+  const nearMiss = nearMissArbitrary(resolved);
+  return nearMiss
+    ? fc.oneof(
+        { weight: 8, arbitrary: valid },
+        { weight: 1, arbitrary: nearMiss },
+        { weight: 1, arbitrary: hostileValue },
+      )
+    : fc.oneof({ weight: 5, arbitrary: valid }, { weight: 1, arbitrary: hostileValue });
+}
+
+/**
+ * Values that nearly fit the schema, the ones a check is most likely to let through to
+ * Postgres: dates that JavaScript parses and Postgres does not, digits past int8, text with a
+ * NUL byte or a lone surrogate.
+ */
+export function nearMissArbitrary(schema: JsonSchema): fc.Arbitrary<unknown> | undefined {
+  if (schema.format === 'date-time' || schema.format === 'date')
+    return fc.constantFrom(
+      '1',
+      '2020-02-30T00:00:00Z',
+      '2020-02-30',
+      '0000-01-01T00:00:00Z',
+      '+275760-09-13T00:00:00Z',
+      'infinity',
+      '2024-01-01T25:00:00Z',
+      '2024-1-1',
+    );
+  if (typeof schema.pattern === 'string' && /\\d/.test(schema.pattern))
+    return fc.constantFrom(
+      '9223372036854775808',
+      '9999999999999999999',
+      '-9223372036854775809',
+      '0'.repeat(19),
+      '١',
+    );
+  if (schema.type === 'string' || (Array.isArray(schema.type) && schema.type.includes('string')))
+    return fc.constantFrom('a\u0000b', '\ud800', 'x\udfff', '\u0000');
+  if (schema.type === 'integer' || schema.type === 'number')
+    return fc.constantFrom(2 ** 63, -(2 ** 63) * 2, 1e308, -0, 2 ** 31, 2 ** 53 + 2, 0.5);
+  return undefined;
 }
 
 function validArbitrary(
@@ -142,7 +182,7 @@ function objectArbitrary(
           : schemaArbitrary(typeof extra === 'object' ? (extra as JsonSchema) : {}, options, depth + 1),
         { maxKeys: 3 },
       )
-    : fc.record(model, { requiredKeys: required.filter((name) => name in model) });
+    : recordArbitrary(model, required);
   if (!options.hostile) return base;
   // Hostile objects: a required key missing, unknown keys (prototype keys among them).
   return fc
@@ -157,4 +197,20 @@ function objectArbitrary(
       for (const [key, extraValue] of extras) withOwnKey(object, key, extraValue);
       return object;
     });
+}
+
+/**
+ * The required properties and up to three optional ones: with all of a search request's eleven
+ * optional fields half the time each, almost no generated request would be valid as a whole.
+ */
+function recordArbitrary(
+  model: Record<string, fc.Arbitrary<unknown>>,
+  required: readonly string[],
+): fc.Arbitrary<unknown> {
+  const requiredKeys = required.filter((name) => name in model);
+  const optional = Object.keys(model).filter((name) => !requiredKeys.includes(name));
+  return fc.subarray(optional, { maxLength: Math.min(3, optional.length) }).chain((chosen) => {
+    const keys = [...requiredKeys, ...chosen];
+    return fc.record(Object.fromEntries(keys.map((name) => [name, model[name]!])), { requiredKeys: keys });
+  });
 }
