@@ -9,6 +9,7 @@ export const SqlState = {
   InvalidDatetimeFormat: '22007',
   DatetimeFieldOverflow: '22008',
   StringDataRightTruncation: '22001',
+  CharacterNotInRepertoire: '22021',
   UndefinedTable: '42P01',
   UndefinedColumn: '42703',
   UndefinedObject: '42704',

@@ -54,6 +54,9 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   // whatever an application adds to this instance (VectorsyncService.app).
   app.register(fastifyPlugin(serviceRoutes), options);
   setEnvelopeNotFoundHandler(app);
+  // Requests that match no route still have their bodies parsed; a body refused there (invalid
+  // JSON, too large, an unsupported type) gets the envelope too, not Fastify's own error.
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply, options.logger));
   return app;
 }
 
@@ -155,7 +158,12 @@ function registerApiRoutes(app: FastifyInstance, options: CreateServerOptions): 
           key: 'admin',
           tag: 'meta',
           summary: 'Prometheus metrics (text exposition format)',
-          response: { 200: z.string().describe('text/plain; version=0.0.4') },
+          response: {
+            200: {
+              description: 'The Prometheus text exposition format',
+              content: { 'text/plain; version=0.0.4': { schema: z.string() } },
+            },
+          },
         }),
       },
       async (request, reply) => {

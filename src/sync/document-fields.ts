@@ -118,7 +118,16 @@ function encodeValue(column: ColumnInfo, value: unknown): unknown {
   return value;
 }
 
-/** Makes a source row JSON-friendly: numerics become numbers when they fit, dates ISO strings. */
+/**
+ * A `date` as `YYYY-MM-DD`, as documented. node-postgres reads a date as local midnight: its
+ * ISO string would be a timestamp, and a day early east of UTC. Its local fields are the date.
+ */
+function calendarDate(value: Date): string {
+  const pad = (number: number, width: number) => String(number).padStart(width, '0');
+  return `${pad(value.getFullYear(), 4)}-${pad(value.getMonth() + 1, 2)}-${pad(value.getDate(), 2)}`;
+}
+
+/** Makes a source row JSON-friendly: numerics become numbers when they fit, timestamps ISO strings. */
 export function rowToJson(
   definition: CollectionDefinition,
   row: Record<string, unknown>,
@@ -126,7 +135,8 @@ export function rowToJson(
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(row)) {
     const column = definition.tableInfo.columns.get(key);
-    if (value instanceof Date) out[key] = value.toISOString();
+    if (value instanceof Date)
+      out[key] = column?.baseType === 'date' ? calendarDate(value) : value.toISOString();
     else if (typeof value === 'string' && column && ['numeric', 'int8'].includes(column.baseType)) {
       const number = Number(value);
       out[key] =

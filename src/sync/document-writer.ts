@@ -222,11 +222,34 @@ export class DocumentWriter {
       if (state?.startsWith('22')) {
         throw new VectorsyncError(
           ErrorCode.InvalidFieldValue,
-          `a field value cannot be stored in its column's type${pgError.column ? ` (field "${pgError.column}")` : ''}`,
+          `${refusedValueMessage(state, pgError.message)}${pgError.column ? ` (field "${pgError.column}")` : ''}`,
           { cause: error, details: { ...field } },
         );
       }
       throw error;
     }
+  }
+}
+
+/** Our sentence for a value Postgres refused, by its SQLSTATE (the type and value are the client's). */
+function refusedValueMessage(state: string | undefined, message: string): string {
+  const syntax = /^invalid input (?:syntax|value) for (?:type|enum) ([\w ]+): "(.*)"$/s.exec(message);
+  if (syntax) return `a value is not a valid ${syntax[1]} (got ${JSON.stringify(syntax[2]!.slice(0, 80))})`;
+  switch (state) {
+    case SqlState.NotNullViolation:
+      return 'a required value is null';
+    case SqlState.CheckViolation:
+      return "a value is refused by a check of the collection's table";
+    case SqlState.CharacterNotInRepertoire:
+      return 'a text value contains a NUL byte or a character the database cannot store';
+    case SqlState.StringDataRightTruncation:
+      return 'a value is too long for its field';
+    case SqlState.NumericValueOutOfRange:
+      return 'a number is out of range for its field';
+    case SqlState.InvalidDatetimeFormat:
+    case SqlState.DatetimeFieldOverflow:
+      return 'a date or time value is not valid or out of range';
+    default:
+      return 'a value is not valid for its field';
   }
 }

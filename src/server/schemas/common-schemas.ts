@@ -18,11 +18,23 @@ export const errorEnvelopeSchema = z
   })
   .meta({ id: 'Error' });
 
+// 413 and 415 refuse a request body: tenant and admin routes include POST and DELETE ones that
+// Fastify reads a body for even when they declare none.
+// 414 (a URL over server.maxUrlLength) can meet any route.
 const errorStatuses = {
-  tenant: [400, 401, 403, 404, 409, 413, 429, 503],
-  admin: [400, 401, 403, 404, 409, 429, 503],
-  none: [400, 503],
+  tenant: [400, 401, 403, 404, 409, 413, 414, 415, 429, 503],
+  admin: [400, 401, 403, 404, 409, 413, 414, 415, 429, 503],
+  none: [400, 414, 503],
 } as const satisfies Record<KeyRequirement, readonly number[]>;
+
+/** Refusals of a request body, possible wherever a route takes one. */
+const bodyErrorStatuses = [413, 415] as const;
+
+/** An answer that is not JSON, by its media type. */
+interface ContentResponse {
+  description: string;
+  content: Record<string, { schema: z.ZodType }>;
+}
 
 interface RouteContract {
   key: KeyRequirement;
@@ -32,8 +44,8 @@ interface RouteContract {
   params?: z.ZodType;
   querystring?: z.ZodType;
   body?: z.ZodType;
-  /** Success responses by status. */
-  response: Record<number, z.ZodType>;
+  /** Success responses by status: JSON, or (`content`) of another media type. */
+  response: Record<number, z.ZodType | ContentResponse>;
 }
 
 /**
@@ -44,7 +56,10 @@ interface RouteContract {
 export function routeSchema(contract: RouteContract) {
   const { key, tag, response, ...rest } = contract;
   const errors = Object.fromEntries(
-    [...errorStatuses[key], 500].map((status) => [status, errorEnvelopeSchema]),
+    [...new Set([...errorStatuses[key], ...(rest.body ? bodyErrorStatuses : []), 500])].map((status) => [
+      status,
+      errorEnvelopeSchema,
+    ]),
   );
   return {
     ...rest,

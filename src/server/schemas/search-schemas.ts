@@ -6,8 +6,9 @@ const mode = oneOf(searchModes as [SearchMode, ...SearchMode[]]).describe('Defau
 const fusion = oneOf(['rrf', 'weighted']).describe("Overrides the collection's fusion");
 const normalization = oneOf(['minmax', 'zscore']).describe('Score normalisation of weighted fusion');
 // The length is documented here and checked by the search, whose error names the limit.
+// Required: every mode searches for a text (the search refuses an empty one, naming "q").
 const query = z
-  .string({ error: 'must be a string' })
+  .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
   .meta({ maxLength: MAX_QUERY_CHARS })
   .describe('The query text');
 const cursor = z.string({ error: 'must be a string' }).max(1024).describe('`next` of the previous page');
@@ -15,7 +16,7 @@ const filterDescription = 'A filter on the payload fields (docs/search.md#filter
 
 /** `GET …/search`: every parameter is text; unknown parameters are refused, as in the body. */
 export const searchQuerystringSchema = z.strictObject({
-  q: query.optional(),
+  q: query,
   mode: mode.optional(),
   k: integerText.optional().describe(`Hits per page, 1 to ${MAX_K} (default 10)`),
   offset: integerText.optional().describe('Hits to skip (or `cursor`)'),
@@ -32,7 +33,7 @@ export const searchQuerystringSchema = z.strictObject({
 /** `POST …/search`: the same fields as JSON values of their own types. */
 export const searchBodySchema = z
   .strictObject({
-    q: query.optional(),
+    q: query,
     mode: mode.optional(),
     k: z
       .int({ error: 'must be an integer' })
