@@ -26,8 +26,9 @@ export class CdcApplyMarker {
   ) {}
 
   /**
-   * Called once the slot is ours. A marker left by another consumer means it died applying
-   * those changes: the crash is counted (and written at once, so that dying again counts too).
+   * Called once the slot is ours. A marker left by another consumer whose apply was under way
+   * means that consumer died applying those changes: the crash is counted (and written at once,
+   * so that dying again counts too).
    */
   async takeOver(): Promise<CrashSuspect | undefined> {
     const result = await this.db.query<{
@@ -35,8 +36,11 @@ export class CdcApplyMarker {
       applying_event: number | null;
       applying_by: string | null;
       applying_crashes: number;
+      under_way: boolean;
     }>(
-      'SELECT applying_lsn::text, applying_event, applying_by, applying_crashes FROM vectorsync.cdc_progress WHERE slot = $1',
+      `SELECT applying_lsn::text, applying_event, applying_by, applying_crashes,
+              coalesce(applying_since >= pg_postmaster_start_time(), false) AS under_way
+         FROM vectorsync.cdc_progress WHERE slot = $1`,
       [this.slot],
     );
     const row = result.rows[0];
@@ -46,13 +50,21 @@ export class CdcApplyMarker {
     // time, and only a death while one change was being applied alone counts against it. A
     // batch-level crash therefore counts for none of its changes; a poison change is set aside
     // after sync.maxCrashes deaths of its own, a slow change caught by outside kills is not.
+    // Nor does a marker count whose apply was not under way: written before the server last
+    // started (the session ended with the server; its holder is usually alive and only lost the
+    // slot to us), withdrawn while the apply waited for a dependency that was away or when its
+    // consumer gave the session up, or naming a change already set aside (not applied at all).
+    // Those keep their count: the change is still applied alone, and its next death counts.
+    const counted = row.applying_event !== null && row.under_way;
     const suspect: CrashSuspect = {
       lsn: parseLsn(row.applying_lsn),
       event: row.applying_event,
-      crashes: row.applying_event === null ? 0 : row.applying_crashes + 1,
+      crashes: row.applying_event === null ? 0 : row.applying_crashes + (counted ? 1 : 0),
     };
+    // Ours now, and not under way until we apply it ourselves.
     await this.db.query(
-      'UPDATE vectorsync.cdc_progress SET applying_by = $2, applying_crashes = $3 WHERE slot = $1',
+      `UPDATE vectorsync.cdc_progress SET applying_by = $2, applying_crashes = $3, applying_since = NULL
+        WHERE slot = $1`,
       [this.slot, this.consumerId, suspect.crashes],
     );
     return suspect;
@@ -61,18 +73,32 @@ export class CdcApplyMarker {
   /** Before applying: the batch up to `lsn` (event null) or one change of the transaction at `lsn`. */
   async mark(lsn: Lsn, event: number | null, crashes: number): Promise<void> {
     await this.db.query(
-      `INSERT INTO vectorsync.cdc_progress (slot, collections, applying_lsn, applying_event, applying_by, applying_crashes)
-       VALUES ($1, '{}', $2::pg_lsn, $3, $4, $5)
+      `INSERT INTO vectorsync.cdc_progress (slot, collections, applying_lsn, applying_event, applying_by, applying_crashes, applying_since)
+       VALUES ($1, '{}', $2::pg_lsn, $3, $4, $5, clock_timestamp())
        ON CONFLICT (slot) DO UPDATE SET applying_lsn = EXCLUDED.applying_lsn, applying_event = EXCLUDED.applying_event,
-         applying_by = EXCLUDED.applying_by, applying_crashes = EXCLUDED.applying_crashes`,
+         applying_by = EXCLUDED.applying_by, applying_crashes = EXCLUDED.applying_crashes,
+         applying_since = EXCLUDED.applying_since`,
       [this.slot, formatLsn(lsn), event, this.consumerId, crashes],
+    );
+  }
+
+  /**
+   * The marked apply is not under way any more (a dependency is away and it waits to retry, the
+   * session is given up, or the change is set aside): a death from now on is not its doing. The
+   * marker stays, so a successor still applies those changes one by one, with the same count.
+   */
+  async withdraw(): Promise<void> {
+    await this.db.query(
+      'UPDATE vectorsync.cdc_progress SET applying_since = NULL WHERE slot = $1 AND applying_by = $2',
+      [this.slot, this.consumerId],
     );
   }
 
   /** After the changes were applied and confirmed. */
   async clear(): Promise<void> {
     await this.db.query(
-      `UPDATE vectorsync.cdc_progress SET applying_lsn = NULL, applying_event = NULL, applying_crashes = 0
+      `UPDATE vectorsync.cdc_progress SET applying_lsn = NULL, applying_event = NULL, applying_crashes = 0,
+         applying_since = NULL
         WHERE slot = $1 AND applying_by = $2`,
       [this.slot, this.consumerId],
     );

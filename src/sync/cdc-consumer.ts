@@ -602,6 +602,14 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
         if (!this.running) break;
         const err = coerceError(error);
         this.emit('error', err);
+        // Waiting (or giving up) is not applying: a death meanwhile is not the marked change's doing.
+        // With the source away this cannot be written; a marker older than the server's start
+        // does not count either.
+        await this.marker
+          .withdraw()
+          .catch((withdrawError: Error) =>
+            this.logger.warn({ err: withdrawError.message }, 'could not withdraw the apply marker'),
+          );
         // Nothing is confirmed while the store or source is away: the slot keeps the changes.
         if (attempt >= IN_SESSION_ATTEMPTS) {
           // Give the session up rather than hold a walsender that the server may need to stop

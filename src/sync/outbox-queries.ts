@@ -170,6 +170,34 @@ export async function rescueAbandonedEvents(
   return result.rowCount;
 }
 
+/**
+ * Returns to pending the events this live worker holds but none of its loops is processing: a
+ * claim whose UPDATE committed while its answer was lost (the connection broke after the
+ * commit: a server stopped or a backend terminated at that moment). Nothing else would ever
+ * release them, since the worker keeps heartbeating. The interrupted attempt does not count,
+ * and neither does a crash: nobody died.
+ */
+export async function releaseOrphanedClaims(
+  db: SqlExecutor,
+  workerId: string,
+  heldIds: readonly string[],
+): Promise<number> {
+  // Other workers are told too: this one may stay busy with its own batch for a while.
+  const result = await db.query<{ released: number }>(
+    `WITH released AS (
+       UPDATE vectorsync.outbox
+          SET status = 'pending', attempts = greatest(attempts - 1, 0), locked_by = NULL, locked_at = NULL,
+              run_after = clock_timestamp()
+        WHERE status = 'processing' AND locked_by = $1 AND NOT (id = ANY($2::bigint[]))
+       RETURNING collection
+     )
+     SELECT count(*)::int AS released, pg_notify('vectorsync_outbox', collection)
+       FROM released GROUP BY collection`,
+    [workerId, heldIds],
+  );
+  return result.rows.reduce((sum, row) => sum + row.released, 0);
+}
+
 export async function registerWorker(
   db: SqlExecutor,
   worker: { id: string; hostname: string; pid: number; collections: readonly string[] },

@@ -19,6 +19,7 @@ import {
   nextRunAfter,
   pruneDoneEvents,
   registerWorker,
+  releaseOrphanedClaims,
   rescueAbandonedEvents,
   retryOrFailEvents,
   unregisterWorker,
@@ -82,6 +83,13 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
   private timers: NodeJS.Timeout[] = [];
   private running = false;
   private lastPrune = 0;
+  /** Events claimed by this worker's loops and not settled yet. */
+  private readonly held = new Set<string>();
+  /** Claims and the release of orphaned claims run one at a time, so `held` is exact meanwhile. */
+  private claimQueue: Promise<unknown> = Promise.resolve();
+  private claimsInFlight = 0;
+  /** A claim failed: its UPDATE may have committed with the answer lost. */
+  private claimsInDoubt = false;
 
   constructor(options: OutboxWorkerOptions) {
     super();
@@ -162,17 +170,19 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
           await this.wake.wait(this.msUntilUnpause());
           continue;
         }
-        const events = await claimEvents(this.runtime.db, {
-          workerId: this.id,
-          collections,
-          limit: this.sync.batchSize,
-        });
+        if (this.claimsInDoubt) await this.releaseOrphans();
+        const events = await this.claim(collections);
         dbFailures = 0;
         if (events.length === 0) {
           await this.wake.wait(await this.idleWait(collections));
           continue;
         }
-        await this.process(events);
+        try {
+          await this.process(events);
+        } finally {
+          // Settled, or (process threw) left processing under our id: the release returns those.
+          for (const event of events) this.held.delete(event.eventId);
+        }
       } catch (error) {
         dbFailures++;
         const delay = backoffDelay(dbFailures, 200, this.sync.backoffMaxMs);
@@ -181,6 +191,53 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
         this.emit('error', err);
         await this.wake.wait(delay);
       }
+    }
+  }
+
+  private async claim(collections: string[]): Promise<ClaimedEvent[]> {
+    return this.oneAtATime(async () => {
+      try {
+        const events = await claimEvents(this.runtime.db, {
+          workerId: this.id,
+          collections,
+          limit: this.sync.batchSize,
+        });
+        for (const event of events) this.held.add(event.eventId);
+        return events;
+      } catch (error) {
+        // The connection may have broken after the UPDATE committed: those events are ours now,
+        // and with our heartbeat going on, no rescue would ever take them back.
+        this.claimsInDoubt = true;
+        throw error;
+      }
+    });
+  }
+
+  /** Returns to pending what this worker holds but no loop of it processes (see releaseOrphanedClaims). */
+  private async releaseOrphans(): Promise<void> {
+    await this.oneAtATime(async () => {
+      this.claimsInDoubt = false;
+      try {
+        const released = await releaseOrphanedClaims(this.runtime.db, this.id, [...this.held]);
+        if (released > 0) {
+          this.logger.warn({ released }, 'returned claimed events no loop was processing to the queue');
+          this.wake.wake();
+        }
+      } catch (error) {
+        this.claimsInDoubt = true;
+        throw error;
+      }
+    });
+  }
+
+  private async oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    this.claimsInFlight++;
+    const turn = this.claimQueue.then(work);
+    this.claimQueue = turn.catch(() => undefined);
+    try {
+      return await turn;
+    } finally {
+      this.claimsInFlight--;
     }
   }
 
@@ -325,6 +382,8 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
         this.logger.warn({ rescued }, 'returned events of a lost worker to the queue');
         this.wake.wake();
       }
+      // Also a sweep for any other way a claim of ours could be left unprocessed.
+      if (this.claimsInFlight === 0) await this.releaseOrphans();
       if (Date.now() - this.lastPrune >= this.sync.pruneIntervalMs) {
         this.lastPrune = Date.now();
         const pruned = await pruneDoneEvents(db, this.sync.retentionHours);

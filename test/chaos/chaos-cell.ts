@@ -530,7 +530,7 @@ async function quiesce(
   const state = async (): Promise<string> => {
     const open = await db.query<{ n: number; due: number; origins: string | null }>(
       `SELECT count(*)::int AS n, count(*) FILTER (WHERE run_after <= clock_timestamp())::int AS due,
-              string_agg(DISTINCT origin || ':' || coalesce(last_error_code, '-'), ' ') AS origins
+              string_agg(DISTINCT status || '/' || origin || ':' || coalesce(last_error_code, '-'), ' ') AS origins
          FROM vectorsync.outbox WHERE status IN ('pending', 'processing')`,
     );
     const row = open.rows[0]!;
