@@ -14,6 +14,7 @@ import {
   type IndexRecord,
   liveIndexes,
 } from '../stores/index-registry.js';
+import { databaseNow, waitForIndexWriters, writerStaleAfterMs } from './index-watcher.js';
 import { enqueueEveryRow } from './outbox-queries.js';
 import {
   beginModeSwitch,
@@ -145,7 +146,32 @@ async function setupCollection(
   }
 
   await collection.store.ensureIndex(indexSpecFor(index, definition));
-  for (const old of retired) {
+  let droppable = retired;
+  if (created) {
+    // Running workers and services must write the new index, and stop writing the retired
+    // ones, before the backfill is queued and the retired tables go: a writer still on the old
+    // list would apply a backfill event to the old index only (the new one would miss the row),
+    // or fail it on a dropped table.
+    await runtime.refreshIndexes();
+    const staleAfterMs = writerStaleAfterMs(runtime.config.sync);
+    const seen = await waitForIndexWriters(runtime.db, {
+      since: await databaseNow(runtime.db),
+      staleAfterMs,
+      timeoutMs: staleAfterMs * 2,
+      logger: runtime.logger,
+    }).then(
+      () => true,
+      (error: Error) => {
+        runtime.logger.warn(
+          { collection: definition.name, err: error.message },
+          'a running writer has not picked up the new index; the retired index is kept rather than dropped under it',
+        );
+        return false;
+      },
+    );
+    if (!seen) droppable = [];
+  }
+  for (const old of droppable) {
     // A retired index may live in another store (a store migration's standby).
     await Promise.resolve()
       .then(() => runtime.store(old.store).drop(indexSpecFor(old, definition)))
