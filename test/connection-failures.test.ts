@@ -13,6 +13,7 @@ import { createServer } from '../src/server/create-server.js';
 import { ServiceMetrics } from '../src/server/metrics.js';
 import { setupCollections } from '../src/sync/setup-collections.js';
 import { runCli } from './helpers/cli-process.js';
+import { type DatabaseRouteCall, databaseRoutes } from './helpers/database-routes.js';
 import { freePort, PostgresCluster } from './helpers/postgres-cluster.js';
 import { createProductsTable, fastSync } from './helpers/products-fixture.js';
 import { waitFor } from './helpers/wait-for.js';
@@ -193,36 +194,9 @@ describe('HTTP: source connection failures answer 503 SOURCE_UNAVAILABLE on ever
     await admin?.end().catch(() => undefined);
   });
 
-  const routes: Array<{
-    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-    url: string;
-    admin?: boolean;
-    payload?: unknown;
-  }> = [
-    { method: 'GET', url: '/v1/collections' },
-    {
-      method: 'POST',
-      url: '/v1/collections/products/documents',
-      payload: { article_id: 'x1', name: 'Parka' },
-    },
-    { method: 'GET', url: '/v1/collections/products/documents/x1' },
-    { method: 'PUT', url: '/v1/collections/products/documents/x1', payload: { name: 'Parka' } },
-    { method: 'PATCH', url: '/v1/collections/products/documents/x1', payload: { name: 'Parka' } },
-    { method: 'DELETE', url: '/v1/collections/products/documents/x1' },
-    { method: 'GET', url: '/v1/collections/products/search?q=parka' },
-    { method: 'POST', url: '/v1/collections/products/search', payload: { q: 'parka' } },
-    { method: 'GET', url: '/v1/sync/status', admin: true },
-    { method: 'GET', url: '/v1/sync/events', admin: true },
-    { method: 'POST', url: '/v1/sync/events/retry', admin: true, payload: { ids: [1] } },
-    { method: 'POST', url: '/v1/sync/reconcile', admin: true },
-    { method: 'GET', url: '/v1/sync/reconcile', admin: true },
-    { method: 'DELETE', url: '/v1/sync/reconcile', admin: true },
-    { method: 'GET', url: '/v1/indexes/products/status', admin: true },
-    { method: 'GET', url: '/v1/indexes/products/history', admin: true },
-    { method: 'GET', url: '/metrics', admin: true },
-  ];
+  const routes = databaseRoutes;
 
-  async function call(route: (typeof routes)[number]) {
+  async function call(route: DatabaseRouteCall) {
     return app.inject({
       method: route.method,
       url: route.url,
