@@ -11,13 +11,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../src/config/resolve-config.js';
+import { createIndexRecord } from '../src/index-versions/index-catalog.js';
 import { buildDocument } from '../src/pipeline/document-builder.js';
 import type { EmbeddedDocument } from '../src/pipeline/index-document.js';
 import { readSourceRows } from '../src/pipeline/source-reader.js';
 import { type IndexTarget, indexSpecFor, VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { type SearchMode, SearchService } from '../src/search/search-service.js';
 import { indexParamsFor } from '../src/stores/index-params.js';
-import { createIndexRecord } from '../src/stores/index-registry.js';
 import { setupCollections } from '../src/sync/setup-collections.js';
 import {
   benchDatabase,

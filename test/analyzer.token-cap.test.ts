@@ -5,6 +5,7 @@ import { analyzerSchema } from '../src/config/config-schema.js';
 import { collapseWhitespace, parseTextTemplate } from '../src/config/text-template.js';
 import { generateCatalog } from '../src/demo/catalog-generator.js';
 import { ErrorCode, isVectorsyncError } from '../src/errors.js';
+import { assertAnalyzerMatches, type IndexRecord } from '../src/index-versions/index-catalog.js';
 import {
   Analyzer,
   type AnalyzerConfig,
@@ -13,7 +14,6 @@ import {
   englishStopwords,
   MAX_STEMMED_LENGTH,
 } from '../src/search/analyzer.js';
-import { assertAnalyzerMatches, type IndexRecord } from '../src/stores/index-registry.js';
 
 /** The analyzer as it was before the token cap: the reference for ordinary text. */
 function uncappedTerms(text: string, config: AnalyzerConfig = defaultAnalyzerConfig): string[] {

@@ -3,11 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { migrateStore } from '../src/index-versions/store-migration.js';
 import { silentLogger } from '../src/logger.js';
 import { encodeCanonicalId } from '../src/pipeline/canonical-id.js';
 import { reconcileCollection } from '../src/reconcile/reconcile-collection.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
-import { migrateStore } from '../src/store-migration/store-migration.js';
 import { SyncWorkers } from '../src/sync/sync-workers.js';
 import { behindSyncsBack, sampleIds } from './helpers/drift.js';
 import {

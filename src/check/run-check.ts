@@ -5,7 +5,7 @@ import { readMigrationState } from '../db/migrator.js';
 import { parseQualifiedName, type QualifiedName } from '../db/sql-identifier.js';
 import { SqlState, sqlStateOf } from '../db/sqlstate.js';
 import { ErrorCode, isVectorsyncError } from '../errors.js';
-import { liveIndexes } from '../stores/index-registry.js';
+import { liveIndexes } from '../index-versions/index-catalog.js';
 import { CheckCode, type CheckFinding, type CheckReport, checkReport } from './check-finding.js';
 import { readCdcObjects, readDatabaseCatalog } from './database-catalog.js';
 import { migrationFindings } from './migration-findings.js';

@@ -7,11 +7,11 @@ import type {
 import { parseConfig } from '../config/resolve-config.js';
 import type { Database } from '../db/database.js';
 import type { EmbedderProgress } from '../embedders/create-embedder.js';
+import { listIndexes } from '../index-versions/index-catalog.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { indexSpecFor, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { type SearchMode, SearchService } from '../search/search-service.js';
-import { listIndexes } from '../stores/index-registry.js';
 import { dropPgvectorIndex } from '../stores/pgvector/pgvector-store.js';
 import { listOutboxEvents, type OutboxEventView } from '../sync/outbox-events.js';
 import { OutboxWorker } from '../sync/outbox-worker.js';

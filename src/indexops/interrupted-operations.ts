@@ -1,10 +1,10 @@
 import { quoteIdent } from '../db/sql-identifier.js';
 import { coerceError, ErrorCode } from '../errors.js';
+import { getIndex } from '../index-versions/index-catalog.js';
 import type { Logger } from '../logger.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { indexSpecFor } from '../runtime/vectorsync-runtime.js';
 import type { AnnIndexTable, IndexOpsSupport } from '../stores/index-ops-support.js';
-import { getIndex } from '../stores/index-registry.js';
 import { listAnnIndexes } from './ann-index-catalog.js';
 import { swapSteps } from './blue-green-rebuild.js';
 import { ownerId } from './index-ops-target.js';

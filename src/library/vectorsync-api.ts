@@ -10,6 +10,7 @@ import type { QueryClient, TransactionClient } from '../capture/outbox/transacti
 import type { ConfigInput, SearchSettings } from '../config/config-schema.js';
 import type { ResolvedConfig as InternalResolvedConfig } from '../config/resolve-config.js';
 import type { MigrationResult as InternalMigrationResult } from '../db/migrator.js';
+import type { IndexRecord as InternalIndexRecord } from '../index-versions/index-catalog.js';
 import type { BuildProgress } from '../indexops/build-progress.js';
 import type { AbortResult } from '../indexops/index-abort.js';
 import type { IndexStatus as InternalIndexStatus } from '../indexops/index-status.js';
@@ -29,7 +30,6 @@ import type {
   SearchResultHit as InternalSearchResultHit,
 } from '../search/search-service.js';
 import type { ApiKeyRecord as InternalApiKeyRecord } from '../server/api-keys.js';
-import type { IndexRecord as InternalIndexRecord } from '../stores/index-registry.js';
 import type { SetupResult as InternalSetupResult, SetupOptions } from '../sync/setup-collections.js';
 import type { SyncStatus as InternalSyncStatus } from '../sync/sync-status.js';
 

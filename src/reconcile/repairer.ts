@@ -1,3 +1,4 @@
+import { OUTBOX_CHANNEL_SQL } from '../capture/outbox/outbox-channel.js';
 import type { SqlExecutor } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
@@ -71,7 +72,7 @@ async function enqueueRepairs(db: SqlExecutor, events: readonly ChangeEvent[]): 
        SELECT c, t, i, o, v, 'reconcile' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(c, t, i, o, v)
        RETURNING collection
      )
-     SELECT pg_notify('vectorsync_outbox', collection) FROM (SELECT DISTINCT collection FROM queued) q`,
+     SELECT pg_notify(${OUTBOX_CHANNEL_SQL}, collection) FROM (SELECT DISTINCT collection FROM queued) q`,
     [
       events.map((event) => event.collection),
       events.map((event) => event.tenant ?? ''),

@@ -7,6 +7,8 @@ import { PgDatabase } from '../db/pg-database.js';
 import { createEmbedder, type EmbedderProgress } from '../embedders/create-embedder.js';
 import type { Embedder } from '../embedders/embedder.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import { CatalogSnapshot, type IndexTarget } from '../index-versions/catalog-snapshot.js';
+import { allLiveIndexes, type IndexRecord } from '../index-versions/index-catalog.js';
 import { withLogScope } from '../log-scope.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -18,18 +20,10 @@ import {
 } from '../pipeline/embedding-cache.js';
 import { Analyzer } from '../search/analyzer.js';
 import { createStore } from '../stores/create-store.js';
-import { type IndexRecord, liveIndexes } from '../stores/index-registry.js';
 import type { IndexSpec, VectorStore } from '../stores/vector-store.js';
 import { DocumentPool, type DocumentPoolOptions, resolveCpuThreads } from './document-pool.js';
 
-/** A live index version of a collection with the spec its store needs. */
-export interface IndexTarget {
-  record: IndexRecord;
-  spec: IndexSpec;
-  /** The store holding this index (during a store migration, targets live in different stores). */
-  store: VectorStore;
-  storeName: string;
-}
+export type { IndexTarget } from '../index-versions/catalog-snapshot.js';
 
 export interface CollectionRuntime {
   readonly name: string;
@@ -40,8 +34,8 @@ export interface CollectionRuntime {
   readonly analyzer: Analyzer;
   readonly storeName: string;
   readonly store: VectorStore;
-  /** Indexes receiving writes (active and building); refreshed by refreshIndexes(). */
-  targets: IndexTarget[];
+  /** Indexes receiving writes (active and building): the current catalog snapshot's, frozen. */
+  readonly targets: readonly IndexTarget[];
 }
 
 export function indexSpecFor(record: IndexRecord, definition: CollectionDefinition): IndexSpec {
@@ -93,6 +87,7 @@ export class VectorsyncRuntime {
     readonly collections: Map<string, CollectionRuntime>,
     private readonly ownsDb: boolean,
     private readonly stores: Map<string, VectorStore>,
+    private readonly catalog: { current: CatalogSnapshot },
     poolOptions: OpenRuntimeOptions['documentPool'] = {},
   ) {
     this.documents = new DocumentPool({
@@ -150,6 +145,7 @@ export class VectorsyncRuntime {
         embedders.set(name, { embedder, cache });
       }
       const collections = new Map<string, CollectionRuntime>();
+      const catalog = { current: CatalogSnapshot.empty };
       for (const [name, definition] of definitions) {
         const { embedder, cache } = embedders.get(definition.config.embedder)!;
         collections.set(name, {
@@ -160,7 +156,9 @@ export class VectorsyncRuntime {
           analyzer: new Analyzer(definition.config.analyzer),
           storeName: definition.config.store,
           store: stores.get(definition.config.store)!,
-          targets: [],
+          get targets() {
+            return catalog.current.targetsOf(name);
+          },
         });
       }
       const runtime = new VectorsyncRuntime(
@@ -170,6 +168,7 @@ export class VectorsyncRuntime {
         collections,
         ownsDb,
         stores,
+        catalog,
         options.documentPool,
       );
       if (!options.skipMigrationCheck) await runtime.refreshIndexes();
@@ -220,16 +219,31 @@ export class VectorsyncRuntime {
     }
   }
 
+  /** The catalog snapshot every write and search of this process reads now. */
+  get catalogSnapshot(): CatalogSnapshot {
+    return this.catalog.current;
+  }
+
+  /**
+   * Reloads the catalog of live index versions in one read and swaps the new snapshot in
+   * whole; a reload that fails leaves the previous snapshot in use.
+   */
   async refreshIndexes(): Promise<void> {
-    for (const collection of this.collections.values()) {
-      const records = await liveIndexes(this.db, collection.name);
-      collection.targets = records.map((record) => ({
+    const loadedAt = new Date();
+    const records = await allLiveIndexes(this.db);
+    const targets: IndexTarget[] = [];
+    for (const record of records) {
+      const collection = this.collections.get(record.collection);
+      // A collection no longer in this config: nothing here writes or searches it.
+      if (!collection) continue;
+      targets.push({
         record,
         spec: indexSpecFor(record, collection.definition),
         store: this.store(record.store, collection.name),
         storeName: record.store,
-      }));
+      });
     }
+    this.catalog.current = CatalogSnapshot.of(loadedAt, targets);
   }
 
   /** A configured store by name; an index in a store the config no longer names cannot be written. */

@@ -1,10 +1,10 @@
 import type { SearchSettings } from '../config/config-schema.js';
 import type { Embedder } from '../embedders/embedder.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import { assertAnalyzerMatches, assertEmbedderMatches } from '../index-versions/index-catalog.js';
 import { contentHash } from '../pipeline/content-hash.js';
 import { MemoryEmbeddingCache } from '../pipeline/embedding-cache.js';
 import type { CollectionRuntime, IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import { assertAnalyzerMatches, assertEmbedderMatches } from '../stores/index-registry.js';
 import type { SearchHit } from '../stores/vector-store.js';
 import { type FilterNode, parseFilter } from './filter.js';
 import {

@@ -382,7 +382,7 @@ export class Applier {
   }
 }
 
-function selectTargets(collection: CollectionRuntime, options: ApplyOptions): IndexTarget[] {
+function selectTargets(collection: CollectionRuntime, options: ApplyOptions): readonly IndexTarget[] {
   // Read at each use: the live list can change while a batch is in flight (a new build).
   if (!options.targetIndexIds) return collection.targets;
   return collection.targets.filter((target) => options.targetIndexIds!.includes(target.record.id));

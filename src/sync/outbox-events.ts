@@ -1,3 +1,4 @@
+import { OUTBOX_CHANNEL_SQL } from '../capture/outbox/outbox-channel.js';
 import type { SqlExecutor } from '../db/database.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 
@@ -118,7 +119,7 @@ export async function retryFailedEvents(
           AND ($2::text IS NULL OR collection = $2)
        RETURNING id, collection
      ), notified AS (
-       SELECT pg_notify('vectorsync_outbox', collection) FROM (SELECT DISTINCT collection FROM retried) c
+       SELECT pg_notify(${OUTBOX_CHANNEL_SQL}, collection) FROM (SELECT DISTINCT collection FROM retried) c
      )
      SELECT id::text AS id FROM retried, (SELECT count(*) FROM notified) n`,
     [

@@ -1,3 +1,4 @@
+import { OUTBOX_CHANNEL_SQL } from '../capture/outbox/outbox-channel.js';
 import type { CollectionDefinition } from '../config/collection-definition.js';
 import { idExpression, versionExpression } from '../config/collection-definition.js';
 import type { SqlExecutor } from '../db/database.js';
@@ -191,7 +192,7 @@ export async function releaseOrphanedClaims(
         WHERE status = 'processing' AND locked_by = $1 AND NOT (id = ANY($2::bigint[]))
        RETURNING collection
      )
-     SELECT count(*)::int AS released, pg_notify('vectorsync_outbox', collection)
+     SELECT count(*)::int AS released, pg_notify(${OUTBOX_CHANNEL_SQL}, collection)
        FROM released GROUP BY collection`,
     [workerId, heldIds],
   );
@@ -273,7 +274,7 @@ export async function recordFailedEvents(
            AS u(collection, tenant, source_id, op, source_version, error, code)
        RETURNING collection
      )
-     SELECT pg_notify('vectorsync_outbox', collection) FROM (SELECT DISTINCT collection FROM recorded) c WHERE $9 = 'pending'`,
+     SELECT pg_notify(${OUTBOX_CHANNEL_SQL}, collection) FROM (SELECT DISTINCT collection FROM recorded) c WHERE $9 = 'pending'`,
     [
       items.map((item) => item.event.collection),
       items.map((item) => item.event.tenant ?? ''),
@@ -332,7 +333,7 @@ export async function noteWriteIntentDrift(
         WHERE id = $1::bigint AND status = 'pending'
        RETURNING collection
      )
-     SELECT pg_notify('vectorsync_outbox', collection) FROM noted`,
+     SELECT pg_notify(${OUTBOX_CHANNEL_SQL}, collection) FROM noted`,
     [id, failure.error, failure.code, failure.delayMs],
   );
 }
@@ -354,7 +355,7 @@ export async function enqueueEveryRow(
          FROM ${definition.tableSql} s
        RETURNING 1
      )
-     SELECT count(*)::text AS count, pg_notify('vectorsync_outbox', $1) FROM enqueued`,
+     SELECT count(*)::text AS count, pg_notify(${OUTBOX_CHANNEL_SQL}, $1) FROM enqueued`,
     [definition.name, origin],
   );
   return Number(result.rows[0]?.count ?? 0);

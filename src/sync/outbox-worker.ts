@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { EventBus } from '../bus/event-bus.js';
+import { OUTBOX_CHANNEL } from '../capture/outbox/outbox-channel.js';
 import type { SyncConfig } from '../config/config-schema.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -27,7 +28,7 @@ import {
 import { WakeSignal } from './wake-signal.js';
 import { type AppliedLag, workKindOfOrigin } from './work-kind.js';
 
-export const OUTBOX_CHANNEL = 'vectorsync_outbox';
+export { OUTBOX_CHANNEL } from '../capture/outbox/outbox-channel.js';
 
 export interface BatchReport {
   workerId: string;

@@ -1,9 +1,14 @@
 import type { EventBus } from '../bus/event-bus.js';
 import { quoteIdent } from '../db/sql-identifier.js';
 import { coerceError, ErrorCode, VectorsyncError } from '../errors.js';
+import {
+  activateIndex,
+  createIndexRecord,
+  type IndexRecord,
+  retireIndex,
+} from '../index-versions/index-catalog.js';
 import type { Logger } from '../logger.js';
 import { indexSpecFor, type VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import { activateIndex, createIndexRecord, type IndexRecord, retireIndex } from '../stores/index-registry.js';
 import { Applier } from './applier.js';
 import { backoffDelay } from './backoff.js';
 import { toChangeEvent } from './bus-consumer.js';

@@ -4,16 +4,16 @@ import { installVersionTrigger } from '../capture/version-trigger.js';
 import { keyColumnNames } from '../config/collection-definition.js';
 import { hashCollectionLock } from '../db/collection-lock.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
-import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import { indexSpecFor } from '../runtime/vectorsync-runtime.js';
-import { indexParamsFor } from '../stores/index-params.js';
 import {
   assertAnalyzerMatches,
   assertEmbedderMatches,
   createIndexRecord,
   type IndexRecord,
   liveIndexes,
-} from '../stores/index-registry.js';
+} from '../index-versions/index-catalog.js';
+import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { indexSpecFor } from '../runtime/vectorsync-runtime.js';
+import { indexParamsFor } from '../stores/index-params.js';
 import { databaseNow, waitForIndexWriters, writerStaleAfterMs } from './index-watcher.js';
 import { enqueueEveryRow } from './outbox-queries.js';
 import {

@@ -2,6 +2,7 @@ import type { CollectionDefinition } from '../../config/collection-definition.js
 import { idExpression, versionExpression } from '../../config/collection-definition.js';
 import type { SqlExecutor } from '../../db/database.js';
 import { quoteIdent, quoteLiteral } from '../../db/sql-identifier.js';
+import { OUTBOX_CHANNEL_SQL } from './outbox-channel.js';
 
 /**
  * Capture for the outbox mode: statement-level AFTER triggers with transition tables write
@@ -45,7 +46,7 @@ BEGIN
   ELSIF TG_OP = 'TRUNCATE' THEN
     INSERT INTO vectorsync.outbox (collection, tenant, source_id, op) VALUES (${c}, '', '', 'truncate');
   END IF;
-  PERFORM pg_notify('vectorsync_outbox', ${c});
+  PERFORM pg_notify(${OUTBOX_CHANNEL_SQL}, ${c});
   RETURN NULL;
 END
 $capture$;`;

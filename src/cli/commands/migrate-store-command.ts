@@ -5,8 +5,8 @@ import {
   dropStandby,
   migrationState,
   rollbackStoreMigration,
-} from '../../store-migration/migration-lifecycle.js';
-import { type MigrationStage, migrateStore } from '../../store-migration/store-migration.js';
+} from '../../index-versions/migration-lifecycle.js';
+import { type MigrationStage, migrateStore } from '../../index-versions/store-migration.js';
 import { type GlobalOptions, printJson, printTable, withRuntime } from '../cli-context.js';
 import { ProgressBar } from '../progress-bar.js';
 

@@ -62,6 +62,14 @@ export async function liveIndexes(db: SqlExecutor, collection: string): Promise<
   return result.rows.map(toRecord);
 }
 
+/** The live indexes of every collection, in one read (a consistent catalog snapshot). */
+export async function allLiveIndexes(db: SqlExecutor): Promise<IndexRecord[]> {
+  const result = await db.query<IndexRow>(
+    `SELECT ${columns} FROM vectorsync.indexes WHERE state IN ('active', 'building') ORDER BY collection, id`,
+  );
+  return result.rows.map(toRecord);
+}
+
 export async function listIndexes(db: SqlExecutor, collection?: string): Promise<IndexRecord[]> {
   const result = await db.query<IndexRow>(
     `SELECT ${columns} FROM vectorsync.indexes WHERE ($1::text IS NULL OR collection = $1) ORDER BY collection, id`,

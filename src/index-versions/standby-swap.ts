@@ -1,7 +1,7 @@
 import { hashCollectionLock } from '../db/collection-lock.js';
 import type { Database } from '../db/database.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
-import { getIndex, type IndexRecord } from '../stores/index-registry.js';
+import { getIndex, type IndexRecord } from './index-catalog.js';
 
 /**
  * Cut-over (and rollback) of a store migration, atomically: the collection's active index

@@ -3,15 +3,10 @@ import type { Logger } from '../logger.js';
 import { sourceRowCount } from '../pipeline/source-pages.js';
 import { type IndexTarget, indexSpecFor, type VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { indexParamsFor } from '../stores/index-params.js';
-import {
-  assertEmbedderMatches,
-  createIndexRecord,
-  type IndexRecord,
-  liveIndexes,
-} from '../stores/index-registry.js';
 import { databaseNow, waitForIndexWriters, writerStaleAfterMs } from '../sync/index-watcher.js';
 import { type CompletenessReport, checkCompleteness } from './completeness-check.js';
 import { type FillResult, fillIndexFromSource, sleep, throwIfAborted } from './fill-index.js';
+import { assertEmbedderMatches, createIndexRecord, type IndexRecord, liveIndexes } from './index-catalog.js';
 import { retireAndDrop } from './migration-lifecycle.js';
 import { type ModeAgreement, sampleQueries, shadowReads } from './shadow-reads.js';
 import { swapActiveKeepingStandby } from './standby-swap.js';

@@ -1,8 +1,8 @@
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { indexSpecFor, type VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import { type IndexRecord, liveIndexes, retireIndex } from '../stores/index-registry.js';
 import { databaseNow, waitForIndexWriters, writerStaleAfterMs } from '../sync/index-watcher.js';
+import { type IndexRecord, liveIndexes, retireIndex } from './index-catalog.js';
 import { swapActiveKeepingStandby } from './standby-swap.js';
 
 export interface MigrationState {

@@ -1,0 +1,45 @@
+import type { IndexSpec, VectorStore } from '../stores/vector-store.js';
+import type { IndexRecord } from './index-catalog.js';
+
+/** A live index version of a collection with the spec its store needs. */
+export interface IndexTarget {
+  readonly record: IndexRecord;
+  readonly spec: IndexSpec;
+  /** The store holding this index (during a store migration, targets live in different stores). */
+  readonly store: VectorStore;
+  readonly storeName: string;
+}
+
+/**
+ * The live index versions of every collection as one frozen value, read from
+ * `vectorsync.indexes` in one query. A reload builds a whole new snapshot and swaps it in, so a
+ * batch that holds a list of targets keeps a consistent one while the catalog changes beneath it,
+ * and no reader ever sees one collection's list half updated.
+ */
+export class CatalogSnapshot {
+  private constructor(
+    readonly loadedAt: Date,
+    private readonly byCollection: ReadonlyMap<string, readonly IndexTarget[]>,
+  ) {}
+
+  static readonly empty = new CatalogSnapshot(new Date(0), new Map());
+
+  static of(loadedAt: Date, targets: readonly IndexTarget[]): CatalogSnapshot {
+    const grouped = new Map<string, IndexTarget[]>();
+    for (const target of targets) {
+      Object.freeze(target);
+      const list = grouped.get(target.record.collection) ?? [];
+      list.push(target);
+      grouped.set(target.record.collection, list);
+    }
+    for (const list of grouped.values()) Object.freeze(list);
+    return new CatalogSnapshot(loadedAt, grouped);
+  }
+
+  /** The collection's live versions (active and building), oldest first; empty when none. */
+  targetsOf(collection: string): readonly IndexTarget[] {
+    return this.byCollection.get(collection) ?? NONE;
+  }
+}
+
+const NONE: readonly IndexTarget[] = Object.freeze([]);
