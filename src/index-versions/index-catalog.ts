@@ -222,6 +222,16 @@ export async function retireIndex(db: SqlExecutor, indexId: number): Promise<Ind
   return result.rows[0] ? toRecord(result.rows[0]) : undefined;
 }
 
+/** Retires every live version of a collection at once (`setup --rebuild`); returns them. */
+export async function retireLiveIndexes(db: SqlExecutor, collection: string): Promise<IndexRecord[]> {
+  const result = await db.query<IndexRow>(
+    `UPDATE vectorsync.indexes SET state = 'retired', retired_at = now()
+      WHERE collection = $1 AND state IN ('active', 'building') RETURNING ${columns}`,
+    [collection],
+  );
+  return result.rows.map(toRecord).sort((a, b) => a.id - b.id);
+}
+
 export async function getIndex(db: SqlExecutor, indexId: number): Promise<IndexRecord> {
   const result = await db.query<IndexRow>(`SELECT ${columns} FROM vectorsync.indexes WHERE id = $1`, [
     indexId,

@@ -10,6 +10,7 @@ import {
   createIndexRecord,
   type IndexRecord,
   liveIndexes,
+  retireLiveIndexes,
 } from '../index-versions/index-catalog.js';
 import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { indexSpecFor } from '../runtime/vectorsync-runtime.js';
@@ -116,11 +117,7 @@ async function setupCollection(
       }
       return { index: active, created: false, retired: [] as IndexRecord[], switchedFrom };
     }
-    const retiredRows = await tx.query<{ id: number }>(
-      `UPDATE vectorsync.indexes SET state = 'retired', retired_at = now()
-        WHERE collection = $1 AND state IN ('active', 'building') RETURNING id`,
-      [definition.name],
-    );
+    const retired = await retireLiveIndexes(tx, definition.name);
     const record = await createIndexRecord(tx, {
       collection: definition.name,
       store: collection.storeName,
@@ -133,7 +130,7 @@ async function setupCollection(
     return {
       index: record,
       created: true,
-      retired: live.filter((row) => retiredRows.rows.some((r) => r.id === row.id)),
+      retired,
       switchedFrom,
     };
   });
