@@ -13,18 +13,14 @@ export interface IndexTarget {
 /**
  * The live index versions of every collection as one frozen value, read from
  * `vectorsync.indexes` in one query. A reload builds a whole new snapshot and swaps it in, so a
- * batch that holds a list of targets keeps a consistent one while the catalog changes beneath it,
- * and no reader ever sees one collection's list half updated.
+ * list once read never changes under its reader and no reader sees one half updated.
  */
 export class CatalogSnapshot {
-  private constructor(
-    readonly loadedAt: Date,
-    private readonly byCollection: ReadonlyMap<string, readonly IndexTarget[]>,
-  ) {}
+  private constructor(private readonly byCollection: ReadonlyMap<string, readonly IndexTarget[]>) {}
 
-  static readonly empty = new CatalogSnapshot(new Date(0), new Map());
+  static readonly empty = new CatalogSnapshot(new Map());
 
-  static of(loadedAt: Date, targets: readonly IndexTarget[]): CatalogSnapshot {
+  static of(targets: readonly IndexTarget[]): CatalogSnapshot {
     const grouped = new Map<string, IndexTarget[]>();
     for (const target of targets) {
       Object.freeze(target);
@@ -33,7 +29,7 @@ export class CatalogSnapshot {
       grouped.set(target.record.collection, list);
     }
     for (const list of grouped.values()) Object.freeze(list);
-    return new CatalogSnapshot(loadedAt, grouped);
+    return new CatalogSnapshot(grouped);
   }
 
   /** The collection's live versions (active and building), oldest first; empty when none. */

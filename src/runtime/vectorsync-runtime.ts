@@ -219,17 +219,11 @@ export class VectorsyncRuntime {
     }
   }
 
-  /** The catalog snapshot every write and search of this process reads now. */
-  get catalogSnapshot(): CatalogSnapshot {
-    return this.catalog.current;
-  }
-
   /**
    * Reloads the catalog of live index versions in one read and swaps the new snapshot in
    * whole; a reload that fails leaves the previous snapshot in use.
    */
   async refreshIndexes(): Promise<void> {
-    const loadedAt = new Date();
     const records = await allLiveIndexes(this.db);
     const targets: IndexTarget[] = [];
     for (const record of records) {
@@ -243,7 +237,7 @@ export class VectorsyncRuntime {
         storeName: record.store,
       });
     }
-    this.catalog.current = CatalogSnapshot.of(loadedAt, targets);
+    this.catalog.current = CatalogSnapshot.of(targets);
   }
 
   /** A configured store by name; an index in a store the config no longer names cannot be written. */
