@@ -40,22 +40,47 @@ export async function readSourceRows(
   definition: CollectionDefinition,
   ids: readonly string[],
 ): Promise<Map<string, SourceRow>> {
-  if (ids.length === 0) return new Map();
-  const keys = keyColumnArrays(definition, ids);
-  if (keys[0]!.length === 0) return new Map();
-  const arrays = definition.keyColumns.map((column, index) => `$${index + 1}::${column.type}[]`);
-  const match =
-    arrays.length === 1
-      ? `${keyTupleSql(definition, 's')} = ANY(${arrays[0]})`
-      : `${keyTupleSql(definition, 's')} IN (SELECT * FROM unnest(${arrays.join(', ')}))`;
-  const result = await db.query<Record<string, unknown>>(
-    `SELECT ${sourceSelectList(definition)} FROM ${definition.tableSql} s WHERE ${match}`,
-    keys,
-  );
   const rows = new Map<string, SourceRow>();
+  const match = matchIds(definition, ids);
+  if (!match) return rows;
+  const result = await db.query<Record<string, unknown>>(
+    `SELECT ${sourceSelectList(definition)} FROM ${definition.tableSql} s WHERE ${match.where}`,
+    match.params,
+  );
   for (const raw of result.rows) {
     const row = toSourceRow(raw);
     rows.set(row.id, row);
   }
   return rows;
+}
+
+/** Which of the given rows the source holds now: the keys only, none of the read columns. */
+export async function readSourcePresence(
+  db: SqlExecutor,
+  definition: CollectionDefinition,
+  ids: readonly string[],
+): Promise<Set<string>> {
+  const match = matchIds(definition, ids);
+  if (!match) return new Set();
+  const result = await db.query<{ id: string }>(
+    `SELECT ${idExpression(definition, 's')} AS id FROM ${definition.tableSql} s WHERE ${match.where}`,
+    match.params,
+  );
+  return new Set(result.rows.map((row) => String(row.id)));
+}
+
+/** The WHERE clause selecting rows by id (composite keys by their columns); null when none can match. */
+function matchIds(
+  definition: CollectionDefinition,
+  ids: readonly string[],
+): { where: string; params: unknown[][] } | null {
+  if (ids.length === 0) return null;
+  const keys = keyColumnArrays(definition, ids);
+  if (keys[0]!.length === 0) return null;
+  const arrays = definition.keyColumns.map((column, index) => `$${index + 1}::${column.type}[]`);
+  const where =
+    arrays.length === 1
+      ? `${keyTupleSql(definition, 's')} = ANY(${arrays[0]})`
+      : `${keyTupleSql(definition, 's')} IN (SELECT * FROM unnest(${arrays.join(', ')}))`;
+  return { where, params: keys };
 }

@@ -1,7 +1,7 @@
 import { ErrorCode, errorCodeOf, isVectorsyncError, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EmbeddedDocument } from '../pipeline/index-document.js';
-import { readSourceRows, type SourceRow } from '../pipeline/source-reader.js';
+import { readSourcePresence, readSourceRows, type SourceRow } from '../pipeline/source-reader.js';
 import type { CollectionRuntime, IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { ApplyResult, DeleteRequest } from '../stores/vector-store.js';
 import type { ChangeEvent, EventOutcome } from './change-event.js';
@@ -327,7 +327,50 @@ export class Applier {
       if (overwrite && outcome.outcome === 'applied') run.stats.overwritten++;
       record(run, outcome, 'upsert');
     }
+    await this.removeVanished(run, documents, results);
     return results;
+  }
+
+  /**
+   * A store with no foreign key to the source accepts a write for a row deleted after we read
+   * it. When that delete was applied before our write landed (by another worker, and without
+   * a version: a CDC delete knows only the key), nothing else would ever remove the record. So
+   * the source is asked again once the writes have landed, and what is gone by now is deleted
+   * at the version just written. Either this check or the delete's own apply comes after both
+   * the source delete and our write: the record cannot outlive its row.
+   */
+  private async removeVanished(
+    run: CollectionRun,
+    documents: readonly EmbeddedDocument[],
+    results: Map<string, ApplyResult>,
+  ): Promise<void> {
+    if (
+      selectTargets(run.collection, run.options).every((target) => target.store.capabilities.sourceForeignKey)
+    )
+      return;
+    const written = documents.filter((document) => results.get(document.id)?.outcome === 'applied');
+    if (written.length === 0) return;
+    let present: Set<string>;
+    try {
+      present = await readSourcePresence(
+        this.runtime.db,
+        run.collection.definition,
+        written.map((document) => document.id),
+      );
+    } catch (error) {
+      // Unverified writes are not done: the events are retried, and their apply reads again.
+      const unavailable = new VectorsyncError(
+        ErrorCode.SourceUnavailable,
+        `checking the written rows of "${run.collection.name}" against the source failed: ${(error as Error).message}`,
+        { cause: error, transient: true },
+      );
+      for (const document of written) setFailed(run, document.id, unavailable);
+      return;
+    }
+    const vanished = written
+      .filter((document) => !present.has(document.id))
+      .map((document) => ({ tenant: null, id: document.id, version: document.version }));
+    await this.deleteRecords(run, vanished);
   }
 
   /**
