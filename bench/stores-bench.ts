@@ -236,8 +236,7 @@ async function prepareTarget(runtime: VectorsyncRuntime, storeName: string): Pro
     collection: 'docs',
     store: storeName,
     storeKind: runtime.config.stores[storeName]!.provider,
-    embedderModel: collection.embedder.modelId,
-    dimensions: collection.embedder.dimensions,
+    embedding: collection.embedding,
     params: indexParamsFor(runtime.config.stores[storeName]!, collection.definition.config),
     state: 'building',
   });
@@ -246,6 +245,7 @@ async function prepareTarget(runtime: VectorsyncRuntime, storeName: string): Pro
     spec: indexSpecFor(record, collection.definition),
     store: runtime.store(storeName),
     storeName,
+    embedding: collection.embedding,
   };
   await target.store.ensureIndex(target.spec);
   return target;

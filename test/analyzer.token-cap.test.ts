@@ -141,6 +141,7 @@ describe('analyzer settings: maxTokenLength', () => {
     location: 'products_v1',
     embedderModel: 'hash-v1',
     dimensions: 64,
+    embedderConfig: null,
     params: { analyzer },
     state: 'active',
     createdAt: new Date(),

@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../src/config/resolve-config.js';
 import { demoConfig } from '../src/demo/demo-schema.js';
 import { ErrorCode, isVectorsyncError } from '../src/errors.js';
+import { migrationState } from '../src/index-versions/migration-lifecycle.js';
+import { reembed } from '../src/index-versions/reembed.js';
 import { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { SearchService } from '../src/search/search-service.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
@@ -74,8 +76,10 @@ describe('embedder identity and the embedding cache through the sync path', () =
     }
   });
 
-  it('refuses to search or set up an index with a different embedder than the one that built it', async () => {
+  it('with the config naming another model: setup refuses, the serving version keeps its own model for writes and searches, and reembed moves to the new one', async () => {
     const runtime = await VectorsyncRuntime.open({ config: config('fake-v2'), db: testDb.connect() });
+    const search = new SearchService(runtime);
+    const models = (since: number) => new Set(server.requests.slice(since).map((request) => request.model));
     try {
       await assert.rejects(setupCollections(runtime), (error) => {
         assert.ok(isVectorsyncError(error, ErrorCode.EmbedderMismatch));
@@ -83,29 +87,64 @@ describe('embedder identity and the embedding cache through the sync path', () =
           error.message,
           /built with openai:fake-v1 \(16 dimensions\) but the config now names openai:fake-v2 \(16 dimensions\)/,
         );
+        assert.match(error.message, /vectorsync reembed --collection products/);
         return true;
       });
-      await assert.rejects(
-        new SearchService(runtime).search({ collection: 'products', tenant: 'acme', query: 'jacket', k: 3 }),
-        (error) => isVectorsyncError(error, ErrorCode.EmbedderMismatch),
-      );
-      // The explicit way forward: a rebuild from the source with the new model.
-      const [result] = await setupCollections(runtime, { rebuild: true });
-      assert.equal(result!.index.embedderModel, 'openai:fake-v2');
-      assert.equal(result!.retiredIndexes.length, 1);
-      assert.equal(result!.backfilled, 10);
-      const worker = new OutboxWorker({ runtime });
-      await worker.start();
-      await waitFor(() => outboxDrained(testDb.db));
-      await worker.stop();
-      await assertIndexMatchesSource(testDb.db, result!.index.location);
-      const hits = await new SearchService(runtime).search({
+      const old = runtime.activeTarget('products').record;
+      let since = server.requests.length;
+      const before = await search.search({
         collection: 'products',
         tenant: 'acme',
-        query: 'jacket',
+        query: 'winter jacket',
         k: 3,
       });
-      assert.equal(hits.hits.length, 3);
+      assert.equal(before.hits.length, 3);
+      assert.deepEqual(
+        models(since),
+        new Set(['fake-v1']),
+        'the query is embedded with the serving version’s model',
+      );
+
+      // A worker whose config names fake-v2 still writes the fake-v1 version with fake-v1.
+      since = server.requests.length;
+      await testDb.db.query(`UPDATE products SET name = 'A renamed parka' WHERE article_id = $1`, [
+        (
+          await testDb.db.query<{ id: string }>(
+            'SELECT article_id AS id FROM products ORDER BY article_id LIMIT 1',
+          )
+        ).rows[0]!.id,
+      ]);
+      const worker = new OutboxWorker({ runtime });
+      await worker.start();
+      try {
+        await waitFor(() => outboxDrained(testDb.db));
+      } finally {
+        await worker.stop();
+      }
+      assert.deepEqual(models(since), new Set(['fake-v1']));
+      await assertIndexMatchesSource(testDb.db, old.location);
+
+      since = server.requests.length;
+      const report = await reembed(runtime, { collection: 'products', queries: 10 });
+      assert.equal(report.modelChanged, true);
+      assert.deepEqual(report.problems, []);
+      assert.equal(report.cutover, true);
+      assert.equal(report.to.embedderModel, 'openai:fake-v2');
+      assert.ok(models(since).has('fake-v2'));
+      await assertIndexMatchesSource(testDb.db, report.to.location);
+      since = server.requests.length;
+      const after = await search.search({
+        collection: 'products',
+        tenant: 'acme',
+        query: 'winter parka',
+        k: 3,
+      });
+      assert.equal(after.hits.length, 3);
+      assert.deepEqual(models(since), new Set(['fake-v2']));
+      const state = await migrationState(runtime, 'products');
+      assert.equal(state.standby?.location, old.location, 'the old version is kept, in sync, for rollback');
+      assert.equal(state.embedderMatches, true);
+      await setupCollections(runtime);
     } finally {
       await runtime.close();
     }

@@ -58,6 +58,15 @@ describe('vectorsync setup --wait (CLI)', () => {
     assert.equal(workers.rowCount, 0, 'the workers it ran stopped and deregistered');
   });
 
+  it('refuses --rebuild, naming the blue/green command that replaced it', async () => {
+    const cli = await startCli(config, ['setup', '--rebuild', '--collection', 'products']);
+    assert.equal(await exitCode(cli, 'setup --rebuild'), 1);
+    assert.match(
+      cli.output(),
+      /INVALID_REQUEST: setup --rebuild is gone.*vectorsync reembed --collection products/s,
+    );
+  });
+
   it('leaves the work to a running worker', async () => {
     const runtime = await openProductsRuntime(testDb, { setup: false });
     // A worker process of its own: it follows the index versions setup creates.
@@ -66,12 +75,17 @@ describe('vectorsync setup --wait (CLI)', () => {
     workers.outbox.on('batch', (report) => (applied += report.done));
     await workers.start();
     try {
-      const cli = await startCli(config, ['setup', '--rebuild', '--wait']);
-      const code = await exitCode(cli, 'setup --rebuild --wait');
+      // No live version left (as after its index was retired by hand): setup builds a new one
+      // from the source, and the running worker applies that backfill.
+      await testDb.db.query(
+        `UPDATE vectorsync.indexes SET state = 'retired', retired_at = now() WHERE collection = 'products'`,
+      );
+      const cli = await startCli(config, ['setup', '--wait']);
+      const code = await exitCode(cli, 'setup --wait');
       assert.equal(code, 0, cli.output());
       assert.match(cli.output(), /sync: 300 event\(s\) applied/);
       assert.doesNotMatch(cli.output(), /no vectorsync worker is running/);
-      assert.equal(applied, 300, 'the running worker applied the rebuild');
+      assert.equal(applied, 300, 'the running worker applied the backfill');
     } finally {
       await workers.stop();
       await runtime.close();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listIndexes } from '../src/index-versions/index-catalog.js';
-import { migrationState, rollbackStoreMigration } from '../src/index-versions/migration-lifecycle.js';
+import { migrationState, rollbackToStandby } from '../src/index-versions/migration-lifecycle.js';
 import { migrateStore } from '../src/index-versions/store-migration.js';
 import { silentLogger } from '../src/logger.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
@@ -231,7 +231,7 @@ describe('migrating a collection from pgvector to LanceDB under continuous write
     });
 
     // Rollback is the same swap in the other direction; the LanceDB index stays in sync as the standby.
-    const rolledBack = await rollbackStoreMigration(operator, 'products');
+    const rolledBack = await rollbackToStandby(operator, 'products');
     assert.equal(rolledBack.active.location, oldLocation);
     assert.equal(rolledBack.standby?.store, 'lance');
     assert.equal(rolledBack.configMatches, true);

@@ -14,6 +14,7 @@ import { registerKeysCommand } from './commands/keys-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
 import { registerMigrateStoreCommand } from './commands/migrate-store-command.js';
 import { registerReconcileCommand } from './commands/reconcile-command.js';
+import { registerReembedCommand } from './commands/reembed-command.js';
 import { registerReplayCommand } from './commands/replay-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerSetupCommand } from './commands/setup-command.js';
@@ -44,6 +45,7 @@ registerCdcCommand(program);
 registerSwitchModeCommand(program);
 registerReplayCommand(program);
 registerMigrateStoreCommand(program);
+registerReembedCommand(program);
 registerIndexCommand(program);
 
 program.parseAsync(process.argv).then(

@@ -1,3 +1,5 @@
+import type { EmbeddingProfile } from '../embedders/embedding-profile.js';
+import type { VectorsyncError } from '../errors.js';
 import type { IndexSpec, VectorStore } from '../stores/vector-store.js';
 import type { IndexRecord } from './index-catalog.js';
 
@@ -8,6 +10,18 @@ export interface IndexTarget {
   /** The store holding this index (during a store migration, targets live in different stores). */
   readonly store: VectorStore;
   readonly storeName: string;
+  /**
+   * The embedder that built this version, which writes and queries of it must use; or why this
+   * process cannot make it (a version recorded before schema 9 for a model the config no longer
+   * names): its writes and semantic searches then fail with that error.
+   */
+  readonly embedding: EmbeddingProfile | VectorsyncError;
+}
+
+/** The embedding profile of a version, or the error that says why this process has none. */
+export function embeddingOf(target: IndexTarget): EmbeddingProfile {
+  if (target.embedding instanceof Error) throw target.embedding;
+  return target.embedding;
 }
 
 /**

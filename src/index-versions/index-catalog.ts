@@ -1,6 +1,8 @@
-import { analyzerSchema } from '../config/config-schema.js';
+import { canonicalJson } from '../config/canonical-json.js';
+import { analyzerSchema, type EmbedderConfig } from '../config/config-schema.js';
 import { hashCollectionLock } from '../db/collection-lock.js';
 import type { Database, SqlExecutor } from '../db/database.js';
+import type { EmbeddingProfile } from '../embedders/embedding-profile.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 
 export type IndexState = 'building' | 'active' | 'retired';
@@ -14,6 +16,11 @@ export interface IndexRecord {
   location: string;
   embedderModel: string;
   dimensions: number;
+  /**
+   * The embedder config that built this version (null: recorded before schema version 9 and not
+   * yet filled in): its documents and queries are embedded with it, whatever the config names.
+   */
+  embedderConfig: EmbedderConfig | null;
   params: Record<string, unknown>;
   state: IndexState;
   createdAt: Date;
@@ -28,6 +35,7 @@ interface IndexRow {
   location: string;
   embedder_model: string;
   dimensions: number;
+  embedder_config: EmbedderConfig | null;
   params: Record<string, unknown>;
   state: IndexState;
   created_at: Date;
@@ -43,6 +51,7 @@ function toRecord(row: IndexRow): IndexRecord {
     location: row.location,
     embedderModel: row.embedder_model,
     dimensions: row.dimensions,
+    embedderConfig: row.embedder_config,
     params: row.params,
     state: row.state,
     createdAt: new Date(row.created_at),
@@ -51,7 +60,7 @@ function toRecord(row: IndexRow): IndexRecord {
 }
 
 const columns =
-  'id, collection, store, store_kind, location, embedder_model, dimensions, params, state, created_at, activated_at';
+  'id, collection, store, store_kind, location, embedder_model, dimensions, embedder_config, params, state, created_at, activated_at';
 
 /** Indexes that receive writes: the active one and any being built beside it. */
 export async function liveIndexes(db: SqlExecutor, collection: string): Promise<IndexRecord[]> {
@@ -84,53 +93,61 @@ export async function createIndexRecord(
     collection: string;
     store: string;
     storeKind: string;
-    embedderModel: string;
-    dimensions: number;
+    /** The embedder that builds it: its identity, and the config to make it again. */
+    embedding: Pick<EmbeddingProfile, 'embedder' | 'config'>;
     params: Record<string, unknown>;
     state: IndexState;
   },
 ): Promise<IndexRecord> {
   const result = await db.query<IndexRow>(
     `WITH next AS (SELECT nextval(pg_get_serial_sequence('vectorsync.indexes', 'id'))::int AS id)
-     INSERT INTO vectorsync.indexes (id, collection, store, store_kind, location, embedder_model, dimensions, params, state, activated_at)
-     SELECT next.id, $1, $2, $3, 'idx_' || $1 || '_' || next.id, $4, $5, $6, $7, CASE WHEN $7 = 'active' THEN now() END FROM next
+     INSERT INTO vectorsync.indexes (id, collection, store, store_kind, location, embedder_model, dimensions, embedder_config, params, state, activated_at)
+     SELECT next.id, $1, $2, $3, 'idx_' || $1 || '_' || next.id, $4, $5, $8, $6, $7, CASE WHEN $7 = 'active' THEN now() END FROM next
      RETURNING ${columns}`,
     [
       input.collection,
       input.store,
       input.storeKind,
-      input.embedderModel,
-      input.dimensions,
+      input.embedding.embedder.modelId,
+      input.embedding.embedder.dimensions,
       input.params,
       input.state,
+      input.embedding.config,
     ],
   );
   return toRecord(result.rows[0]!);
 }
 
 /**
- * The index a collection's searches read. The embedder that built it must be the one the
- * config names now: querying vectors of one model with another's is silent garbage.
+ * The embedder the config names must be the one that built the index, where a mismatch would
+ * mix two models' vectors (setup against the active version, a version recorded without its
+ * embedder config).
  */
 export function assertEmbedderMatches(
   index: IndexRecord,
   embedder: { modelId: string; dimensions: number },
 ): void {
-  if (index.embedderModel !== embedder.modelId || index.dimensions !== embedder.dimensions) {
-    throw new VectorsyncError(
-      ErrorCode.EmbedderMismatch,
-      `collection "${index.collection}": index ${index.location} was built with ${index.embedderModel} (${index.dimensions} dimensions) but the config now names ${embedder.modelId} (${embedder.dimensions} dimensions); rebuild the index for the new embedder (vectorsync setup --rebuild --collection ${index.collection}) or restore the previous embedder config`,
-      {
-        details: {
-          collection: index.collection,
-          indexModel: index.embedderModel,
-          indexDimensions: index.dimensions,
-          configuredModel: embedder.modelId,
-          configuredDimensions: embedder.dimensions,
-        },
+  if (index.embedderModel !== embedder.modelId || index.dimensions !== embedder.dimensions)
+    throw embedderMismatch(index, embedder);
+}
+
+export function embedderMismatch(
+  index: IndexRecord,
+  embedder: { modelId: string; dimensions: number },
+): VectorsyncError {
+  return new VectorsyncError(
+    ErrorCode.EmbedderMismatch,
+    `collection "${index.collection}": index ${index.location} was built with ${index.embedderModel} (${index.dimensions} dimensions) but the config now names ${embedder.modelId} (${embedder.dimensions} dimensions); build a new version with it beside the one serving (vectorsync reembed --collection ${index.collection}: searches stay on the current version until the cut-over) or restore the previous embedder config`,
+    {
+      details: {
+        collection: index.collection,
+        indexModel: index.embedderModel,
+        indexDimensions: index.dimensions,
+        configuredModel: embedder.modelId,
+        configuredDimensions: embedder.dimensions,
       },
-    );
-  }
+    },
+  );
 }
 
 /**
@@ -142,7 +159,7 @@ export function assertAnalyzerMatches(index: IndexRecord, analyzer: unknown): vo
   if (recorded !== undefined && !sameAnalyzerSettings(recorded, analyzer)) {
     throw new VectorsyncError(
       ErrorCode.AnalyzerMismatch,
-      `collection "${index.collection}": index ${index.location} was analysed with ${JSON.stringify(recorded)} but the config now says ${JSON.stringify(analyzer)}; rebuild the index (vectorsync setup --rebuild --collection ${index.collection}) or restore the previous analyzer settings`,
+      `collection "${index.collection}": index ${index.location} was analysed with ${JSON.stringify(recorded)} but the config now says ${JSON.stringify(analyzer)}; build a new version with them beside the one serving (vectorsync reembed --collection ${index.collection}) or restore the previous analyzer settings`,
       { details: { collection: index.collection, indexAnalyzer: recorded, configuredAnalyzer: analyzer } },
     );
   }
@@ -156,14 +173,6 @@ export function assertAnalyzerMatches(index: IndexRecord, analyzer: unknown): vo
 function sameAnalyzerSettings(recorded: unknown, configured: unknown): boolean {
   const parsed = analyzerSchema.safeParse(recorded);
   return canonicalJson(parsed.success ? parsed.data : recorded) === canonicalJson(configured);
-}
-
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) =>
-    item !== null && typeof item === 'object' && !Array.isArray(item)
-      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : item,
-  );
 }
 
 /**
@@ -222,7 +231,7 @@ export async function retireIndex(db: SqlExecutor, indexId: number): Promise<Ind
   return result.rows[0] ? toRecord(result.rows[0]) : undefined;
 }
 
-/** Retires every live version of a collection at once (`setup --rebuild`); returns them. */
+/** Retires every live version of a collection at once (setup, when a collection has no active version); returns them. */
 export async function retireLiveIndexes(db: SqlExecutor, collection: string): Promise<IndexRecord[]> {
   const result = await db.query<IndexRow>(
     `UPDATE vectorsync.indexes SET state = 'retired', retired_at = now()

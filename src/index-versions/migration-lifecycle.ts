@@ -15,6 +15,8 @@ export interface MigrationState {
   /** The store the config names; after a cut-over it must be changed to the active index's. */
   configuredStore: string;
   configMatches: boolean;
+  /** The configured embedder makes the active version's vectors (same model and dimensions). */
+  embedderMatches: boolean;
 }
 
 export async function migrationState(
@@ -34,6 +36,7 @@ export async function migrationState(
   }
   const others = live.filter((record) => record.state === 'building');
   const configuredStore = runtime.collection(collection).storeName;
+  const { embedder } = runtime.collection(collection);
   return {
     collection,
     active,
@@ -41,11 +44,15 @@ export async function migrationState(
     building: others.filter((record) => record.activatedAt === null),
     configuredStore,
     configMatches: configuredStore === active.store,
+    embedderMatches: embedder.modelId === active.embedderModel && embedder.dimensions === active.dimensions,
   };
 }
 
-/** Switches searches back to the standby; the index it replaces becomes the standby (still in sync). */
-export async function rollbackStoreMigration(
+/**
+ * Switches searches back to the standby (the version active before the last cut-over); the
+ * version it replaces becomes the standby, still in sync, so this can be undone the same way.
+ */
+export async function rollbackToStandby(
   runtime: VectorsyncRuntime,
   collection: string,
 ): Promise<MigrationState> {
@@ -53,7 +60,7 @@ export async function rollbackStoreMigration(
   if (!state.standby) {
     throw new VectorsyncError(
       ErrorCode.IndexNotFound,
-      `collection "${collection}" has no standby index to switch back to (dropped, or never migrated)`,
+      `collection "${collection}" has no standby index to switch back to (retired, or no version was ever cut over to)`,
       { details: { collection } },
     );
   }
@@ -63,10 +70,12 @@ export async function rollbackStoreMigration(
 }
 
 /**
- * Ends a migration: the standby stops receiving writes and its data is dropped. Refused while
- * the config still names the standby's store (the config change is the last step before this).
+ * Ends a store migration or a re-embed: the standby stops receiving writes and its data is
+ * dropped. Refused while the config still describes the standby rather than the active version
+ * (its store, or its embedder): the config change comes before this, so that no process keeps
+ * building versions like the one being dropped.
  */
-export async function dropStandby(
+export async function retireStandby(
   runtime: VectorsyncRuntime,
   collection: string,
   logger: Logger,
@@ -84,12 +93,26 @@ export async function dropStandby(
       { details: { collection, configuredStore: state.configuredStore, activeStore: state.active.store } },
     );
   }
+  const configured = runtime.collection(collection).embedder;
+  if (!state.embedderMatches) {
+    throw new VectorsyncError(
+      ErrorCode.ConfigInvalid,
+      `the config names the embedder ${configured.modelId}/${configured.dimensions} for collection "${collection}" but searches use ${state.active.embedderModel}/${state.active.dimensions} (${state.active.location}): switch to the standby again, or restore the config of the active version, then retire the standby`,
+      {
+        details: {
+          collection,
+          configuredModel: configured.modelId,
+          activeModel: state.active.embedderModel,
+        },
+      },
+    );
+  }
   await retireAndDrop(runtime, state.standby, logger);
   return state.standby;
 }
 
-/** Gives up an index that was never active (a failed or unwanted migration). */
-export async function abandonBuild(
+/** Gives up the versions that were never active (a failed, killed or unwanted build). */
+export async function abortBuild(
   runtime: VectorsyncRuntime,
   collection: string,
   logger: Logger,

@@ -68,10 +68,13 @@ export async function reconcileCollection(
   const logger = (options.logger ?? runtime.logger).child({ collection: collection.name, reconcile: mode });
   const configured = `${collection.embedder.modelId}/${collection.embedder.dimensions}`;
   const built = `${target.record.embedderModel}/${target.record.dimensions}`;
-  if (mode === 'fix' && configured !== built) {
+  // An index version is compared (and repaired) with the embedder that built it, which its
+  // record names. Only a version recorded before that (schema 9) for a model the config no
+  // longer names has none here: every record looks stale, and a repair would mix two models.
+  if (mode === 'fix' && target.embedding instanceof Error) {
     throw new VectorsyncError(
       ErrorCode.EmbedderMismatch,
-      `collection "${collection.name}": index ${target.record.location} was built with ${built} but the config names ${configured}; every record would be re-embedded into an index recorded for another model. Rebuild instead (vectorsync setup --rebuild --collection ${collection.name}) or restore the embedder config`,
+      `collection "${collection.name}": index ${target.record.location} was built with ${built} but the config names ${configured}; every record would be re-embedded into an index recorded for another model. Build a new version instead (vectorsync reembed --collection ${collection.name}) or restore the embedder config`,
       { details: { collection: collection.name, indexModel: built, configuredModel: configured } },
     );
   }
@@ -174,7 +177,8 @@ async function run(
   logger: Logger,
 ): Promise<void> {
   const collection = runtime.collection(options.collection);
-  const { definition, embedder } = collection;
+  const { definition } = collection;
+  const embedder = target.embedding instanceof Error ? collection.embedder : target.embedding.embedder;
   const bits = settings.bucketBits;
   const signal = options.signal;
   const scope = {

@@ -109,7 +109,10 @@ export interface ReconcileReport {
   /** Where the time went, in milliseconds: source pass, index-side checksums (concurrent with it), row diff, repairs. */
   timings: { sourceMs: number; indexChecksumsMs: number; diffMs: number; repairMs: number };
   repair: RepairSummary | null;
-  /** The configured embedder differs from the one the index was built with: every record is stale; rebuild. */
+  /**
+   * The configured embedder differs from the one the index was built with. The index is still
+   * compared with its own embedder; the config says a re-embed (`vectorsync reembed`) is due.
+   */
   embedderMismatch: { index: string; configured: string } | null;
   error: { code: string; message: string } | null;
 }

@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { EmbedderConfig, SyncConfig } from '../config/config-schema.js';
+import type { SyncConfig } from '../config/config-schema.js';
+import type { EmbeddingProfile } from '../embedders/embedding-profile.js';
 import { coerceError, ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { buildDocument } from '../pipeline/document-builder.js';
@@ -29,7 +30,6 @@ export interface DocumentPoolOptions {
   budgetMs: number;
   /** Heap limit of each thread (sync.cpuThreadMemoryMb). */
   memoryMb: number;
-  embedders: Readonly<Record<string, EmbedderConfig>>;
   logger: Logger;
   /**
    * For tests and diagnostics: a module (path or file URL) each worker thread imports; its
@@ -84,7 +84,7 @@ export class DocumentPool {
   private pool: Promise<Piscina> | undefined;
   private readonly running = new Set<{ abort(error: VectorsyncError): void }>();
   private readonly suspects = new Set<string>();
-  private readonly specs = new WeakMap<CollectionRuntime, DocumentSpec>();
+  private readonly specs = new WeakMap<CollectionRuntime, Map<string, DocumentSpec>>();
   private readonly inlineMaxChars: number;
   private closed = false;
 
@@ -106,8 +106,10 @@ export class DocumentPool {
   async prepare(
     collection: CollectionRuntime,
     rows: readonly SourceRow[],
+    embedding: EmbeddingProfile = collection.embedding,
   ): Promise<{ documents: PreparedDocument[]; stats: EmbedStats }> {
-    const built = await this.build(collection, rows);
+    const { embedder } = embedding;
+    const built = await this.build(collection, rows, embedding);
     const documents: IndexDocument[] = [];
     const computed = new Map<string, Float32Array>();
     const prepared = new Map<string, PreparedDocument>();
@@ -125,24 +127,18 @@ export class DocumentPool {
       const embedTexts = async (texts: string[]): Promise<TextEmbedding[]> => {
         const missing = texts.filter((text) => !computed.has(text));
         if (missing.length > 0) {
-          const vectors = await collection.embedder.embed(missing);
+          const vectors = await embedder.embed(missing);
           missing.forEach((text, index) => {
             const vector = vectors[index];
             if (vector) computed.set(text, vector);
           });
         }
         return texts.map(
-          (text) =>
-            computed.get(text) ?? new Error(`embedder ${collection.embedder.modelId} returned no vector`),
+          (text) => computed.get(text) ?? new Error(`embedder ${embedder.modelId} returned no vector`),
         );
       };
       try {
-        const embedded = await embedEachDocument(
-          documents,
-          collection.embedder,
-          collection.embeddingCache,
-          embedTexts,
-        );
+        const embedded = await embedEachDocument(documents, embedder, embedding.cache, embedTexts);
         stats = embedded.stats;
         for (const result of embedded.results) {
           const { id } = result.document;
@@ -161,27 +157,28 @@ export class DocumentPool {
 
   /**
    * The document of each row (with its vector when a local embedder ran beside the build), or
-   * the error that stopped it, in order.
+   * the error that stopped it, in order. The embedding profile is the index version's: its
+   * identity is part of each document's content hash.
    */
   async build(
     collection: CollectionRuntime,
     rows: readonly SourceRow[],
+    embedding: EmbeddingProfile = collection.embedding,
   ): Promise<Array<BuiltDocument | Error>> {
     if (rows.length === 0) return [];
     if (this.isSmall(rows)) {
       return rows.map((row) => {
         try {
           return {
-            document: buildDocument(collection.definition, row, collection.embedder, collection.analyzer),
+            document: buildDocument(collection.definition, row, embedding.embedder, collection.analyzer),
           };
         } catch (error) {
           return coerceError(error);
         }
       });
     }
-    const spec = this.specOf(collection);
-    const config = this.options.embedders[collection.definition.config.embedder];
-    const embedder = config && isLocalEmbedder(config) ? config : undefined;
+    const spec = this.specOf(collection, embedding);
+    const embedder = isLocalEmbedder(embedding.config) ? embedding.config : undefined;
     const chunks = this.chunk(collection.name, rows);
     const results = await Promise.all(
       chunks.map((chunk) =>
@@ -427,10 +424,16 @@ export class DocumentPool {
     void piscina.destroy().catch(() => undefined);
   }
 
-  private specOf(collection: CollectionRuntime): DocumentSpec {
-    let spec = this.specs.get(collection);
+  private specOf(collection: CollectionRuntime, embedding: EmbeddingProfile): DocumentSpec {
+    let byProfile = this.specs.get(collection);
+    if (!byProfile) {
+      byProfile = new Map();
+      this.specs.set(collection, byProfile);
+    }
+    let spec = byProfile.get(embedding.key);
     if (!spec) {
-      const { definition, embedder, analyzer } = collection;
+      const { definition, analyzer } = collection;
+      const { embedder } = embedding;
       spec = {
         collection: definition.name,
         table: { schema: definition.table.schema, name: definition.table.name },
@@ -442,7 +445,7 @@ export class DocumentPool {
         analyzer: { ...analyzer.config },
         embedder: { modelId: embedder.modelId, dimensions: embedder.dimensions },
       };
-      this.specs.set(collection, spec);
+      byProfile.set(embedding.key, spec);
     }
     return spec;
   }

@@ -4,20 +4,17 @@ import { assertSourceReachable } from '../db/connection-failure.js';
 import type { Database } from '../db/database.js';
 import { assertMigrated } from '../db/migrator.js';
 import { PgDatabase } from '../db/pg-database.js';
-import { createEmbedder, type EmbedderProgress } from '../embedders/create-embedder.js';
+import type { EmbedderProgress } from '../embedders/create-embedder.js';
 import type { Embedder } from '../embedders/embedder.js';
+import { type EmbeddingProfile, EmbeddingProfiles } from '../embedders/embedding-profile.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import { CatalogSnapshot, type IndexTarget } from '../index-versions/catalog-snapshot.js';
 import { allLiveIndexes, type IndexRecord } from '../index-versions/index-catalog.js';
+import { versionEmbedding } from '../index-versions/version-embedding.js';
 import { withLogScope } from '../log-scope.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import {
-  type EmbeddingCache,
-  MemoryEmbeddingCache,
-  NoEmbeddingCache,
-  PostgresEmbeddingCache,
-} from '../pipeline/embedding-cache.js';
+import type { EmbeddingCache } from '../pipeline/embedding-cache.js';
 import { Analyzer } from '../search/analyzer.js';
 import { createStore } from '../stores/create-store.js';
 import type { IndexSpec, VectorStore } from '../stores/vector-store.js';
@@ -28,7 +25,15 @@ export type { IndexTarget } from '../index-versions/catalog-snapshot.js';
 export interface CollectionRuntime {
   readonly name: string;
   readonly definition: CollectionDefinition;
+  /**
+   * The embedder the config names: new index versions are built with it. Each live version is
+   * written and searched with its own (`IndexTarget.embedding`), which differs while a model
+   * change is under way.
+   */
+  readonly embedding: EmbeddingProfile;
+  /** `embedding.embedder` */
   readonly embedder: Embedder;
+  /** `embedding.cache` */
   readonly embeddingCache: EmbeddingCache;
   /** Turns keyword text into terms, for documents and queries alike. */
   readonly analyzer: Analyzer;
@@ -88,6 +93,7 @@ export class VectorsyncRuntime {
     private readonly ownsDb: boolean,
     private readonly stores: Map<string, VectorStore>,
     private readonly catalog: { current: CatalogSnapshot },
+    private readonly profiles: EmbeddingProfiles,
     poolOptions: OpenRuntimeOptions['documentPool'] = {},
   ) {
     this.documents = new DocumentPool({
@@ -95,7 +101,6 @@ export class VectorsyncRuntime {
       threads: resolveCpuThreads(config.sync.cpuThreads),
       budgetMs: config.sync.documentBudgetMs,
       memoryMb: config.sync.cpuThreadMemoryMb,
-      embedders: config.embedders,
       logger: logger.child({ component: 'document-pool' }),
     });
   }
@@ -117,6 +122,7 @@ export class VectorsyncRuntime {
       db = PgDatabase.fromUrl(config.databaseUrl, { max: config.poolSize, logger });
     }
     const stores = new Map<string, VectorStore>();
+    let profiles: EmbeddingProfiles | undefined;
     try {
       await assertSourceReachable(db);
       if (!options.skipMigrationCheck) await assertMigrated(db);
@@ -127,32 +133,23 @@ export class VectorsyncRuntime {
           createStore(name, storeConfig, db, logger.child({ store: name }), config.poolSize, env),
         );
       }
-      const embedders = new Map<string, { embedder: Embedder; cache: EmbeddingCache }>();
-      for (const [name, embedderConfig] of Object.entries(config.embedders)) {
-        const embedder = createEmbedder(
-          name,
-          embedderConfig,
-          env,
-          logger.child({ embedder: name }),
-          options.onEmbedderProgress,
-        );
-        const cache =
-          embedderConfig.cache === 'postgres'
-            ? new PostgresEmbeddingCache(db, embedder.modelId, embedder.dimensions)
-            : embedderConfig.cache === 'memory'
-              ? new MemoryEmbeddingCache()
-              : new NoEmbeddingCache();
-        embedders.set(name, { embedder, cache });
-      }
+      profiles = new EmbeddingProfiles({
+        db,
+        env,
+        logger,
+        ...(options.onEmbedderProgress ? { onProgress: options.onEmbedderProgress } : {}),
+      });
       const collections = new Map<string, CollectionRuntime>();
       const catalog = { current: CatalogSnapshot.empty };
       for (const [name, definition] of definitions) {
-        const { embedder, cache } = embedders.get(definition.config.embedder)!;
+        const embedderName = definition.config.embedder;
+        const embedding = profiles.of(config.embedders[embedderName]!, embedderName);
         collections.set(name, {
           name,
           definition,
-          embedder,
-          embeddingCache: cache,
+          embedding,
+          embedder: embedding.embedder,
+          embeddingCache: embedding.cache,
           analyzer: new Analyzer(definition.config.analyzer),
           storeName: definition.config.store,
           store: stores.get(definition.config.store)!,
@@ -169,11 +166,13 @@ export class VectorsyncRuntime {
         ownsDb,
         stores,
         catalog,
+        profiles,
         options.documentPool,
       );
       if (!options.skipMigrationCheck) await runtime.refreshIndexes();
       return runtime;
     } catch (error) {
+      await profiles?.close().catch(() => undefined);
       for (const store of stores.values()) await store.close().catch(() => undefined);
       if (ownsDb) await db.close();
       throw error;
@@ -213,9 +212,12 @@ export class VectorsyncRuntime {
     this.documents.warmUp();
     const seen = new Set<Embedder>();
     for (const collection of this.collections.values()) {
-      if (seen.has(collection.embedder)) continue;
-      seen.add(collection.embedder);
-      await collection.embedder.init?.();
+      const versions = collection.targets.map((target) => target.embedding);
+      for (const embedding of [collection.embedding, ...versions]) {
+        if (embedding instanceof Error || seen.has(embedding.embedder)) continue;
+        seen.add(embedding.embedder);
+        await embedding.embedder.init?.();
+      }
     }
   }
 
@@ -235,6 +237,7 @@ export class VectorsyncRuntime {
         spec: indexSpecFor(record, collection.definition),
         store: this.store(record.store, collection.name),
         storeName: record.store,
+        embedding: await versionEmbedding(this.db, record, collection.embedding, this.profiles),
       });
     }
     this.catalog.current = CatalogSnapshot.of(targets);
@@ -255,7 +258,7 @@ export class VectorsyncRuntime {
 
   async close(): Promise<void> {
     await this.documents.close();
-    for (const collection of this.collections.values()) await collection.embedder.close?.();
+    await this.profiles.close();
     for (const store of this.stores.values()) await store.close();
     if (this.ownsDb) await this.db.close();
   }

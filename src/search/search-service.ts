@@ -1,7 +1,8 @@
 import type { SearchSettings } from '../config/config-schema.js';
 import type { Embedder } from '../embedders/embedder.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
-import { assertAnalyzerMatches, assertEmbedderMatches } from '../index-versions/index-catalog.js';
+import { embeddingOf } from '../index-versions/catalog-snapshot.js';
+import { assertAnalyzerMatches } from '../index-versions/index-catalog.js';
 import { contentHash } from '../pipeline/content-hash.js';
 import { MemoryEmbeddingCache } from '../pipeline/embedding-cache.js';
 import type { CollectionRuntime, IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
@@ -97,7 +98,7 @@ export class SearchService {
     } else if (mode === 'hybrid') {
       const candidates = Math.max(settings.candidates, depth);
       const [semantic, keyword] = await Promise.all([
-        this.semantic(collection, target, request, candidates, filter),
+        this.semantic(target, request, candidates, filter),
         this.keyword(collection, target, request, candidates, filter),
       ]);
       const signals: SignalResult[] = [
@@ -115,7 +116,7 @@ export class SearchService {
     } else {
       const signal =
         mode === 'semantic'
-          ? await this.semantic(collection, target, request, depth, filter)
+          ? await this.semantic(target, request, depth, filter)
           : await this.keyword(collection, target, request, depth, filter);
       hits = signal.slice(offset, depth).map((hit, index) => ({
         ...hit,
@@ -137,14 +138,13 @@ export class SearchService {
   }
 
   private async semantic(
-    collection: CollectionRuntime,
     target: IndexTarget,
     request: SearchRequest,
     k: number,
     filter: FilterNode | undefined,
   ): Promise<SearchHit[]> {
-    assertEmbedderMatches(target.record, collection.embedder);
-    const vector = await this.embedQuery(collection.embedder, request.query);
+    // The version's own embedder: during a model change the old version still answers.
+    const vector = await this.embedQuery(embeddingOf(target).embedder, request.query);
     return target.store.search(target.spec, {
       tenant: request.tenant,
       vector,
@@ -161,9 +161,8 @@ export class SearchService {
     k: number,
     filter: FilterNode | undefined,
   ): Promise<SearchHit[]> {
-    assertEmbedderMatches(target.record, collection.embedder);
     assertAnalyzerMatches(target.record, collection.definition.config.analyzer);
-    const vector = await this.embedQuery(collection.embedder, request.query);
+    const vector = await this.embedQuery(embeddingOf(target).embedder, request.query);
     const { frequencies } = collection.analyzer.termFrequencies(request.query);
     return target.store.hybridSearch!(target.spec, {
       tenant: request.tenant,

@@ -1,3 +1,4 @@
+import type { EmbeddingProfile } from '../embedders/embedding-profile.js';
 import { ErrorCode, errorCodeOf, isVectorsyncError, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EmbeddedDocument } from '../pipeline/index-document.js';
@@ -295,7 +296,11 @@ export class Applier {
     for (const result of results) record(run, result, 'delete');
   }
 
-  /** Builds, embeds and writes the rows' documents; the results per id (absent: not written). */
+  /**
+   * Builds, embeds and writes the rows' documents; the results per id (absent: not written).
+   * Each index version gets documents embedded with its own embedder: while a model change is
+   * under way the old and the new version are written with different models.
+   */
   private async upsertRows(
     run: CollectionRun,
     rows: readonly SourceRow[],
@@ -303,20 +308,36 @@ export class Applier {
   ): Promise<Map<string, ApplyResult>> {
     const results = new Map<string, ApplyResult>();
     if (rows.length === 0) return results;
-    const { documents, unbuildable } = await this.documentsFor(run, rows);
-    // A row that cannot be indexed any more must not keep serving an older state of itself:
-    // its records go (the event still ends failed, with why).
-    await this.deleteRecords(
-      run,
-      unbuildable.map((row) => ({ tenant: null, id: row.id, version: row.version })),
-    );
-    if (documents.length === 0) return results;
-    const written = await this.forEachTarget(
-      run,
-      (target) => target.store.upsert(target.spec, documents, overwrite ? { overwrite: true } : undefined),
-      documents.map((document) => document.id),
-    );
-    for (const result of written) {
+    const merged = new Map<string, ApplyResult>();
+    const writtenDocuments = new Map<string, EmbeddedDocument>();
+    let unbuildableRemoved = false;
+    for (const { embedding, targets } of byEmbedding(selectTargets(run.collection, run.options))) {
+      if (embedding instanceof Error) {
+        for (const row of rows) mergeResult(merged, { id: row.id, outcome: 'failed', error: embedding });
+        continue;
+      }
+      const { documents, unbuildable } = await this.documentsFor(run, rows, embedding);
+      if (!unbuildableRemoved) {
+        // A row that cannot be indexed any more must not keep serving an older state of itself:
+        // its records go (the event still ends failed, with why). Building does not depend on
+        // the embedder, so one version's verdict is every version's.
+        unbuildableRemoved = true;
+        await this.deleteRecords(
+          run,
+          unbuildable.map((row) => ({ tenant: null, id: row.id, version: row.version })),
+        );
+      }
+      if (documents.length === 0) continue;
+      for (const document of documents) writtenDocuments.set(document.id, document);
+      const written = await this.forEachTarget(
+        run,
+        (target) => target.store.upsert(target.spec, documents, overwrite ? { overwrite: true } : undefined),
+        documents.map((document) => document.id),
+        targets,
+      );
+      for (const result of written) mergeResult(merged, result);
+    }
+    for (const result of merged.values()) {
       // Deleted between our read and our write: its delete event is already captured.
       const vanished =
         result.outcome === 'failed' &&
@@ -327,7 +348,7 @@ export class Applier {
       if (overwrite && outcome.outcome === 'applied') run.stats.overwritten++;
       record(run, outcome, 'upsert');
     }
-    await this.removeVanished(run, documents, results);
+    await this.removeVanished(run, [...writtenDocuments.values()], results);
     return results;
   }
 
@@ -381,8 +402,9 @@ export class Applier {
   private async documentsFor(
     run: CollectionRun,
     rows: readonly SourceRow[],
+    embedding: EmbeddingProfile,
   ): Promise<{ documents: EmbeddedDocument[]; unbuildable: SourceRow[] }> {
-    const prepared = await this.runtime.documents.prepare(run.collection, rows);
+    const prepared = await this.runtime.documents.prepare(run.collection, rows, embedding);
     run.stats.embedded += prepared.stats.embedded;
     run.stats.embeddingCacheHits += prepared.stats.cached;
     const byId = new Map(rows.map((row) => [row.id, row]));
@@ -404,9 +426,10 @@ export class Applier {
     run: CollectionRun,
     write: (target: IndexTarget) => Promise<ApplyResult[]>,
     ids: string[],
+    targets: readonly IndexTarget[] = selectTargets(run.collection, run.options),
   ): Promise<ApplyResult[]> {
     const merged = new Map<string, ApplyResult>();
-    for (const target of selectTargets(run.collection, run.options)) {
+    for (const target of targets) {
       let results: ApplyResult[];
       try {
         results = await write(target);
@@ -416,13 +439,28 @@ export class Applier {
           : new VectorsyncError(ErrorCode.StoreFailed, (error as Error).message, { cause: error });
         results = ids.map((id) => ({ id, outcome: 'failed' as const, error: wrapped }));
       }
-      for (const result of results) {
-        const previous = merged.get(result.id);
-        if (!previous || rank(result) > rank(previous)) merged.set(result.id, result);
-      }
+      for (const result of results) mergeResult(merged, result);
     }
     return [...merged.values()];
   }
+}
+
+/** The targets grouped by the embedding profile they are written with (one group, but during a model change). */
+function byEmbedding(
+  targets: readonly IndexTarget[],
+): Array<{ embedding: IndexTarget['embedding']; targets: IndexTarget[] }> {
+  const groups = new Map<IndexTarget['embedding'], IndexTarget[]>();
+  for (const target of targets) {
+    const group = groups.get(target.embedding) ?? [];
+    group.push(target);
+    groups.set(target.embedding, group);
+  }
+  return [...groups].map(([embedding, group]) => ({ embedding, targets: group }));
+}
+
+function mergeResult(merged: Map<string, ApplyResult>, result: ApplyResult): void {
+  const previous = merged.get(result.id);
+  if (!previous || rank(result) > rank(previous)) merged.set(result.id, result);
 }
 
 function selectTargets(collection: CollectionRuntime, options: ApplyOptions): readonly IndexTarget[] {

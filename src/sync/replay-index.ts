@@ -59,7 +59,7 @@ export async function replayIndex(
   if (!definition.config.sync.bus) {
     throw new VectorsyncError(
       ErrorCode.ConfigInvalid,
-      `collection "${collection.name}" does not publish to the event bus (collections.${collection.name}.sync.bus); rebuild it from Postgres with \`vectorsync setup --rebuild --collection ${collection.name}\``,
+      `collection "${collection.name}" does not publish to the event bus (collections.${collection.name}.sync.bus); rebuild it from Postgres with \`vectorsync reembed --collection ${collection.name}\``,
       { details: { collection: collection.name } },
     );
   }
@@ -67,7 +67,7 @@ export async function replayIndex(
   if (stream.firstSequence > 1 && !options.force) {
     throw new VectorsyncError(
       ErrorCode.InvalidRequest,
-      `the event stream no longer starts at its beginning (first sequence ${stream.firstSequence}): older events were discarded (bus.maxAgeHours or stream limits), so a replay would miss rows. Rebuild from Postgres instead (\`vectorsync setup --rebuild\`), or pass --force`,
+      `the event stream no longer starts at its beginning (first sequence ${stream.firstSequence}): older events were discarded (bus.maxAgeHours or stream limits), so a replay would miss rows. Rebuild from Postgres instead (\`vectorsync reembed --collection ${collection.name}\`), or pass --force`,
       { details: { firstSequence: stream.firstSequence } },
     );
   }
@@ -77,8 +77,7 @@ export async function replayIndex(
     collection: collection.name,
     store: active.storeName,
     storeKind: active.record.storeKind,
-    embedderModel: collection.embedder.modelId,
-    dimensions: collection.embedder.dimensions,
+    embedding: collection.embedding,
     params: active.record.params,
     state: 'building',
   });
@@ -148,7 +147,7 @@ export async function replayIndex(
     if (!complete && !options.force) {
       throw new VectorsyncError(
         ErrorCode.InvalidRequest,
-        `the replayed index holds ${indexRecords} records but the source has ${sourceRows} rows (and the active index ${activeRecords}): the stream does not contain every row's history (was the bus enabled after the rows existed?). The new index was discarded; rebuild from Postgres with \`vectorsync setup --rebuild\``,
+        `the replayed index holds ${indexRecords} records but the source has ${sourceRows} rows (and the active index ${activeRecords}): the stream does not contain every row's history (was the bus enabled after the rows existed?). The new index was discarded; rebuild from Postgres with \`vectorsync reembed --collection ${collection.name}\``,
         { details: { sourceRows, indexRecords, activeRecords } },
       );
     }

@@ -38,8 +38,6 @@ export interface SetupResult {
 
 export interface SetupOptions {
   collections?: string[];
-  /** Build a new index version from the source even if one exists (e.g. a new embedder). */
-  rebuild?: boolean;
 }
 
 /**
@@ -56,8 +54,7 @@ export async function setupCollections(
   const names = options.collections ?? [...runtime.collections.keys()];
   await setupCdcCapture(runtime);
   const results: SetupResult[] = [];
-  for (const name of names)
-    results.push(await setupCollection(runtime, runtime.collection(name), options.rebuild ?? false));
+  for (const name of names) results.push(await setupCollection(runtime, runtime.collection(name)));
   await runtime.refreshIndexes();
   return results;
 }
@@ -65,7 +62,6 @@ export async function setupCollections(
 async function setupCollection(
   runtime: VectorsyncRuntime,
   collection: CollectionRuntime,
-  rebuild: boolean,
 ): Promise<SetupResult> {
   const { definition, embedder } = collection;
   const storeConfig = runtime.config.stores[collection.storeName]!;
@@ -99,7 +95,9 @@ async function setupCollection(
     }
     const live = await liveIndexes(tx, definition.name);
     const active = live.find((record) => record.state === 'active');
-    if (active && !rebuild) {
+    // A new version beside an active one (another embedder, analyzer or index settings) is
+    // built blue/green by `vectorsync reembed`, never here: searches must not see it half built.
+    if (active) {
       assertEmbedderMatches(active, embedder);
       assertAnalyzerMatches(active, analyzer);
       if (active.store !== collection.storeName) {
@@ -122,8 +120,7 @@ async function setupCollection(
       collection: definition.name,
       store: collection.storeName,
       storeKind: storeConfig.provider,
-      embedderModel: embedder.modelId,
-      dimensions: embedder.dimensions,
+      embedding: collection.embedding,
       params,
       state: 'active',
     });

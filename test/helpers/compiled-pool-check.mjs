@@ -29,15 +29,20 @@ const collection = {
     keywordFields: ['body'],
     payloadFields: [],
   },
-  embedder: new HashEmbedder(16),
-  embeddingCache: new MemoryEmbeddingCache(),
   analyzer,
 };
+collection.embedding = {
+  key: 'local',
+  config: { provider: 'hash', dimensions: 16, cache: 'memory' },
+  embedder: new HashEmbedder(16),
+  cache: new MemoryEmbeddingCache(),
+};
+collection.embedder = collection.embedding.embedder;
+collection.embeddingCache = collection.embedding.cache;
 const pool = new DocumentPool({
   threads: 1,
   budgetMs: 30000,
   memoryMb: 256,
-  embedders: { local: { provider: 'hash', dimensions: 16, cache: 'memory' } },
   logger,
   inlineMaxChars: 0,
 });

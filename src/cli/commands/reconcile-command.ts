@@ -95,7 +95,7 @@ function printReport(report: ReconcileReport): void {
   if (report.error) process.stdout.write(`error ${report.error.code}: ${report.error.message}\n`);
   if (report.embedderMismatch) {
     process.stdout.write(
-      `the index was built with ${report.embedderMismatch.index} but the config names ${report.embedderMismatch.configured}: rebuild (vectorsync setup --rebuild --collection ${report.collection})\n`,
+      `the index was built with ${report.embedderMismatch.index} (and was compared with it) but the config names ${report.embedderMismatch.configured}: build the new version beside it with \`vectorsync reembed --collection ${report.collection}\`\n`,
     );
   }
   printTable(

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { migrate } from '../../db/migrator.js';
+import { ErrorCode, VectorsyncError } from '../../errors.js';
 import { setupCollections } from '../../sync/setup-collections.js';
 import { type GlobalOptions, printTable, withRuntime } from '../cli-context.js';
 import { waitForDrain } from '../wait-for-drain.js';
@@ -13,7 +14,7 @@ export function registerSetupCommand(program: Command): void {
     .option('-c, --collection <name...>', 'only these collections')
     .option(
       '--rebuild',
-      'build a new index version from the source, replacing the current one (e.g. after changing the embedder)',
+      'replaced by `vectorsync reembed`, which keeps searches on the current version until the cut-over',
     )
     .option(
       '--wait',
@@ -24,11 +25,16 @@ export function registerSetupCommand(program: Command): void {
       await withRuntime(
         options,
         async (runtime, logger) => {
+          if (commandOptions.rebuild) {
+            throw new VectorsyncError(
+              ErrorCode.InvalidRequest,
+              `setup --rebuild is gone: it let searches see a half-built index. Build the new version beside the serving one with \`vectorsync reembed --collection ${commandOptions.collection?.[0] ?? '<name>'}\` (docs/operations.md#changing-the-embedder)`,
+            );
+          }
           await migrate(runtime.db, logger);
           await runtime.refreshIndexes();
           const results = await setupCollections(runtime, {
             ...(commandOptions.collection ? { collections: commandOptions.collection } : {}),
-            rebuild: commandOptions.rebuild ?? false,
           });
           printTable(
             results.map((result) => ({
