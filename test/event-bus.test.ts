@@ -89,6 +89,13 @@ describe('event bus (NATS JetStream): outbox capture published to the bus, appli
     );
     assert.ok(events.some((event) => event.origin === 'backfill'));
     assert.ok(events.every((event) => event.collection === 'products' && event.capturedAt.length > 0));
+    // What a build's settle step waits on: no apply consumer yet, so nothing is applied.
+    const position = await bus.consumerPosition({ consumer: config.bus!.consumer, collection: 'products' });
+    assert.deepEqual(position, {
+      lastSequence: Math.max(...events.map((event) => event.sequence)),
+      ackedThrough: 0,
+      caughtUp: false,
+    });
   });
 
   it('the bus consumer applies the stream: the index equals the source', async () => {
@@ -117,6 +124,9 @@ describe('event bus (NATS JetStream): outbox capture published to the bus, appli
     const info = await raw.consumerInfo(applyDurable());
     assert.equal(info.num_pending, 0);
     assert.equal(info.num_ack_pending, 0);
+    const position = await bus.consumerPosition({ consumer: config.bus!.consumer, collection: 'products' });
+    assert.equal(position.caughtUp, true);
+    assert.equal(position.ackedThrough, position.lastSequence, JSON.stringify(position));
   });
 
   it('fans out: an independent durable consumer receives every event, and acknowledgements stay per consumer', async () => {

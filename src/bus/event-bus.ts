@@ -24,6 +24,12 @@ export interface BusMessage {
   nak(delayMs: number): void;
 }
 
+export interface ConsumerPosition {
+  lastSequence: number;
+  ackedThrough: number;
+  caughtUp: boolean;
+}
+
 export interface BusSubscription {
   stop(): Promise<void>;
 }
@@ -51,5 +57,11 @@ export interface EventBus {
     handler: (messages: BusMessage[]) => Promise<void>,
   ): Promise<{ replayed: number; lastSequence: number }>;
   info(): Promise<{ messages: number; firstSequence: number; lastSequence: number }>;
+  /**
+   * How far a durable consumer has applied one collection's events: the position of the
+   * collection's last event, and of the last event up to which every one is acknowledged.
+   * `caughtUp` when it has nothing left to deliver or acknowledge.
+   */
+  consumerPosition(options: { consumer: string; collection: string }): Promise<ConsumerPosition>;
   close(): Promise<void>;
 }

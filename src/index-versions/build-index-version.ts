@@ -1,9 +1,11 @@
+import type { EventBus } from '../bus/event-bus.js';
 import { canonicalJson } from '../config/canonical-json.js';
 import { ErrorCode, isVectorsyncError, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { sourceRowCount } from '../pipeline/source-pages.js';
 import { indexSpecFor, type VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { indexParamsFor } from '../stores/index-params.js';
+import { applyConsumerName } from '../sync/bus-consumer.js';
 import { databaseNow, waitForIndexWriters, writerStaleAfterMs } from '../sync/index-watcher.js';
 import { type CompletenessReport, checkCompleteness } from './completeness-check.js';
 import { type FillResult, fillIndexFromSource, sleep, throwIfAborted } from './fill-index.js';
@@ -53,10 +55,31 @@ export interface BuildIndexVersionOptions {
   writerTimeoutMs?: number;
   /** How long to wait for sync to catch up before comparing. */
   settleTimeoutMs?: number;
+  /**
+   * Where the new version's data comes from; by default Postgres, page by page (`pageSize`).
+   * `replay` fills it from the event stream instead.
+   */
+  fill?: VersionFill;
+  /**
+   * The event bus, for a collection that publishes to it: its consumers, not the outbox, apply
+   * the live changes, so settling waits for them too.
+   */
+  bus?: EventBus;
   signal?: AbortSignal;
   logger?: Logger;
   onStage?: (stage: BuildStage, detail: string) => void;
   onProgress?: (stage: BuildStage, done: number, total: number) => void;
+}
+
+export interface VersionFill {
+  /** What the fill reads, for the stage line: "the event stream (812 events)". */
+  source: string;
+  run(context: {
+    indexId: number;
+    logger: Logger;
+    signal?: AbortSignal;
+    onProgress: (done: number, total: number) => void;
+  }): Promise<FillResult>;
 }
 
 export interface IndexVersionRef {
@@ -195,19 +218,21 @@ export async function buildIndexVersion(
       );
     }
 
-    const total = await sourceRowCount(runtime.db, collection.definition);
-    stage('fill', `building ${record.location} from ${total} source rows`);
-    const fill = await fillIndexFromSource(runtime, {
-      collection: options.collection,
+    const filler = options.fill ?? (await fillFromSource(runtime, options));
+    stage('fill', `building ${record.location} from ${filler.source}`);
+    const fill = await filler.run({
       indexId: record.id,
-      pageSize: options.pageSize ?? 500,
       logger,
       ...(options.signal ? { signal: options.signal } : {}),
-      onProgress: (progress) => options.onProgress?.('fill', progress.done, Math.max(total, progress.done)),
+      onProgress: (done, total) => options.onProgress?.('fill', done, total),
     });
 
     const settle = () =>
-      waitForSync(runtime, options.collection, options.settleTimeoutMs ?? 120_000, options.signal);
+      waitForSync(runtime, options.collection, {
+        timeoutMs: options.settleTimeoutMs ?? 120_000,
+        signal: options.signal,
+        bus: collection.definition.config.sync.bus ? options.bus : undefined,
+      });
     stage('settle', 'waiting for sync to apply the changes made during the fill');
     await settle();
 
@@ -299,6 +324,26 @@ export async function buildIndexVersion(
   }
 }
 
+/** The default fill: the source rows, page by page in key order. */
+async function fillFromSource(
+  runtime: VectorsyncRuntime,
+  options: BuildIndexVersionOptions,
+): Promise<VersionFill> {
+  const total = await sourceRowCount(runtime.db, runtime.collection(options.collection).definition);
+  return {
+    source: `${total} source rows`,
+    run: (context) =>
+      fillIndexFromSource(runtime, {
+        collection: options.collection,
+        indexId: context.indexId,
+        pageSize: options.pageSize ?? 500,
+        logger: context.logger,
+        ...(context.signal ? { signal: context.signal } : {}),
+        onProgress: (progress) => context.onProgress(progress.done, Math.max(total, progress.done)),
+      }),
+  };
+}
+
 function versionRef(record: IndexRecord): IndexVersionRef {
   return {
     indexId: record.id,
@@ -358,17 +403,20 @@ function verificationProblems(input: {
 
 /**
  * Waits until every outbox event of the collection captured before now has been applied (or
- * failed), so a comparison sees what sync has done. Gives up after `timeoutMs`: the comparison
- * then reports what is still different.
+ * failed), and, with a bus, until its apply consumer acknowledged every event published
+ * before then, so a comparison sees what sync has done. Gives up after `timeoutMs`: the
+ * comparison then reports what is still different.
  */
 async function waitForSync(
   runtime: VectorsyncRuntime,
   collection: string,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
+  options: { timeoutMs: number; signal: AbortSignal | undefined; bus: EventBus | undefined },
 ): Promise<void> {
+  const { signal, bus } = options;
   const since = await databaseNow(runtime.db);
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + options.timeoutMs;
+  const consumer = applyConsumerName(runtime.config);
+  let publishedThrough: number | undefined;
   while (Date.now() < deadline) {
     throwIfAborted(signal);
     const open = await runtime.db.query<{ n: number }>(
@@ -376,8 +424,17 @@ async function waitForSync(
         WHERE collection = $1 AND status IN ('pending', 'processing') AND created_at <= $2`,
       [collection, since],
     );
-    if (open.rows[0]!.n === 0) return;
+    if (open.rows[0]!.n === 0) {
+      if (!bus) return;
+      // Every event captured before `since` is on the stream now: the consumer must pass it.
+      const position = await bus.consumerPosition({ consumer, collection });
+      publishedThrough ??= position.lastSequence;
+      if (position.caughtUp || position.ackedThrough >= publishedThrough) return;
+    }
     await sleep(200, signal);
   }
-  runtime.logger.warn({ collection, timeoutMs }, 'sync did not catch up in time; comparing anyway');
+  runtime.logger.warn(
+    { collection, timeoutMs: options.timeoutMs },
+    'sync did not catch up in time; comparing anyway',
+  );
 }

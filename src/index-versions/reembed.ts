@@ -15,7 +15,7 @@ export interface ReembedReport extends IndexBuildReport {
 
 /**
  * Builds a new version of a collection's index with what the config says now (its embedder:
- * model, provider or dimensions; its analyzer; its index settings, such as halfvec) beside the
+ * model, provider or dimensions; its analyzer; its index settings) beside the
  * version serving, in the same store, through the index-version lifecycle
  * (`buildIndexVersion`). Searches keep answering from the serving version, with full results,
  * until the verified cut-over; the old version stays in sync as the standby for rollback.

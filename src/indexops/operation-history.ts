@@ -330,6 +330,7 @@ export async function finishOperation(
     abortReason?: string | null;
     errorCode?: string | null;
     error?: string | null;
+    progress?: BuildProgress;
     /** Only finish if the owner has not heartbeated since this instant (crash cleanup). */
     heartbeatNotAfter?: Date;
   },
@@ -338,7 +339,8 @@ export async function finishOperation(
     `UPDATE vectorsync.index_operations
         SET state = $2, step = coalesce($3, step), result = result || coalesce($4, '{}'::jsonb),
             warnings = coalesce($5, warnings), abort_reason = coalesce($6, abort_reason),
-            error_code = $7, error = $8, finished_at = clock_timestamp(), backend_pid = NULL, backend_start = NULL
+            error_code = $7, error = $8, progress = coalesce($10, progress),
+            finished_at = clock_timestamp(), backend_pid = NULL, backend_start = NULL
       WHERE id = $1 AND state = 'running'
         -- JavaScript dates keep milliseconds, the column microseconds
         AND ($9::timestamptz IS NULL OR heartbeat_at < $9::timestamptz + interval '1 millisecond')`,
@@ -352,6 +354,7 @@ export async function finishOperation(
       outcome.errorCode ?? null,
       outcome.error ?? null,
       outcome.heartbeatNotAfter ?? null,
+      outcome.progress ? JSON.stringify(outcome.progress) : null,
     ],
   );
   return result.rowCount === 1;

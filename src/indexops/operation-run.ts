@@ -185,8 +185,12 @@ export class OperationRun extends EventEmitter<OperationRunEvents> {
   ): Promise<IndexOperation> {
     clearInterval(this.timer);
     await this.beating?.catch(() => undefined);
+    // The last progress (often 'done') may have arrived after the last heartbeat.
+    const progress = this.progressDirty ? this.latestProgress : undefined;
+    this.progressDirty = false;
     await finishOperation(this.db, this.id, {
       state,
+      ...(progress ? { progress } : {}),
       step: outcome.step ?? state,
       ...(outcome.result ? { result: outcome.result } : {}),
       warnings: this.warningList,

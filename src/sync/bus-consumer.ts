@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { BusMessage, BusSubscription, EventBus } from '../bus/event-bus.js';
+import type { VectorsyncConfig } from '../config/config-schema.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
@@ -39,6 +40,11 @@ export interface BusConsumerOptions {
   logger?: Logger;
 }
 
+/** The durable consumer that applies bus events to the indexes (`bus.consumer`). */
+export function applyConsumerName(config: VectorsyncConfig): string {
+  return config.bus?.consumer ?? 'vectorsync-apply';
+}
+
 /**
  * Applies change events from the event bus to the indexes. A message is acknowledged only
  * after its change is in every live index (or recorded in the failed list), so a consumer that
@@ -65,7 +71,7 @@ export class BusConsumer extends EventEmitter<BusConsumerEvents> {
       [...runtime.collections.values()]
         .filter((collection) => collection.definition.config.sync.bus)
         .map((collection) => collection.name);
-    this.consumer = options.consumer ?? runtime.config.bus?.consumer ?? 'vectorsync-apply';
+    this.consumer = options.consumer ?? applyConsumerName(runtime.config);
     this.logger = (options.logger ?? runtime.logger).child({ busConsumer: this.consumer });
     this.applier = new Applier(runtime, this.logger);
   }

@@ -113,6 +113,37 @@ export async function outboxDrained(db: SqlExecutor): Promise<boolean> {
   return result.rows[0]!.open === 0;
 }
 
+/**
+ * Waits until the outbox is drained, failing only when the number of open events has not gone
+ * down for `stallMs`: a backlog that a busy machine applies slowly is not an error, one that
+ * stops moving is.
+ */
+export async function waitForOutboxDrain(
+  db: SqlExecutor,
+  options: { stallMs?: number; message?: string } = {},
+): Promise<void> {
+  const stallMs = options.stallMs ?? 20_000;
+  let lowest = Number.POSITIVE_INFINITY;
+  let movedAt = Date.now();
+  for (;;) {
+    const result = await db.query<{ open: number; failed: number }>(
+      `SELECT count(*)::int AS open, count(*) FILTER (WHERE status = 'failed')::int AS failed
+         FROM vectorsync.outbox WHERE status <> 'done'`,
+    );
+    const { open, failed } = result.rows[0]!;
+    if (open === 0) return;
+    if (open < lowest) {
+      lowest = open;
+      movedAt = Date.now();
+    } else if (Date.now() - movedAt > stallMs) {
+      throw new Error(
+        `${options.message ?? 'the outbox'}: ${open} events still open (${failed} failed), none applied for ${stallMs} ms`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** The index must equal what a fresh rebuild from the source would produce (invariant 2). */
 export async function assertIndexMatchesSource(db: SqlExecutor, location: string): Promise<{ rows: number }> {
   const result = await db.query<{ problem: string }>(

@@ -14,7 +14,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { BusConfig } from '../../config/config-schema.js';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { BusEvent, BusMessage, BusSubscription, EventBus } from '../event-bus.js';
+import type { BusEvent, BusMessage, BusSubscription, ConsumerPosition, EventBus } from '../event-bus.js';
 
 /**
  * NATS JetStream: one stream (`bus.stream`) with a subject per collection
@@ -155,10 +155,7 @@ export class NatsEventBus implements EventBus {
     for (const collection of options.collections) {
       const subject = this.subject(collection);
       // Where this collection's events end now: later ones are live traffic, applied anyway.
-      const last = await jsm.streams
-        .getMessage(this.config.stream, { last_by_subj: subject })
-        .then((message) => message?.seq ?? 0)
-        .catch(() => 0);
+      const last = await this.lastSequenceOf(jsm, collection);
       if (last === 0) continue;
       const consumer = await js.consumers.get(this.config.stream, {
         filter_subjects: subject,
@@ -190,6 +187,29 @@ export class NatsEventBus implements EventBus {
       firstSequence: info.state.first_seq,
       lastSequence: info.state.last_seq,
     };
+  }
+
+  async consumerPosition(options: { consumer: string; collection: string }): Promise<ConsumerPosition> {
+    const { jsm } = await this.client();
+    const lastSequence = await this.lastSequenceOf(jsm, options.collection);
+    const info = await jsm.consumers
+      .info(this.config.stream, `${options.consumer}_${options.collection}`)
+      .catch(() => undefined);
+    if (!info) return { lastSequence, ackedThrough: 0, caughtUp: lastSequence === 0 };
+    const ackedThrough = info.ack_floor.stream_seq;
+    return {
+      lastSequence,
+      ackedThrough,
+      caughtUp: ackedThrough >= lastSequence || (info.num_pending === 0 && info.num_ack_pending === 0),
+    };
+  }
+
+  /** The stream position of a collection's newest event (0: it has none). */
+  private lastSequenceOf(jsm: JetStreamManager, collection: string): Promise<number> {
+    return jsm.streams
+      .getMessage(this.config.stream, { last_by_subj: this.subject(collection) })
+      .then((message) => message?.seq ?? 0)
+      .catch(() => 0);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { createEventBus } from '../../bus/create-event-bus.js';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
 import {
   abortBuild,
@@ -72,8 +73,13 @@ export function registerMigrateStoreCommand(program: Command): void {
             '--to <store> is required (or one of --status, --rollback, --drop-standby, --abandon)',
           );
         const interrupt = abortOnInterrupt();
+        // A collection on the bus is kept current by its consumers: settling waits for them.
+        const bus = runtime.collection(collection).definition.config.sync.bus
+          ? createEventBus(runtime.config, logger)
+          : undefined;
         try {
           const report = await migrateStore(runtime, {
+            ...(bus ? { bus } : {}),
             collection,
             to: options.to,
             pageSize: Number(options.pageSize),
@@ -99,6 +105,7 @@ export function registerMigrateStoreCommand(program: Command): void {
           }
         } finally {
           interrupt.dispose();
+          await bus?.close();
         }
       });
     });

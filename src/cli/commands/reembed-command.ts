@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { createEventBus } from '../../bus/create-event-bus.js';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
 import { loadJudgedQueries } from '../../index-versions/judged-evaluation.js';
 import {
@@ -87,8 +88,13 @@ export function registerReembedCommand(program: Command): void {
           );
         const judged = options.eval ? await loadJudgedQueries(options.eval) : undefined;
         const interrupt = abortOnInterrupt();
+        // A collection on the bus is kept current by its consumers: settling waits for them.
+        const bus = runtime.collection(collection).definition.config.sync.bus
+          ? createEventBus(runtime.config, logger)
+          : undefined;
         try {
           const report = await reembed(runtime, {
+            ...(bus ? { bus } : {}),
             collection,
             pageSize: Number(options.pageSize),
             queries: Number(options.queries),
@@ -122,6 +128,7 @@ export function registerReembedCommand(program: Command): void {
           }
         } finally {
           interrupt.dispose();
+          await bus?.close();
         }
       });
     });

@@ -60,6 +60,9 @@ type Row = Record<string, unknown>;
  * computed (a whitespace tokenizer with no further processing), so both stores match the same
  * terms; the scores differ (docs/stores.md#lancedb).
  */
+/** Tries at dropping a table whose directory another process is still writing into. */
+const DROP_ATTEMPTS = 8;
+
 export class LancedbStore implements VectorStore {
   readonly kind = 'lancedb';
   readonly capabilities: StoreCapabilities = { sourceForeignKey: false, keyword: true, filters: true };
@@ -383,7 +386,22 @@ export class LancedbStore implements VectorStore {
     await this.run(async () => {
       const db = await this.connect();
       this.tables.delete(spec.location);
-      if ((await db.tableNames()).includes(spec.location)) await db.dropTable(spec.location);
+      // Another process may still be finishing a write or an optimize of a version just retired
+      // (it stops once it reloads the catalog): its new files make the directory removal fail.
+      // Dropping is idempotent, so it is tried again once that work has had time to end.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if ((await db.tableNames()).includes(spec.location)) await db.dropTable(spec.location);
+          return;
+        } catch (error) {
+          if (attempt >= DROP_ATTEMPTS || !/Directory not empty/i.test((error as Error).message)) throw error;
+          this.logger.warn(
+            { index: spec.location, attempt },
+            'LanceDB table busy while dropping; trying again',
+          );
+          await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+        }
+      }
     });
   }
 
