@@ -2,19 +2,27 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { SqlExecutor } from '../db/database.js';
 import { coerceError, ErrorCode, VectorsyncError } from '../errors.js';
+import { CATALOG_CHANNEL } from '../index-versions/catalog-channel.js';
 import type { Logger } from '../logger.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { NotifyListener } from './notify-listener.js';
 
 /**
  * Keeps one process's list of live indexes (the targets every write goes to) current, and
  * records in `vectorsync.index_writers` when it last reloaded it. Whoever starts building a
  * new index beside the active one waits for every live writer to have seen it
  * (`waitForIndexWriters`) before reading the source, so no change can slip past the new index.
+ * It reloads when the catalog announces a change (NOTIFY, with `sync.wake: notify`) and every
+ * `intervalMs` regardless, which is also the heartbeat the handshake relies on and the safety
+ * net for a notification lost while the LISTEN connection was down.
  */
 export class IndexWatcher {
   readonly id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
+  /** A change was announced while a reload was running: that reload may have read too early. */
+  private again = false;
+  private listener: NotifyListener | undefined;
 
   constructor(
     private readonly runtime: VectorsyncRuntime,
@@ -25,29 +33,63 @@ export class IndexWatcher {
   async start(): Promise<void> {
     if (this.timer) return;
     await this.refresh();
-    this.timer = setInterval(() => {
-      this.refresh().catch((error) =>
-        this.logger.warn({ err: coerceError(error).message }, 'could not reload live indexes'),
-      );
-    }, this.intervalMs);
+    this.timer = setInterval(() => this.refreshInBackground(), this.intervalMs);
     this.timer.unref();
+    const { sync } = this.runtime.config;
+    if (sync.wake === 'notify') {
+      this.listener = new NotifyListener({
+        db: this.runtime.db,
+        channel: CATALOG_CHANNEL,
+        onNotification: () => this.refreshInBackground(),
+        // Changes announced while disconnected were not heard: reload now.
+        onConnected: () => this.refreshInBackground(),
+        heartbeatMs: sync.heartbeatMs,
+        reconnectMaxMs: sync.listenReconnectMaxMs,
+        logger: this.logger,
+      });
+      await this.listener.start();
+    }
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    await this.listener?.stop();
+    this.listener = undefined;
+    this.again = false;
     await this.refreshing?.catch(() => undefined);
     await this.runtime.db
       .query('DELETE FROM vectorsync.index_writers WHERE id = $1', [this.id])
       .catch(() => undefined);
   }
 
-  /** Reloads now; resolves once the new targets are in use and the fact is recorded. */
+  /**
+   * Reloads now; resolves once the new targets are in use and the fact is recorded. A call
+   * during a running reload waits for it and then reloads once more (however many calls came
+   * meanwhile): the running one may have read the catalog before the change that prompted them.
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= this.reload().finally(() => {
-      this.refreshing = undefined;
-    });
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.reload();
+        } while (this.again);
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
     return this.refreshing;
+  }
+
+  private refreshInBackground(): void {
+    this.refresh().catch((error) =>
+      this.logger.warn({ err: coerceError(error).message }, 'could not reload live indexes'),
+    );
   }
 
   private async reload(): Promise<void> {
