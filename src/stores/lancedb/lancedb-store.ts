@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type * as Lancedb from '@lancedb/lancedb';
 import type * as Arrow from 'apache-arrow';
 import { hashCollectionLock } from '../../db/collection-lock.js';
@@ -11,7 +10,6 @@ import type { EmbeddedDocument } from '../../pipeline/index-document.js';
 import { idBucket } from '../id-bucket.js';
 import { BucketChecksumAccumulator } from '../record-checksum.js';
 import { decodeScanCursor, encodeScanCursor, validateScanRequest } from '../scan-cursor.js';
-import { upsertIntake } from '../upsert-intake.js';
 import type {
   ApplyResult,
   BucketChecksum,
@@ -26,6 +24,16 @@ import type {
   UpsertOptions,
   VectorStore,
 } from '../vector-store.js';
+import {
+  assertQueryDimensions,
+  byScoreThenId,
+  deleteDecision,
+  inRequestOrder,
+  recordFingerprint,
+  type StoredState,
+  upsertIntake,
+  upsertWins,
+} from '../version-guard.js';
 import { filterColumn, filterValue, type LancedbStoreConfig, silenceLancedbLogs } from './lancedb-config.js';
 import { compileLancedbFilter, sqlString } from './lancedb-filter.js';
 
@@ -35,14 +43,6 @@ const ARROW = 'apache-arrow';
 interface Modules {
   lancedb: typeof Lancedb;
   arrow: typeof Arrow;
-}
-
-/** What the version guard needs to know about a stored record (live or tombstone). */
-interface StoredState {
-  tenant: string;
-  version: number;
-  deleted: boolean;
-  fingerprint: string;
 }
 
 type Row = Record<string, unknown>;
@@ -142,17 +142,11 @@ export class LancedbStore implements VectorStore {
           const rows: Row[] = [];
           for (const document of valid) {
             const row = documentRow(spec, document);
-            const current = stored.get(document.id);
-            const newer =
-              !current ||
-              current.version < document.version ||
-              (current.version === document.version &&
-                !current.deleted &&
-                current.fingerprint !== row.fingerprint) ||
-              (overwrite &&
-                (current.deleted ||
-                  current.version !== document.version ||
-                  current.fingerprint !== row.fingerprint));
+            const newer = upsertWins(
+              stored.get(document.id),
+              { version: document.version, fingerprint: String(row.fingerprint) },
+              overwrite,
+            );
             results.set(document.id, { id: document.id, outcome: newer ? 'applied' : 'skipped_stale' });
             if (newer) rows.push(row);
           }
@@ -171,7 +165,7 @@ export class LancedbStore implements VectorStore {
         }),
       );
     }
-    return documents.map((document) => results.get(document.id)!);
+    return inRequestOrder(documents, results);
   }
 
   async delete(spec: IndexSpec, requests: readonly DeleteRequest[]): Promise<ApplyResult[]> {
@@ -187,18 +181,12 @@ export class LancedbStore implements VectorStore {
         const outcome = new Map<string, ApplyResult['outcome']>();
         const tombstones: Row[] = [];
         for (const request of unique) {
-          const current = stored.get(request.id);
-          if (current && !current.deleted) {
-            const otherTenant = request.tenant !== null && current.tenant !== request.tenant;
-            if (otherTenant || (request.version !== null && current.version > request.version)) {
-              outcome.set(request.id, 'skipped_stale');
-              continue;
-            }
-          }
-          outcome.set(request.id, 'applied');
-          const version = request.version ?? current?.version ?? 0;
-          if (current?.deleted && current.version >= version) continue;
-          tombstones.push(tombstoneRow(spec, request.id, request.tenant ?? current?.tenant ?? '', version));
+          const decision = deleteDecision(stored.get(request.id), request);
+          outcome.set(request.id, decision.outcome);
+          if (decision.outcome === 'applied' && decision.tombstone)
+            tombstones.push(
+              tombstoneRow(spec, request.id, decision.tombstone.tenant, decision.tombstone.version),
+            );
         }
         if (tombstones.length > 0) {
           // A delete wins a tie with a live record; a live record of another tenant is left alone.
@@ -214,7 +202,7 @@ export class LancedbStore implements VectorStore {
         return outcome;
       }),
     );
-    return requests.map((request) => ({ id: request.id, outcome: outcomes.get(request.id)! }));
+    return inRequestOrder(requests, outcomes);
   }
 
   async truncate(spec: IndexSpec): Promise<void> {
@@ -255,13 +243,7 @@ export class LancedbStore implements VectorStore {
   }
 
   async search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]> {
-    if (request.vector.length !== spec.dimensions) {
-      throw new VectorsyncError(
-        ErrorCode.DimensionMismatch,
-        `query vector has ${request.vector.length} dimensions, index ${spec.location} expects ${spec.dimensions}`,
-        { details: { expected: spec.dimensions, received: request.vector.length } },
-      );
-    }
+    assertQueryDimensions(spec, request.vector);
     const rows = await this.run(async () => {
       const table = await this.table(spec);
       return table
@@ -275,9 +257,7 @@ export class LancedbStore implements VectorStore {
         .limit(request.k)
         .toArray();
     });
-    return rows
-      .map((row: Row) => toHit(row, 1 - Number(row._distance)))
-      .sort((a: SearchHit, b: SearchHit) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return rows.map((row: Row) => toHit(row, 1 - Number(row._distance))).sort(byScoreThenId);
   }
 
   /**
@@ -298,9 +278,7 @@ export class LancedbStore implements VectorStore {
         .limit(request.k)
         .toArray();
     });
-    return rows
-      .map((row: Row) => toHit(row, Number(row._score)))
-      .sort((a: SearchHit, b: SearchHit) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return rows.map((row: Row) => toHit(row, Number(row._score))).sort(byScoreThenId);
   }
 
   async scan(spec: IndexSpec, request: ScanRequest): Promise<ScanPage> {
@@ -601,10 +579,7 @@ function documentRow(spec: IndexSpec, document: EmbeddedDocument): Row {
     version: BigInt(document.version),
     deleted: false,
     content_hash: document.contentHash,
-    // What the guard compares when a version is redelivered: a same-version write that changes nothing writes nothing.
-    fingerprint: createHash('sha1')
-      .update(JSON.stringify([document.tenant, document.contentHash, payload, terms]))
-      .digest('hex'),
+    fingerprint: recordFingerprint(document),
     payload,
     terms,
     vector: Array.from(document.vector),

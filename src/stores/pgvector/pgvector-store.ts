@@ -8,7 +8,6 @@ import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
 import type { IndexOpsSupport } from '../index-ops-support.js';
-import { upsertIntake } from '../upsert-intake.js';
 import type {
   ApplyResult,
   BucketChecksum,
@@ -23,6 +22,7 @@ import type {
   UpsertOptions,
   VectorStore,
 } from '../vector-store.js';
+import { upsertIntake } from '../version-guard.js';
 import { bm25Ddl, bm25Names, compactBm25Sql } from './pgvector-bm25.js';
 import {
   hnswParams,

@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { QdrantClient, Schemas } from '@qdrant/js-client-rest';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
 import { decodeScanCursor, encodeScanCursor, validateScanRequest } from '../scan-cursor.js';
-import { upsertIntake } from '../upsert-intake.js';
 import type {
   ApplyResult,
   DeleteRequest,
@@ -21,6 +19,16 @@ import type {
   UpsertOptions,
   VectorStore,
 } from '../vector-store.js';
+import {
+  assertQueryDimensions,
+  byScoreThenId,
+  deleteDecision,
+  inRequestOrder,
+  recordFingerprint,
+  type StoredState,
+  upsertIntake,
+  upsertWins,
+} from '../version-guard.js';
 import {
   META,
   PAYLOAD_KEY,
@@ -51,13 +59,6 @@ import {
 } from './qdrant-requests.js';
 
 const PACKAGE = '@qdrant/js-client-rest';
-
-interface StoredState {
-  tenant: string;
-  version: number;
-  deleted: boolean;
-  fingerprint: string;
-}
 
 type Guard = 'conditional' | 'read-compare-write';
 
@@ -124,21 +125,15 @@ export class QdrantStore implements VectorStore {
         const guards: Array<{ version: number; fingerprint: string }> = [];
         const written: string[] = [];
         for (const document of valid) {
-          const fingerprint = documentFingerprint(document);
+          const fingerprint = recordFingerprint(document);
           const current = stored.get(pointId(spec, document.tenant, document.id));
+          // A delete that did not know the tenant left its tombstone under tenant '': it guards
+          // the id in every tenant (a repair removes it, below).
           const orphanTombstone = stored.get(pointId(spec, '', document.id));
+          const wins = upsertWins(current, { version: document.version, fingerprint }, overwrite);
           const newer = overwrite
-            ? !current ||
-              current.deleted ||
-              current.version !== document.version ||
-              current.fingerprint !== fingerprint ||
-              orphanTombstone !== undefined
-            : (!current ||
-                current.version < document.version ||
-                (current.version === document.version &&
-                  !current.deleted &&
-                  current.fingerprint !== fingerprint)) &&
-              !(orphanTombstone && orphanTombstone.version >= document.version);
+            ? wins || orphanTombstone !== undefined
+            : wins && !(orphanTombstone && orphanTombstone.version >= document.version);
           results.set(document.id, { id: document.id, outcome: newer ? 'applied' : 'skipped_stale' });
           if (!newer) continue;
           written.push(document.id);
@@ -155,7 +150,7 @@ export class QdrantStore implements VectorStore {
         if (overwrite) await client.delete(spec.location, tombstonesOfIdsBody(written));
       });
     }
-    return documents.map((document) => results.get(document.id)!);
+    return inRequestOrder(documents, results);
   }
 
   async delete(spec: IndexSpec, requests: readonly DeleteRequest[]): Promise<ApplyResult[]> {
@@ -198,13 +193,9 @@ export class QdrantStore implements VectorStore {
             : (byId.get(request.id) ?? []).filter((state) => !state.deleted);
         let remains = false;
         for (const current of candidates) {
-          if (!current.deleted && request.version !== null && current.version > request.version) {
-            remains = true;
-            continue;
-          }
-          const version = request.version ?? current.version;
-          if (current.deleted && current.version >= version) continue;
-          tombstone(current.tenant, request.id, version);
+          const decision = deleteDecision(current, request);
+          if (decision.outcome === 'skipped_stale') remains = true;
+          else if (decision.tombstone) tombstone(current.tenant, request.id, decision.tombstone.version);
         }
         if (request.tenant === null && candidates.length === 0)
           tombstone('', request.id, request.version ?? 0);
@@ -219,7 +210,7 @@ export class QdrantStore implements VectorStore {
       }
       return outcome;
     });
-    return requests.map((request) => ({ id: request.id, outcome: outcomes.get(request.id)! }));
+    return inRequestOrder(requests, outcomes);
   }
 
   async truncate(spec: IndexSpec): Promise<void> {
@@ -280,7 +271,7 @@ export class QdrantStore implements VectorStore {
         version: Number(point.payload?.[META.version]),
         payload: (point.payload?.[PAYLOAD_KEY] as Record<string, unknown> | undefined) ?? {},
       }))
-      .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      .sort(byScoreThenId);
   }
 
   /**
@@ -454,16 +445,6 @@ export class QdrantStore implements VectorStore {
   }
 }
 
-function assertQueryDimensions(spec: IndexSpec, vector: Float32Array): void {
-  if (vector.length !== spec.dimensions) {
-    throw new VectorsyncError(
-      ErrorCode.DimensionMismatch,
-      `query vector has ${vector.length} dimensions, index ${spec.location} expects ${spec.dimensions}`,
-      { details: { expected: spec.dimensions, received: vector.length } },
-    );
-  }
-}
-
 function absent(tenant: string): StoredState {
   return { tenant, version: Number.NEGATIVE_INFINITY, deleted: true, fingerprint: '' };
 }
@@ -492,10 +473,4 @@ function toRecord(
 function strip(record: StoredRecordMeta & { bucket: number }): StoredRecordMeta {
   const { bucket: _, ...meta } = record;
   return meta;
-}
-
-function documentFingerprint(document: EmbeddedDocument): string {
-  return createHash('sha1')
-    .update(JSON.stringify([document.tenant, document.contentHash, document.payload, document.terms]))
-    .digest('hex');
 }
