@@ -13,7 +13,7 @@ import {
   defaultAnalyzerConfig,
   englishStopwords,
   MAX_STEMMED_LENGTH,
-} from '../src/search/analyzer.js';
+} from '../src/pipeline/analyzer.js';
 
 /** The analyzer as it was before the token cap: the reference for ordinary text. */
 function uncappedTerms(text: string, config: AnalyzerConfig = defaultAnalyzerConfig): string[] {

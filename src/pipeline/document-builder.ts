@@ -5,7 +5,7 @@ import { contentHash } from './content-hash.js';
 import type { IndexDocument } from './index-document.js';
 import type { SourceRow } from './source-reader.js';
 
-/** What the pipeline needs of an analyzer (search/analyzer.ts implements it). */
+/** What the pipeline needs of an analyzer (analyzer.ts implements it). */
 export interface TermAnalyzer {
   termFrequencies(text: string): { frequencies: Map<string, number>; length: number };
 }

@@ -5,10 +5,10 @@ import type { Embedder } from '../embedders/embedder.js';
 import { HashEmbedder } from '../embedders/hash-embedder.js';
 import { WinkEmbedder } from '../embedders/wink-embedder.js';
 import { type ErrorCode, errorCodeOf, isVectorsyncError, VectorsyncError } from '../errors.js';
+import { Analyzer, type AnalyzerConfig } from '../pipeline/analyzer.js';
 import { buildDocument, type DocumentShape } from '../pipeline/document-builder.js';
 import type { IndexDocument } from '../pipeline/index-document.js';
 import type { SourceRow } from '../pipeline/source-reader.js';
-import { Analyzer, type AnalyzerConfig } from '../search/analyzer.js';
 
 /**
  * The work a document worker thread does, as plain data (it crosses threads by structured

@@ -10,7 +10,9 @@ import {
 } from '../db/postgres-value-checks.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 
-export type FilterValue = string | number | boolean;
+export type { FilterValue } from '../stores/filter-tree.js';
+
+import type { FilterValue } from '../stores/filter-tree.js';
 
 /**
  * Checks one filter operand against the field's source column type, so that every value a

@@ -1,31 +1,9 @@
 import type { PayloadField, PayloadFieldType } from '../config/collection-definition.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
-import { checkFilterValue, type FilterValue } from './filter-value.js';
+import type { FilterNode } from '../stores/filter-tree.js';
+import { checkFilterValue } from './filter-value.js';
 
-export type { FilterValue } from './filter-value.js';
-
-/**
- * The filter language, a small JSON tree over a collection's declared payload fields:
- *
- *   { "and": [F, …] }   { "or": [F, …] }   { "not": F }
- *   { "<field>": <value> }                                  equality
- *   { "<field>": { "eq" | "ne": v, "in": [v, …], "gt" | "gte" | "lt" | "lte": v, "exists": true|false } }
- *
- * Several keys in one object are ANDed. Values must match the field's column type
- * (src/search/filter-value.ts). The tenant is never part of a filter: every search is scoped to
- * the caller's tenant before any filter applies.
- */
-export type FilterNode =
-  | { kind: 'and' | 'or'; children: FilterNode[] }
-  | { kind: 'not'; child: FilterNode }
-  | {
-      kind: 'compare';
-      field: PayloadField;
-      op: 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte';
-      value: FilterValue;
-    }
-  | { kind: 'in'; field: PayloadField; values: FilterValue[] }
-  | { kind: 'exists'; field: PayloadField; exists: boolean };
+export type { FilterNode, FilterValue } from '../stores/filter-tree.js';
 
 const comparisonOps = new Set(['eq', 'ne', 'gt', 'gte', 'lt', 'lte']);
 const knownOps = ['eq', 'ne', 'in', 'gt', 'gte', 'lt', 'lte', 'exists'];
@@ -36,7 +14,10 @@ function invalid(message: string, details: Record<string, unknown> = {}): Vector
   return new VectorsyncError(ErrorCode.InvalidFilter, `invalid filter: ${message}`, { details });
 }
 
-/** Parses a filter given as JSON text or an already-parsed value. */
+/**
+ * Parses a filter given as JSON text or an already-parsed value into the tree every store
+ * compiles (the language is described in src/stores/filter-tree.ts).
+ */
 export function parseFilter(input: unknown, fields: readonly PayloadField[]): FilterNode | undefined {
   if (input === undefined || input === null || input === '') return undefined;
   let value = input;

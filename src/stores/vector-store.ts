@@ -2,7 +2,7 @@ import type { PayloadField } from '../config/collection-definition.js';
 import type { QualifiedName } from '../db/sql-identifier.js';
 import type { VectorsyncError } from '../errors.js';
 import type { EmbeddedDocument } from '../pipeline/index-document.js';
-import type { FilterNode } from '../search/filter.js';
+import type { FilterNode } from './filter-tree.js';
 import type { IndexOpsSupport } from './index-ops-support.js';
 
 /** Everything a store needs to create and address one physical index. */

@@ -2,10 +2,10 @@ import { isDeepStrictEqual } from 'node:util';
 import type { CollectionDefinition } from '../../src/config/collection-definition.js';
 import type { SqlExecutor } from '../../src/db/database.js';
 import { HashEmbedder } from '../../src/embedders/hash-embedder.js';
+import { Analyzer } from '../../src/pipeline/analyzer.js';
 import { buildDocument } from '../../src/pipeline/document-builder.js';
 import type { IndexDocument } from '../../src/pipeline/index-document.js';
 import { sourceSelectList, toSourceRow } from '../../src/pipeline/source-reader.js';
-import { Analyzer } from '../../src/search/analyzer.js';
 
 /** A record as the suite reads it straight from the store (its own SQL or the LanceDB client). */
 export interface StoredRecord {

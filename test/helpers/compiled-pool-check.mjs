@@ -3,7 +3,7 @@
 const dist = process.argv[2];
 const { DocumentPool } = await import(`${dist}/runtime/document-pool.js`);
 const { parseTextTemplate } = await import(`${dist}/config/text-template.js`);
-const { Analyzer } = await import(`${dist}/search/analyzer.js`);
+const { Analyzer } = await import(`${dist}/pipeline/analyzer.js`);
 const { HashEmbedder } = await import(`${dist}/embedders/hash-embedder.js`);
 const { MemoryEmbeddingCache } = await import(`${dist}/pipeline/embedding-cache.js`);
 const messages = [];

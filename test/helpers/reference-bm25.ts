@@ -1,4 +1,4 @@
-import { Analyzer, type AnalyzerConfig } from '../../src/search/analyzer.js';
+import { Analyzer, type AnalyzerConfig } from '../../src/pipeline/analyzer.js';
 
 /**
  * An independent, textbook Okapi BM25 over an in-memory corpus, to check the SQL against.

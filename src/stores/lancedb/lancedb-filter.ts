@@ -1,5 +1,5 @@
 import type { PayloadField } from '../../config/collection-definition.js';
-import type { FilterNode, FilterValue } from '../../search/filter.js';
+import type { FilterNode, FilterValue } from '../filter-tree.js';
 import { filterColumn, timestampMicros } from './lancedb-config.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { FilterNode, FilterValue } from '../../search/filter.js';
+import type { FilterNode, FilterValue } from '../filter-tree.js';
 
 /**
  * Compiles a validated filter to a parameterised SQL predicate over `<alias>.payload`.

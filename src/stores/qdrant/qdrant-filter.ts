@@ -1,5 +1,5 @@
 import type { Schemas } from '@qdrant/js-client-rest';
-import type { FilterNode, FilterValue } from '../../search/filter.js';
+import type { FilterNode, FilterValue } from '../filter-tree.js';
 import { payloadKey } from './qdrant-config.js';
 
 type Filter = Schemas['Filter'];
