@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { slotInfo } from '../src/capture/cdc/cdc-setup.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { SearchService } from '../src/search/search-service.js';
-import { readSyncStatus } from '../src/sync/sync-status.js';
+import { readSyncStatus } from '../src/status/sync-status.js';
 import { SyncWorkers } from '../src/sync/sync-workers.js';
 import {
   assertIndexMatchesSource,

@@ -5,8 +5,8 @@ import { slotInfo } from '../src/capture/cdc/cdc-setup.js';
 import { migrate } from '../src/db/migrator.js';
 import { PgDatabase } from '../src/db/pg-database.js';
 import { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
+import { readSyncStatus } from '../src/status/sync-status.js';
 import { setupCollections } from '../src/sync/setup-collections.js';
-import { readSyncStatus } from '../src/sync/sync-status.js';
 import { SyncWorkers } from '../src/sync/sync-workers.js';
 import { PostgresCluster } from './helpers/postgres-cluster.js';
 import {

@@ -5,7 +5,7 @@ import { PgliteDatabase } from '../src/db/pglite-database.js';
 import { bootstrapDemo, demoInstructions } from '../src/demo/demo-bootstrap.js';
 import { silentLogger } from '../src/logger.js';
 import { startService } from '../src/server/start-service.js';
-import { readSyncStatus } from '../src/sync/sync-status.js';
+import { readSyncStatus } from '../src/status/sync-status.js';
 import { CHILD_PROCESS_WAIT_MS, trackChildProcess } from './helpers/child-processes.js';
 import { createTestDatabase, type TestDatabase } from './helpers/test-environment.js';
 import { waitFor } from './helpers/wait-for.js';

@@ -5,11 +5,11 @@ import type { SyncConfig } from '../src/config/config-schema.js';
 import { ErrorCode } from '../src/errors.js';
 import { silentLogger } from '../src/logger.js';
 import { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
+import { readSyncStatus } from '../src/status/sync-status.js';
 import { Applier } from '../src/sync/applier.js';
 import type { ChangeEvent, EventOutcome } from '../src/sync/change-event.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
 import { setupCollections } from '../src/sync/setup-collections.js';
-import { readSyncStatus } from '../src/sync/sync-status.js';
 import {
   type DocumentHookData,
   documentWorkerHooksModule,

@@ -7,7 +7,7 @@ import { silentLogger } from '../src/logger.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { createApiKey } from '../src/server/api-keys.js';
 import { createServer } from '../src/server/create-server.js';
-import { readSyncStatus } from '../src/sync/sync-status.js';
+import { readSyncStatus } from '../src/status/sync-status.js';
 import { SyncWorkers } from '../src/sync/sync-workers.js';
 import { PostgresCluster } from './helpers/postgres-cluster.js';
 import {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { NatsEventBus } from '../src/bus/nats/nats-event-bus.js';
 import type { ResolvedConfig } from '../src/config/resolve-config.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
-import { readSyncStatus } from '../src/sync/sync-status.js';
+import { readSyncStatus } from '../src/status/sync-status.js';
 import { SyncWorkers } from '../src/sync/sync-workers.js';
 import { RawJetStream, testBusConfig } from './helpers/bus-fixture.js';
 import { startContinuousWriter } from './helpers/continuous-writer.js';

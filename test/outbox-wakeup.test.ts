@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
+import { readSyncStatus } from '../src/status/sync-status.js';
 import { pruneDoneEvents } from '../src/sync/outbox-queries.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
-import { readSyncStatus } from '../src/sync/sync-status.js';
 import {
   createProductsTable,
   fastSync,

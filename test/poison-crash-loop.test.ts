@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { ResolvedConfig } from '../src/config/resolve-config.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
-import { readSyncStatus } from '../src/sync/sync-status.js';
+import { readSyncStatus } from '../src/status/sync-status.js';
 import {
   createProductsTable,
   indexRows,

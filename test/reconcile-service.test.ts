@@ -12,8 +12,8 @@ import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { createApiKey } from '../src/server/api-keys.js';
 import { createServer } from '../src/server/create-server.js';
 import { ServiceMetrics } from '../src/server/metrics.js';
+import { readSyncStatus } from '../src/status/sync-status.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
-import { readSyncStatus } from '../src/sync/sync-status.js';
 import {
   createProductsTable,
   insertProducts,

@@ -8,9 +8,9 @@ import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { createApiKey } from '../src/server/api-keys.js';
 import { createServer } from '../src/server/create-server.js';
 import { ServiceMetrics } from '../src/server/metrics.js';
+import { type CollectionSyncStatus, readSyncStatus } from '../src/status/sync-status.js';
 import { recordFailedEvents } from '../src/sync/outbox-queries.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
-import { type CollectionSyncStatus, readSyncStatus } from '../src/sync/sync-status.js';
 import { runCli } from './helpers/cli-process.js';
 import {
   createProductsTable,

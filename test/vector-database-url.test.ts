@@ -5,8 +5,8 @@ import { PgDatabase } from '../src/db/pg-database.js';
 import { demoConfig } from '../src/demo/demo-schema.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { SearchService } from '../src/search/search-service.js';
+import { readSyncStatus } from '../src/status/sync-status.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
-import { readSyncStatus } from '../src/sync/sync-status.js';
 import { PostgresCluster } from './helpers/postgres-cluster.js';
 import {
   createProductsTable,

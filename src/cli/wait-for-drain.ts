@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import { readSyncStatus, type SyncStatus } from '../sync/sync-status.js';
+import { readSyncStatus, type SyncStatus } from '../status/sync-status.js';
 import { SyncWorkers } from '../sync/sync-workers.js';
 import { ProgressBar } from './progress-bar.js';
 

@@ -13,8 +13,8 @@ import { decodeCursor, SearchService } from '../search/search-service.js';
 import { ApiKeyAuthenticator } from '../server/api-key-authenticator.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../server/api-keys.js';
 import { startService } from '../server/start-service.js';
+import { readSyncStatus } from '../status/sync-status.js';
 import { setupCollections } from '../sync/setup-collections.js';
-import { readSyncStatus } from '../sync/sync-status.js';
 import { SyncWorkers } from '../sync/sync-workers.js';
 import type {
   IndexBuildRequest,

@@ -30,8 +30,8 @@ import type {
   SearchResultHit as InternalSearchResultHit,
 } from '../search/search-service.js';
 import type { ApiKeyRecord as InternalApiKeyRecord } from '../server/api-keys.js';
+import type { SyncStatus as InternalSyncStatus } from '../status/sync-status.js';
 import type { SetupResult as InternalSetupResult, SetupOptions } from '../sync/setup-collections.js';
-import type { SyncStatus as InternalSyncStatus } from '../sync/sync-status.js';
 
 /**
  * A vectorsync configuration as you write it (in code or in `vectorsync.config.json`): every

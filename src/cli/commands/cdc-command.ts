@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { dropSlot, slotInfo } from '../../capture/cdc/cdc-setup.js';
-import { readSyncStatus } from '../../sync/sync-status.js';
+import { readSyncStatus } from '../../status/sync-status.js';
 import {
   confirmDestructive,
   type GlobalOptions,

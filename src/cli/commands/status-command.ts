@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { readSyncStatus, type WorkStatus } from '../../sync/sync-status.js';
+import { readSyncStatus, type WorkStatus } from '../../status/sync-status.js';
 import { type GlobalOptions, printJson, printTable, withRuntime } from '../cli-context.js';
 
 export function registerStatusCommand(program: Command): void {

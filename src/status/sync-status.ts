@@ -3,8 +3,8 @@ import { formatLsn } from '../capture/cdc/lsn.js';
 import type { SqlExecutor } from '../db/database.js';
 import { latestReconcileRuns, type ReconcileRunSummary } from '../reconcile/reconcile-runs.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import { readCaptureStates, streamedCollections } from './sync-mode-switch.js';
-import { WORK_KINDS, type WorkKind, workKindSql } from './work-kind.js';
+import { readCaptureStates, streamedCollections } from '../sync/sync-mode-switch.js';
+import { WORK_KINDS, type WorkKind, workKindSql } from '../sync/work-kind.js';
 
 /** Capture-to-applied time of the events applied within the last `windowSeconds`. */
 export interface LagStats {
