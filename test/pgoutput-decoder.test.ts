@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { formatLsn, parseLsn } from '../src/capture/cdc/lsn.js';
 import { PgoutputDecoder, type PgoutputMessage, tupleText } from '../src/capture/cdc/pgoutput-decoder.js';
-import { timestampMicros } from '../src/sync/cdc-consumer.js';
+import { timestampMicros } from '../src/sync/cdc-change-extractor.js';
 import { createTestDatabase, type TestDatabase } from './helpers/test-environment.js';
 
 /**

@@ -4,24 +4,18 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { EventBus } from '../bus/event-bus.js';
 import { formatLsn, type Lsn } from '../capture/cdc/lsn.js';
-import {
-  PgoutputDecoder,
-  type PgoutputMessage,
-  type Relation,
-  tupleText,
-} from '../capture/cdc/pgoutput-decoder.js';
 import { ReplicationConnection } from '../capture/cdc/replication-connection.js';
 import { invisibleTransactions } from '../capture/cdc/transaction-visibility.js';
-import type { CollectionDefinition } from '../config/collection-definition.js';
 import type { CdcConfig } from '../config/config-schema.js';
 import { PgDatabase } from '../db/pg-database.js';
 import { coerceError, ErrorCode, errorCodeOf, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { encodeCanonicalId } from '../pipeline/canonical-id.js';
-import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier, type ApplyStats, emptyApplyStats } from './applier.js';
 import { backoffDelay } from './backoff.js';
 import { CdcApplyMarker, type CrashSuspect } from './cdc-apply-marker.js';
+import { mergeRouted, splitByRow, takeBatch } from './cdc-batching.js';
+import { CdcChangeExtractor, type CdcTransaction } from './cdc-change-extractor.js';
 import type { ChangeEvent, EventOutcome } from './change-event.js';
 import { ChangeRouter } from './change-router.js';
 import { recordFailedEvents } from './outbox-queries.js';
@@ -29,13 +23,6 @@ import type { AppliedLag } from './work-kind.js';
 
 /** Quick retries inside one replication session before it is given up and reconnected. */
 const IN_SESSION_ATTEMPTS = 3;
-
-interface Transaction {
-  xid: number;
-  endLsn: Lsn;
-  commitTime: Date;
-  events: ChangeEvent[];
-}
 
 export interface CdcBatchReport {
   transactions: number;
@@ -81,11 +68,9 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
   private readonly cdc: CdcConfig;
   private readonly logger: Logger;
   private readonly router: ChangeRouter;
-  private readonly byTable = new Map<string, CollectionRuntime[]>();
+  private readonly extractor: CdcChangeExtractor;
   private connection: ReplicationConnection | undefined;
-  private decoder = new PgoutputDecoder();
-  private open: Transaction | undefined;
-  private ready: Transaction[] = [];
+  private ready: CdcTransaction[] = [];
   private readyEvents = 0;
   private confirmed: Lsn = 0n;
   private processing: Promise<void> | undefined;
@@ -95,7 +80,6 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
   private loop: Promise<void> | undefined;
   private sessionEnded: (() => void) | undefined;
   private failures = 0;
-  private sequence = 0;
   /** Set when applying failed for good in this session: it is being ended and restarted. */
   private sessionBroken = false;
   /** Commit time of the first transaction of the batch being applied. */
@@ -121,15 +105,11 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
       [...options.runtime.collections.values()]
         .filter((c) => c.definition.config.sync.mode === 'cdc')
         .map((c) => c.name);
-    for (const name of names) {
-      const collection = this.runtime.collection(name);
-      const key = tableKey(collection.definition);
-      this.byTable.set(key, [...(this.byTable.get(key) ?? []), collection]);
-    }
+    this.extractor = new CdcChangeExtractor(names.map((name) => this.runtime.collection(name)));
   }
 
   get collections(): string[] {
-    return [...this.byTable.values()].flat().map((collection) => collection.name);
+    return this.extractor.collections;
   }
 
   async start(): Promise<void> {
@@ -179,9 +159,8 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
       );
     }
     // Anything received but not confirmed is re-sent by the server after a reconnect.
-    this.decoder = new PgoutputDecoder();
+    this.extractor.reset();
     this.sessionBroken = false;
-    this.open = undefined;
     this.ready = [];
     this.readyEvents = 0;
     const connection = new ReplicationConnection({
@@ -202,10 +181,16 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
         resolve();
       });
     });
-    connection.on('data', ({ payload }) => this.onMessage(this.decoder.decode(payload)));
+    connection.on('data', ({ payload }) => {
+      const committed = this.extractor.accept(payload);
+      if (!committed) return;
+      this.ready.push(committed);
+      this.readyEvents += committed.events.length;
+      this.scheduleFlush();
+    });
     connection.on('keepalive', ({ walEnd, replyRequested }) => {
       // Nothing received is waiting to be applied: everything up to the server's position is done.
-      if (!this.open && this.ready.length === 0 && !this.processing && walEnd > this.confirmed)
+      if (!this.extractor.openSince && this.ready.length === 0 && !this.processing && walEnd > this.confirmed)
         this.confirmed = walEnd;
       if (replyRequested) connection.sendStatus(this.confirmed);
     });
@@ -246,121 +231,6 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     this.connection = undefined;
   }
 
-  private onMessage(message: PgoutputMessage): void {
-    switch (message.tag) {
-      case 'begin':
-        this.open = { xid: message.xid, endLsn: 0n, commitTime: message.commitTime, events: [] };
-        break;
-      case 'insert':
-        this.record(message.relation, (collection) =>
-          this.upsertEvent(collection, message.relation, message.newTuple),
-        );
-        break;
-      case 'update':
-        // The old key arrives only when the key changed: the row left that id behind.
-        if (message.oldTuple) {
-          const oldTuple = message.oldTuple;
-          this.record(message.relation, (collection) => {
-            const oldId = tupleId(message.relation, oldTuple, collection.definition);
-            const newId = tupleId(message.relation, message.newTuple, collection.definition);
-            return oldId !== undefined && oldId !== newId
-              ? this.deleteEvent(collection, message.relation, oldTuple)
-              : undefined;
-          });
-        }
-        this.record(message.relation, (collection) =>
-          this.upsertEvent(collection, message.relation, message.newTuple),
-        );
-        break;
-      case 'delete':
-        this.record(message.relation, (collection) =>
-          this.deleteEvent(collection, message.relation, message.oldTuple),
-        );
-        break;
-      case 'truncate':
-        for (const relation of message.relations) {
-          this.record(relation, (collection) => ({
-            ...this.baseEvent(collection),
-            tenant: '',
-            sourceId: '',
-            op: 'truncate',
-            sourceVersion: null,
-          }));
-        }
-        break;
-      case 'commit':
-        if (this.open) {
-          this.open.endLsn = message.endLsn;
-          this.ready.push(this.open);
-          this.readyEvents += this.open.events.length;
-          this.open = undefined;
-          this.scheduleFlush();
-        }
-        break;
-      default:
-        break;
-    }
-  }
-
-  private record(
-    relation: Relation,
-    build: (collection: CollectionRuntime) => ChangeEvent | undefined,
-  ): void {
-    const collections = this.byTable.get(`${relation.schema}.${relation.name}`);
-    if (!collections || !this.open) return;
-    for (const collection of collections) {
-      const event = build(collection);
-      if (event) this.open.events.push(event);
-    }
-  }
-
-  private baseEvent(
-    collection: CollectionRuntime,
-  ): Pick<ChangeEvent, 'eventId' | 'collection' | 'capturedAt'> & { origin: string } {
-    return {
-      eventId: `cdc-${++this.sequence}`,
-      collection: collection.name,
-      origin: 'cdc',
-      ...(this.open ? { capturedAt: this.open.commitTime } : {}),
-    };
-  }
-
-  private upsertEvent(
-    collection: CollectionRuntime,
-    relation: Relation,
-    tuple: Parameters<typeof tupleText>[1],
-  ): ChangeEvent | undefined {
-    const { definition } = collection;
-    const id = tupleId(relation, tuple, definition);
-    if (id === undefined) return undefined;
-    return {
-      ...this.baseEvent(collection),
-      tenant: tupleText(relation, tuple, definition.tenantColumn.name) ?? null,
-      sourceId: id,
-      op: 'upsert',
-      // The applier re-reads the row, so unchanged TOASTed columns never matter here.
-      sourceVersion: parseVersion(definition, tupleText(relation, tuple, definition.versionColumn.name)),
-    };
-  }
-
-  private deleteEvent(
-    collection: CollectionRuntime,
-    relation: Relation,
-    tuple: Parameters<typeof tupleText>[1],
-  ): ChangeEvent | undefined {
-    const { definition } = collection;
-    const id = tupleId(relation, tuple, definition);
-    if (id === undefined) return undefined;
-    // With the default replica identity only the key is known: the tenant and version are not.
-    return {
-      ...this.baseEvent(collection),
-      tenant: tupleText(relation, tuple, definition.tenantColumn.name) ?? null,
-      sourceId: id,
-      op: 'delete',
-      sourceVersion: parseVersion(definition, tupleText(relation, tuple, definition.versionColumn.name)),
-    };
-  }
-
   private scheduleFlush(): void {
     if (this.readyEvents >= this.cdc.batchSize * 4) this.connection?.pause();
     if (this.readyEvents >= this.cdc.batchSize) {
@@ -388,18 +258,9 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     await this.sessionReady;
     while (this.running && !this.sessionBroken && this.ready.length > 0) {
       if (this.suspect && this.ready[0]!.endLsn > this.suspect.lsn) this.suspect = undefined;
-      const batch: Transaction[] = [];
-      let events = 0;
       // Up to where a predecessor died, one transaction per batch (applied change by change).
-      while (
-        this.ready.length > 0 &&
-        (batch.length === 0 || (!this.suspect && events + this.ready[0]!.events.length <= this.cdc.batchSize))
-      ) {
-        const transaction = this.ready.shift()!;
-        batch.push(transaction);
-        events += transaction.events.length;
-      }
-      this.readyEvents -= events;
+      const batch = takeBatch(this.ready, this.cdc.batchSize, this.suspect !== undefined);
+      this.readyEvents -= batch.reduce((sum, transaction) => sum + transaction.events.length, 0);
       if (!(await this.applyBatch(batch))) return;
       if (this.readyEvents < this.cdc.batchSize * 2) this.connection?.resume();
     }
@@ -410,7 +271,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
    * and the commit time of the oldest change received but not applied (lag in seconds).
    */
   private async recordProgress(lastCommit: Date | undefined): Promise<void> {
-    const oldest = this.inFlightSince ?? this.ready[0]?.commitTime ?? this.open?.commitTime ?? null;
+    const oldest = this.inFlightSince ?? this.ready[0]?.commitTime ?? this.extractor.openSince ?? null;
     await this.runtime.db
       .query(
         `INSERT INTO vectorsync.cdc_progress (slot, collections, confirmed_lsn, last_commit_time, last_applied_at, pending_since, consumer, updated_at)
@@ -430,27 +291,9 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
    * stay in one part; a batch holding a TRUNCATE is routed whole, since it orders everything.
    */
   private async routeInParts(events: ChangeEvent[]): ReturnType<ChangeRouter['route']> {
-    const parts = this.cdc.applyConcurrency;
-    if (parts <= 1 || events.length < parts * 50 || events.some((event) => event.op === 'truncate'))
-      return this.router.route(events);
-    const groups: ChangeEvent[][] = Array.from({ length: parts }, () => []);
-    for (const event of events)
-      groups[partOf(`${event.collection}\u0000${event.sourceId}`, parts)]!.push(event);
-    const routed = await Promise.all(
-      groups.filter((group) => group.length > 0).map((group) => this.router.route(group)),
-    );
-    const merged = {
-      outcomes: new Map<string, EventOutcome>(),
-      stats: emptyApplyStats(),
-      published: new Set<string>(),
-    };
-    for (const part of routed) {
-      for (const [id, outcome] of part.outcomes) merged.outcomes.set(id, outcome);
-      for (const id of part.published) merged.published.add(id);
-      for (const key of Object.keys(merged.stats) as Array<keyof ApplyStats>)
-        merged.stats[key] += part.stats[key];
-    }
-    return merged;
+    const groups = splitByRow(events, this.cdc.applyConcurrency);
+    if (groups.length === 1) return this.router.route(groups[0]!);
+    return mergeRouted(await Promise.all(groups.map((group) => this.router.route(group))));
   }
 
   /**
@@ -458,7 +301,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
    * deliver a commit before it is (a writer waiting for a synchronous standby); applying it
    * then would re-read the old row state and confirm the slot past the change for good.
    */
-  private async untilVisible(batch: readonly Transaction[]): Promise<void> {
+  private async untilVisible(batch: readonly CdcTransaction[]): Promise<void> {
     let waiting = [...new Set(batch.map((transaction) => transaction.xid))];
     let since: Date | undefined;
     for (let round = 0; ; round++) {
@@ -502,12 +345,8 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
    * applied alone, marked first, so a change that kills consumers is the only one whose crash
    * count grows; at sync.maxCrashes it goes to the failed list and the slot moves on.
    */
-  private async routeOneByOne(transaction: Transaction): ReturnType<ChangeRouter['route']> {
-    const merged = {
-      outcomes: new Map<string, EventOutcome>(),
-      stats: emptyApplyStats(),
-      published: new Set<string>(),
-    };
+  private async routeOneByOne(transaction: CdcTransaction): ReturnType<ChangeRouter['route']> {
+    const parts: Array<Awaited<ReturnType<ChangeRouter['route']>>> = [];
     const suspect = this.suspect!;
     const { maxCrashes } = this.runtime.config.sync;
     for (const [index, event] of transaction.events.entries()) {
@@ -525,26 +364,23 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
             details: { collection: event.collection, id: event.sourceId, lsn: formatLsn(transaction.endLsn) },
           },
         );
-        merged.outcomes.set(event.eventId, {
-          status: 'failed',
-          error,
-          code: errorCodeOf(error),
-          transient: false,
+        parts.push({
+          outcomes: new Map([
+            [event.eventId, { status: 'failed', error, code: errorCodeOf(error), transient: false }],
+          ]),
+          stats: emptyApplyStats(),
+          published: new Set(),
         });
         continue;
       }
       await this.marker.mark(transaction.endLsn, index, crashes);
-      const routed = await this.router.route([event]);
-      for (const [id, outcome] of routed.outcomes) merged.outcomes.set(id, outcome);
-      for (const id of routed.published) merged.published.add(id);
-      for (const key of Object.keys(merged.stats) as Array<keyof ApplyStats>)
-        merged.stats[key] += routed.stats[key];
+      parts.push(await this.router.route([event]));
     }
-    return merged;
+    return mergeRouted(parts);
   }
 
   /** Applies one batch and confirms it; false when the session had to be given up. */
-  private async applyBatch(batch: Transaction[]): Promise<boolean> {
+  private async applyBatch(batch: CdcTransaction[]): Promise<boolean> {
     const started = performance.now();
     this.inFlightSince = batch[0]?.commitTime;
     const events = batch.flatMap((transaction) => transaction.events);
@@ -666,78 +502,4 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     });
     return true;
   }
-}
-
-function tableKey(definition: CollectionDefinition): string {
-  return `${definition.table.schema}.${definition.table.name}`;
-}
-
-/** The version column's text (from the WAL) as the same bigint the SQL version expression gives. */
-export function parseVersion(definition: CollectionDefinition, text: string | undefined): number | null {
-  if (text === undefined) return null;
-  if (definition.versionKind === 'integer') {
-    const value = Number(text.split('.')[0]);
-    return Number.isSafeInteger(value) ? value : null;
-  }
-  return timestampMicros(text);
-}
-
-/** '2026-11-21 22:15:03.123456+00' → microseconds since the epoch, exactly (no Date rounding). */
-export function timestampMicros(text: string): number | null {
-  const match =
-    /^(\d{4,})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?)?$/.exec(
-      text,
-    );
-  if (!match) return null;
-  const [
-    ,
-    year,
-    month,
-    day,
-    hour,
-    minute,
-    second,
-    fraction = '',
-    sign,
-    offsetHours = '0',
-    offsetMinutes = '0',
-    offsetSeconds = '0',
-  ] = match;
-  const seconds =
-    Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second)) /
-    1000;
-  const offset = sign
-    ? (sign === '-' ? -1 : 1) *
-      (Number(offsetHours) * 3600 + Number(offsetMinutes) * 60 + Number(offsetSeconds))
-    : 0;
-  return (seconds - offset) * 1_000_000 + Number(fraction.padEnd(6, '0'));
-}
-
-/** A stable part number for a row (FNV-1a of its key). */
-function partOf(key: string, parts: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % parts;
-}
-
-/**
- * The canonical id of a streamed tuple: the key columns' text forms (pgoutput sends each in its
- * type's output form, which is what `::text` gives for the key types allowed), encoded as in SQL.
- * Undefined when a key column is absent from the tuple.
- */
-function tupleId(
-  relation: Relation,
-  tuple: Parameters<typeof tupleText>[1],
-  definition: CollectionDefinition,
-): string | undefined {
-  const parts: string[] = [];
-  for (const column of definition.keyColumns) {
-    const text = tupleText(relation, tuple, column.name);
-    if (text === undefined) return undefined;
-    parts.push(text);
-  }
-  return encodeCanonicalId(parts);
 }
