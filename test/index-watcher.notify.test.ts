@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { createIndexRecord, type IndexRecord, retireIndex } from '../src/index-versions/index-catalog.js';
 import { silentLogger } from '../src/logger.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
@@ -71,6 +72,34 @@ describe('index watcher: a change of the catalog reaches every process by NOTIFY
       timeoutMs: 10_000,
       message: 'the serving process to stop writing the retired version',
     });
+  });
+
+  it('a statement that changes no row announces nothing, so no reload can feed itself; a real change does', async () => {
+    const listener = new pg.Client({ connectionString: testDb.url });
+    await listener.connect();
+    try {
+      const payloads: string[] = [];
+      listener.on('notification', (notification) => payloads.push(notification.payload ?? ''));
+      await listener.query('LISTEN vectorsync_indexes');
+      // What the embedder-config fill-in issues on a reload once the config is recorded.
+      await operator.db.query(
+        `UPDATE vectorsync.indexes SET embedder_config = embedder_config WHERE collection = 'products'`,
+      );
+      await operator.db.query(`UPDATE vectorsync.indexes SET state = state WHERE id = -1`);
+      // Notifications arrive in commit order: once this one is in, the ones before would be too.
+      await operator.db.query(`SELECT pg_notify('vectorsync_indexes', 'marker')`);
+      await waitFor(() => payloads.includes('marker'), { message: 'the marker notification' });
+      assert.deepEqual(payloads, ['marker']);
+
+      payloads.length = 0;
+      const created = await newVersion();
+      await retireIndex(operator.db, created.id);
+      await operator.db.query(`SELECT pg_notify('vectorsync_indexes', 'marker')`);
+      await waitFor(() => payloads.includes('marker'), { message: 'the marker notification' });
+      assert.deepEqual(payloads, ['', '', 'marker'], 'the insert and the retirement, one each');
+    } finally {
+      await listener.end();
+    }
   });
 
   it('after its LISTEN connection is cut, the watcher reconnects and reloads what it missed', async () => {

@@ -115,6 +115,9 @@ export async function waitForIndexWriters(
   options: { since: Date; staleAfterMs: number; timeoutMs: number; logger?: Logger },
 ): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
+  // A writer that reloaded on the change's own notification may have read the catalog after the
+  // commit but before `since`, which does not count: ask every listening writer to reload again.
+  await db.query('SELECT pg_notify($1, $2)', [CATALOG_CHANNEL, '']);
   for (;;) {
     const lagging = await db.query<{ id: string }>(
       `SELECT id FROM vectorsync.index_writers
