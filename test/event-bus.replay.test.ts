@@ -202,6 +202,29 @@ describe('replay: rebuilding an index from the event stream', () => {
     assert.equal(await tableExists(abandoned.location), false, 'and dropped');
   });
 
+  it('refuses to change the embedding model: that is `reembed`, which keeps the old version', async () => {
+    const before = await listIndexes(testDb.db, 'products');
+    const otherModel = await openProductsRuntime(testDb, {
+      config: productsConfigWith(testDb, {
+        mode: 'outbox',
+        bus: testBusConfig(testDb),
+        sync: { indexRefreshMs: 100 },
+        dimensions: 48,
+      }),
+      setup: false,
+    });
+    try {
+      await assert.rejects(
+        replayIndex(otherModel, bus, otherModel.logger, { collection: 'products' }),
+        (error: unknown) =>
+          isVectorsyncError(error, ErrorCode.EmbedderMismatch) && /reembed/.test(error.message),
+      );
+    } finally {
+      await otherModel.close();
+    }
+    assert.deepEqual(await listIndexes(testDb.db, 'products'), before, 'no index was created');
+  });
+
   it('refuses to replay a stream that lost its beginning', async () => {
     const location = await synced();
     const before = await listIndexes(testDb.db, 'products');

@@ -427,9 +427,15 @@ async function waitForSync(
     if (open.rows[0]!.n === 0) {
       if (!bus) return;
       // Every event captured before `since` is on the stream now: the consumer must pass it.
-      const position = await bus.consumerPosition({ consumer, collection });
-      publishedThrough ??= position.lastSequence;
-      if (position.caughtUp || position.ackedThrough >= publishedThrough) return;
+      // The bus being away for a moment is waited out, not a reason to drop the build.
+      const position = await bus.consumerPosition({ consumer, collection }).catch((error: Error) => {
+        runtime.logger.warn({ collection, err: error.message }, 'could not read the bus consumer position');
+        return undefined;
+      });
+      if (position) {
+        publishedThrough ??= position.lastSequence;
+        if (position.caughtUp || position.ackedThrough >= publishedThrough) return;
+      }
     }
     await sleep(200, signal);
   }

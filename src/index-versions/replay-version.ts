@@ -13,7 +13,7 @@ import {
 } from './build-index-version.js';
 import type { FillResult } from './fill-index.js';
 import { sleep, throwIfAborted } from './fill-index.js';
-import { getIndex, type IndexRecord } from './index-catalog.js';
+import { assertEmbedderMatches, getIndex, type IndexRecord } from './index-catalog.js';
 import { abortBuild, retireStandby } from './migration-lifecycle.js';
 
 export interface ReplayOptions {
@@ -91,6 +91,10 @@ export async function replayIndex(
       },
     );
   }
+
+  // A model change is `reembed`: it gates the cut-over on judged queries and keeps the old
+  // version for rollback, which a replay (dropping the previous version) would not.
+  assertEmbedderMatches(active.record, collection.embedder);
 
   let replayed = 0;
   let lastSequence = 0;

@@ -42,6 +42,11 @@ export class NotifyListener {
       }
       session.onLost((error) => this.handleLost(session, error));
       await session.listen(this.options.channel, this.options.onNotification);
+      if (this.stopped) {
+        // stop() ran while LISTEN was under way: it found no session to close.
+        await session.close();
+        return;
+      }
       this.session = session;
       this.connected = true;
       if (this.failures > 0)

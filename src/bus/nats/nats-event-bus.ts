@@ -2,6 +2,8 @@ import {
   AckPolicy,
   type Consumer,
   DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -194,7 +196,12 @@ export class NatsEventBus implements EventBus {
     const lastSequence = await this.lastSequenceOf(jsm, options.collection);
     const info = await jsm.consumers
       .info(this.config.stream, `${options.consumer}_${options.collection}`)
-      .catch(() => undefined);
+      .catch((error: unknown) => {
+        // Only a consumer that does not exist yet is "nothing applied"; any other error is the caller's.
+        if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)
+          return undefined;
+        throw error;
+      });
     if (!info) return { lastSequence, ackedThrough: 0, caughtUp: lastSequence === 0 };
     const ackedThrough = info.ack_floor.stream_seq;
     return {
@@ -206,10 +213,12 @@ export class NatsEventBus implements EventBus {
 
   /** The stream position of a collection's newest event (0: it has none). */
   private lastSequenceOf(jsm: JetStreamManager, collection: string): Promise<number> {
-    return jsm.streams
-      .getMessage(this.config.stream, { last_by_subj: this.subject(collection) })
-      .then((message) => message?.seq ?? 0)
-      .catch(() => 0);
+    return (
+      jsm.streams
+        .getMessage(this.config.stream, { last_by_subj: this.subject(collection) })
+        // null when the subject has no message; an error (a timeout) is not "no events".
+        .then((message) => message?.seq ?? 0)
+    );
   }
 
   async close(): Promise<void> {
