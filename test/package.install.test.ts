@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -97,17 +96,6 @@ async function installedVersion(name: string): Promise<string> {
     version: string;
   };
   return `${name}@${pkg.version}`;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** The ```ts blocks of a Markdown file, with the line each starts on. */
@@ -492,11 +480,12 @@ describe('the npm package: packed, installed into a fresh project, used with pla
   });
 
   it('vectorsync demo serves /healthz on embedded Postgres, saying how to get semantic embeddings', async () => {
-    const port = await freePort();
+    // Port 0: the system picks a free one and the demo prints where it listens. A port found free
+    // beforehand can be taken by a concurrent test before the demo binds it (EADDRINUSE).
     const child = trackChildProcess(
       spawn(
         join(project, 'node_modules', '.bin', 'vectorsync'),
-        ['demo', '--port', String(port), '--products', '100'],
+        ['demo', '--port', '0', '--products', '100'],
         {
           cwd: project,
           env: cleanEnv({ VECTORSYNC_CACHE_DIR: join(work, 'cache') }),
@@ -513,8 +502,10 @@ describe('the npm package: packed, installed into a fresh project, used with pla
       const outcome = await waitFor(
         async () => {
           if (child.exitCode !== null || child.signalCode !== null) return 'exited';
-          const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-          return response?.status === 200 && stdout.includes('vectorsync demo is running at') && 'ready';
+          const url = /vectorsync demo is running at (\S+)/.exec(stdout)?.[1];
+          if (!url) return undefined;
+          const response = await fetch(`${url.replace(/\/$/, '')}/healthz`).catch(() => undefined);
+          return response?.status === 200 && 'ready';
         },
         {
           timeoutMs: CHILD_PROCESS_WAIT_MS,
