@@ -65,21 +65,30 @@ export async function fillIndexFromSource(
         await sleep(delay, options.signal);
         continue;
       }
-      for (const event of events) {
-        const outcome: EventOutcome = outcomes.get(event.eventId) ?? { status: 'applied' };
-        if (outcome.status === 'failed') {
-          result.failed++;
-          if (result.failures.length < 20)
-            result.failures.push({ id: event.sourceId, code: outcome.code, message: outcome.error.message });
-        } else if (outcome.status === 'applied') result.applied++;
-        else result.skipped++;
-      }
+      tallyOutcomes(result, events, outcomes);
       break;
     }
     result.done += keys.length;
     options.onProgress?.(result);
   }
   return result;
+}
+
+/** Adds a page's outcomes to a fill's counts, keeping the first failures with their errors. */
+export function tallyOutcomes(
+  result: FillResult,
+  events: readonly ChangeEvent[],
+  outcomes: ReadonlyMap<string, EventOutcome>,
+): void {
+  for (const event of events) {
+    const outcome: EventOutcome = outcomes.get(event.eventId) ?? { status: 'applied' };
+    if (outcome.status === 'failed') {
+      result.failed++;
+      if (result.failures.length < 20)
+        result.failures.push({ id: event.sourceId, code: outcome.code, message: outcome.error.message });
+    } else if (outcome.status === 'applied') result.applied++;
+    else result.skipped++;
+  }
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {

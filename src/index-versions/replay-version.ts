@@ -12,7 +12,7 @@ import {
   type VersionFill,
 } from './build-index-version.js';
 import type { FillResult } from './fill-index.js';
-import { sleep, throwIfAborted } from './fill-index.js';
+import { sleep, tallyOutcomes, throwIfAborted } from './fill-index.js';
 import { assertEmbedderMatches, getIndex, type IndexRecord } from './index-catalog.js';
 import { abortBuild, retireStandby } from './migration-lifecycle.js';
 
@@ -193,19 +193,7 @@ async function replayInto(
           await sleep(backoffDelay(attempt, 200, 10_000), options.signal);
           continue;
         }
-        for (const event of events) {
-          const outcome = outcomes.get(event.eventId) ?? { status: 'applied' as const };
-          if (outcome.status === 'failed') {
-            result.failed++;
-            if (result.failures.length < 20)
-              result.failures.push({
-                id: event.sourceId,
-                code: outcome.code,
-                message: outcome.error.message,
-              });
-          } else if (outcome.status === 'applied') result.applied++;
-          else result.skipped++;
-        }
+        tallyOutcomes(result, events, outcomes);
         break;
       }
       result.done += messages.length;

@@ -60,7 +60,7 @@ export class CdcChangeExtractor {
         break;
       case 'insert':
         this.record(message.relation, (collection) =>
-          this.upsertEvent(collection, message.relation, message.newTuple),
+          this.rowEvent('upsert', collection, message.relation, message.newTuple),
         );
         break;
       case 'update':
@@ -71,17 +71,17 @@ export class CdcChangeExtractor {
             const oldId = tupleId(message.relation, oldTuple, collection.definition);
             const newId = tupleId(message.relation, message.newTuple, collection.definition);
             return oldId !== undefined && oldId !== newId
-              ? this.deleteEvent(collection, message.relation, oldTuple)
+              ? this.rowEvent('delete', collection, message.relation, oldTuple)
               : undefined;
           });
         }
         this.record(message.relation, (collection) =>
-          this.upsertEvent(collection, message.relation, message.newTuple),
+          this.rowEvent('upsert', collection, message.relation, message.newTuple),
         );
         break;
       case 'delete':
         this.record(message.relation, (collection) =>
-          this.deleteEvent(collection, message.relation, message.oldTuple),
+          this.rowEvent('delete', collection, message.relation, message.oldTuple),
         );
         break;
       case 'truncate':
@@ -130,7 +130,13 @@ export class CdcChangeExtractor {
     };
   }
 
-  private upsertEvent(
+  /**
+   * The event of one streamed row. The applier re-reads the row for an upsert, so unchanged
+   * TOASTed columns never matter; for a delete under the default replica identity only the key
+   * is known (tenant and version come out null).
+   */
+  private rowEvent(
+    op: 'upsert' | 'delete',
     collection: CollectionRuntime,
     relation: Relation,
     tuple: Parameters<typeof tupleText>[1],
@@ -142,26 +148,7 @@ export class CdcChangeExtractor {
       ...this.baseEvent(collection),
       tenant: tupleText(relation, tuple, definition.tenantColumn.name) ?? null,
       sourceId: id,
-      op: 'upsert',
-      // The applier re-reads the row, so unchanged TOASTed columns never matter here.
-      sourceVersion: parseVersion(definition, tupleText(relation, tuple, definition.versionColumn.name)),
-    };
-  }
-
-  private deleteEvent(
-    collection: CollectionRuntime,
-    relation: Relation,
-    tuple: Parameters<typeof tupleText>[1],
-  ): ChangeEvent | undefined {
-    const { definition } = collection;
-    const id = tupleId(relation, tuple, definition);
-    if (id === undefined) return undefined;
-    // With the default replica identity only the key is known: the tenant and version are not.
-    return {
-      ...this.baseEvent(collection),
-      tenant: tupleText(relation, tuple, definition.tenantColumn.name) ?? null,
-      sourceId: id,
-      op: 'delete',
+      op,
       sourceVersion: parseVersion(definition, tupleText(relation, tuple, definition.versionColumn.name)),
     };
   }
