@@ -6,7 +6,6 @@
  * @packageDocumentation
  */
 
-export { enqueueChange } from './capture/outbox/outbox-enqueue.js';
 export { type ResolveConfigOptions, resolveConfig } from './config/resolve-config.js';
 export { ErrorCode, isVectorsyncError, VectorsyncError, type VectorsyncErrorOptions } from './errors.js';
 export { defineConfig } from './library/define-config.js';
@@ -52,3 +51,4 @@ export type {
   VectorsyncWorkers,
 } from './library/vectorsync-api.js';
 export type { LogFields, Logger } from './logger.js';
+export { enqueueChange } from './outbox/app-enqueue.js';

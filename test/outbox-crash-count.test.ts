@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { claimEvents, registerWorker, rescueAbandonedEvents } from '../src/sync/outbox-queries.js';
+import { claimEvents, rescueAbandonedEvents } from '../src/outbox/outbox-queue.js';
+import { registerWorker } from '../src/sync/worker-registry.js';
 import { createTestDatabase, type TestDatabase } from './helpers/test-environment.js';
 
 /**

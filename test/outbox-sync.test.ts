@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { enqueueChange } from '../src/capture/outbox/outbox-enqueue.js';
+import { enqueueChange } from '../src/outbox/app-enqueue.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { SearchService } from '../src/search/search-service.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { pruneDoneEvents } from '../src/outbox/outbox-queue.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { readSyncStatus } from '../src/status/sync-status.js';
-import { pruneDoneEvents } from '../src/sync/outbox-queries.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
 import {
   createProductsTable,

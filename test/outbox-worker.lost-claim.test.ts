@@ -116,19 +116,24 @@ describe('an outbox claim whose answer was lost', () => {
       { message: 'the worker to claim the events (waiting for the standby)' },
     );
     await admin((client) => client.query('SELECT pg_terminate_backend($1)', [claimPid]));
-    await setStandbys('');
 
     // Committed, but the worker never learnt it: the events are its own, processed by nobody.
-    const orphaned = await admin(
-      async (client) =>
-        (
-          await client.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM vectorsync.outbox WHERE locked_by = $1`,
-            [workerId],
-          )
-        ).rows[0]!.n,
+    // Read while the standby is still required: the worker's release of them waits for it then,
+    // unseen, so what is read is the lost claim itself (once its backend has exited).
+    await waitFor(
+      () =>
+        admin(
+          async (client) =>
+            (
+              await client.query<{ n: number }>(
+                `SELECT count(*)::int AS n FROM vectorsync.outbox WHERE locked_by = $1`,
+                [workerId],
+              )
+            ).rows[0]!.n > 0 || undefined,
+        ),
+      { message: 'the lost claim to be seen committed: events processing under the live worker' },
     );
-    assert.ok(orphaned > 0, 'the lost claim committed: events are processing under the live worker');
+    await setStandbys('');
 
     await waitFor(
       async () => {

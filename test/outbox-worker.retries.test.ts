@@ -3,9 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../src/config/resolve-config.js';
 import { PgDatabase } from '../src/db/pg-database.js';
 import { demoConfig } from '../src/demo/demo-schema.js';
+import { retryFailedEvents } from '../src/outbox/outbox-admin.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { readSyncStatus } from '../src/status/sync-status.js';
-import { retryFailedEvents } from '../src/sync/outbox-events.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
 import { PostgresCluster } from './helpers/postgres-cluster.js';
 import {

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { enqueueChange } from '../src/capture/outbox/outbox-enqueue.js';
 import { demoConfig } from '../src/demo/demo-schema.js';
 import { silentLogger } from '../src/logger.js';
+import { enqueueChange } from '../src/outbox/app-enqueue.js';
+import { recordFailedEvents } from '../src/outbox/outbox-records.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
 import { createApiKey } from '../src/server/api-keys.js';
 import { createServer } from '../src/server/create-server.js';
 import { ServiceMetrics } from '../src/server/metrics.js';
 import { type CollectionSyncStatus, readSyncStatus } from '../src/status/sync-status.js';
-import { recordFailedEvents } from '../src/sync/outbox-queries.js';
 import { OutboxWorker } from '../src/sync/outbox-worker.js';
 import { runCli } from './helpers/cli-process.js';
 import {

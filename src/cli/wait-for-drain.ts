@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import { drainCounts } from '../outbox/outbox-reads.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { readSyncStatus, type SyncStatus } from '../status/sync-status.js';
 import { SyncWorkers } from '../sync/sync-workers.js';
@@ -32,7 +33,7 @@ export async function waitForDrain(
   let workers: SyncWorkers | undefined;
   try {
     for (;;) {
-      const { open, done, failed } = await countEvents(runtime, since);
+      const { open, done, failed } = await drainCounts(runtime.db, since);
       if (options.applyWhenNoWorker && !workers && open > 0) {
         const unserved = collectionsWithoutWorker(await readSyncStatus(runtime));
         if (unserved.length > 0) {
@@ -56,19 +57,6 @@ export async function waitForDrain(
   } finally {
     await workers?.stop();
   }
-}
-
-/** Open, done (since the wait began) and failed events, in one snapshot so done + open is the total. */
-async function countEvents(runtime: VectorsyncRuntime, since: Date) {
-  const result = await runtime.db.query<{ open: number; done: number; failed: number }>(
-    // One statement sees one snapshot; each count uses its partial index.
-    `SELECT (SELECT count(*) FROM vectorsync.outbox WHERE status = 'pending')::int
-          + (SELECT count(*) FROM vectorsync.outbox WHERE status = 'processing')::int AS open,
-            (SELECT count(*) FROM vectorsync.outbox WHERE status = 'done' AND processed_at >= $1)::int AS done,
-            (SELECT count(*) FROM vectorsync.outbox WHERE status = 'failed')::int AS failed`,
-    [since],
-  );
-  return result.rows[0]!;
 }
 
 /** Collections with events to apply that no live worker claims. */

@@ -10,10 +10,11 @@ import type { EmbedderProgress } from '../embedders/create-embedder.js';
 import { listIndexes } from '../index-versions/index-catalog.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { discardCollectionEvents, listOutboxEvents, type OutboxEventView } from '../outbox/outbox-admin.js';
+import { countDoneEvents, countOpenEvents } from '../outbox/outbox-reads.js';
 import { indexSpecFor, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { type SearchMode, SearchService } from '../search/search-service.js';
 import { dropPgvectorIndex } from '../stores/pgvector/pgvector-store.js';
-import { listOutboxEvents, type OutboxEventView } from '../sync/outbox-events.js';
 import { OutboxWorker } from '../sync/outbox-worker.js';
 import { setupCollections } from '../sync/setup-collections.js';
 import { isEmptyDocument, type RelevanceDataset } from './relevance-dataset.js';
@@ -180,7 +181,7 @@ export async function runEvaluation(
 async function resetCollection(db: Database, collection: string, table: string): Promise<void> {
   await db.query('CREATE SCHEMA IF NOT EXISTS vectorsync_eval');
   for (const index of await listIndexes(db, collection)) await dropPgvectorIndex(db, index.location);
-  await db.query('DELETE FROM vectorsync.outbox WHERE collection = $1', [collection]);
+  await discardCollectionEvents(db, collection);
   await db.query('DELETE FROM vectorsync.collections WHERE name = $1', [collection]);
   await db.query(`DROP TABLE IF EXISTS ${table} CASCADE`);
   await db.query(
@@ -194,13 +195,12 @@ async function loadedWithSameSettings(
   documents: number,
   settings: object,
 ): Promise<boolean> {
-  const result = await db.query<{ comment: string | null; rows: string | null }>(
-    `SELECT obj_description(to_regclass($1), 'pg_class') AS comment,
-            (SELECT count(*)::text FROM vectorsync.outbox WHERE collection = $2 AND status = 'done') AS rows`,
-    [`vectorsync_eval.${collection}`, collection],
+  const result = await db.query<{ comment: string | null }>(
+    `SELECT obj_description(to_regclass($1), 'pg_class') AS comment`,
+    [`vectorsync_eval.${collection}`],
   );
-  const row = result.rows[0];
-  return row?.comment === JSON.stringify(settings) && Number(row.rows) >= documents;
+  if (result.rows[0]?.comment !== JSON.stringify(settings)) return false;
+  return (await countDoneEvents(db, collection)) >= documents;
 }
 
 async function loadDocuments(
@@ -228,11 +228,7 @@ async function loadDocuments(
     for (;;) {
       const indexed = await runtime.activeTarget(collection.name).store.count(spec);
       onProgress?.('indexing', indexed, documents.length);
-      const open = await runtime.db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM vectorsync.outbox WHERE collection = $1 AND status IN ('pending', 'processing')`,
-        [collection.name],
-      );
-      if (open.rows[0]!.n === 0) break;
+      if ((await countOpenEvents(runtime.db, collection.name)) === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     // Nothing silent: a document that could not be indexed fails the run, naming it and why.

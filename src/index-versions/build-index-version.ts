@@ -2,6 +2,7 @@ import type { EventBus } from '../bus/event-bus.js';
 import { canonicalJson } from '../config/canonical-json.js';
 import { ErrorCode, isVectorsyncError, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { countOpenEvents } from '../outbox/outbox-reads.js';
 import { sourceRowCount } from '../pipeline/source-pages.js';
 import { indexSpecFor, type VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { indexParamsFor } from '../stores/index-params.js';
@@ -419,12 +420,7 @@ async function waitForSync(
   let publishedThrough: number | undefined;
   while (Date.now() < deadline) {
     throwIfAborted(signal);
-    const open = await runtime.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM vectorsync.outbox
-        WHERE collection = $1 AND status IN ('pending', 'processing') AND created_at <= $2`,
-      [collection, since],
-    );
-    if (open.rows[0]!.n === 0) {
+    if ((await countOpenEvents(runtime.db, collection, since)) === 0) {
       if (!bus) return;
       // Every event captured before `since` is on the stream now: the consumer must pass it.
       // The bus being away for a moment is waited out, not a reason to drop the build.

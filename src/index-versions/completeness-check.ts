@@ -5,6 +5,7 @@ import {
 } from '../config/collection-definition.js';
 import type { SqlExecutor } from '../db/database.js';
 import { quoteIdent } from '../db/sql-identifier.js';
+import { latestEventId } from '../outbox/outbox-reads.js';
 import type { IndexTarget } from '../runtime/vectorsync-runtime.js';
 import { ID_BUCKETS, idBucket, idBucketSql } from '../stores/id-bucket.js';
 import type { StoredRecordMeta } from '../stores/vector-store.js';
@@ -84,9 +85,9 @@ export async function checkCompleteness(
   for (let round = 0; round < 5; round++) {
     throwIfAborted(options.signal);
     await options.settle();
-    const before = await changeMark(db, definition.name);
+    const before = await latestEventId(db, definition.name);
     tenants = await tenantCounts(db, definition, target);
-    countsComparable = (await changeMark(db, definition.name)) === before;
+    countsComparable = (await latestEventId(db, definition.name)) === before;
     if (!countsComparable || tenants.every((tenant) => tenant.source === tenant.index)) break;
   }
   const countsAgree = tenants.every((tenant) => tenant.source === tenant.index);
@@ -201,15 +202,6 @@ async function indexInBuckets(target: IndexTarget, from: number, to: number): Pr
     cursor = page.cursor ?? undefined;
   } while (cursor);
   return records;
-}
-
-/** The newest outbox event of the collection: unchanged between two reads means no captured write happened. */
-async function changeMark(db: SqlExecutor, collection: string): Promise<string> {
-  const result = await db.query<{ id: string | null }>(
-    'SELECT max(id)::text AS id FROM vectorsync.outbox WHERE collection = $1',
-    [collection],
-  );
-  return result.rows[0]?.id ?? '';
 }
 
 async function tenantCounts(

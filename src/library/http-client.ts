@@ -5,8 +5,8 @@
  * 20, browsers, edge runtimes) and pulls in neither the database driver nor Fastify.
  */
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import type { OutboxEventView } from '../outbox/outbox-admin.js';
 import type { CollectionDescription } from '../server/routes/collection-routes.js';
-import type { OutboxEventView } from '../sync/outbox-events.js';
 import type {
   IndexStatus,
   ReconcileReport,

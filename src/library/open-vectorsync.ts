@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import { enqueueChange } from '../capture/outbox/outbox-enqueue.js';
 import { resolveConfig } from '../config/resolve-config.js';
 import { migrate } from '../db/migrator.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
@@ -7,6 +6,7 @@ import { IndexOperations } from '../indexops/index-operations.js';
 import type { IndexOperationRequest } from '../indexops/operation-request.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { enqueueChange } from '../outbox/app-enqueue.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { decodeCursor, SearchService } from '../search/search-service.js';

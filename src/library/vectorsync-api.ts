@@ -5,8 +5,6 @@
  * internals: everything is reached through `openVectorsync()`.
  */
 import type { FastifyInstance } from 'fastify';
-import type { EnqueueRequest as OutboxEnqueueRequest } from '../capture/outbox/outbox-enqueue.js';
-import type { QueryClient, TransactionClient } from '../capture/outbox/transaction-client.js';
 import type { ConfigInput, SearchSettings } from '../config/config-schema.js';
 import type { ResolvedConfig as InternalResolvedConfig } from '../config/resolve-config.js';
 import type { MigrationResult as InternalMigrationResult } from '../db/migrator.js';
@@ -22,6 +20,8 @@ import type {
 import type { IndexOperationRequest } from '../indexops/operation-request.js';
 import type { RehearsalRequest } from '../indexops/rehearsal.js';
 import type { Logger } from '../logger.js';
+import type { EnqueueRequest as OutboxEnqueueRequest } from '../outbox/app-enqueue.js';
+import type { QueryClient, TransactionClient } from '../outbox/transaction-client.js';
 import type { ReconcileOptions } from '../reconcile/reconcile-collection.js';
 import type { ReconcileReport as InternalReconcileReport } from '../reconcile/reconcile-report.js';
 import type {

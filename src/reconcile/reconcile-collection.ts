@@ -3,6 +3,7 @@ import type { ReconcileConfig } from '../config/config-schema.js';
 import type { SqlExecutor } from '../db/database.js';
 import { coerceError, ErrorCode, errorCodeOf, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { sourceIdsWithOpenEvents } from '../outbox/outbox-reads.js';
 import type { IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { type Drift, diffGroups } from './differ.js';
 import { GroupChecksums, recordChecksum } from './group-checksums.js';
@@ -356,17 +357,11 @@ async function openOutboxEvents(
   drift: readonly Drift[],
 ): Promise<Set<string>> {
   if (drift.length === 0) return new Set();
-  const result = await db.query<{ source_id: string }>(
-    // One branch per partial index (pending, processing): only open events are read, however
-    // many done events the retention keeps.
-    `SELECT source_id FROM vectorsync.outbox
-      WHERE status = 'pending' AND collection = $1 AND source_id = ANY($2::text[])
-     UNION
-     SELECT source_id FROM vectorsync.outbox
-      WHERE status = 'processing' AND collection = $1 AND source_id = ANY($2::text[])`,
-    [collection, [...new Set(drift.map((item) => item.id))]],
+  return sourceIdsWithOpenEvents(
+    db,
+    collection,
+    drift.map((item) => item.id),
   );
-  return new Set(result.rows.map((row) => row.source_id));
 }
 
 /** The planner's row estimate, for progress only (no count(*) pass over a large table). */

@@ -1,6 +1,5 @@
-import { OUTBOX_CHANNEL_SQL } from '../capture/outbox/outbox-channel.js';
-import type { SqlExecutor } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import { enqueueRepairs } from '../outbox/outbox-records.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier } from '../sync/applier.js';
 import type { ChangeEvent } from '../sync/change-event.js';
@@ -62,24 +61,4 @@ export class Repairer {
     }
     if (failed.length > 0) summary.queued += await enqueueRepairs(this.runtime.db, failed);
   }
-}
-
-/** Failed repairs go to the outbox, where the workers retry them like any captured change. */
-async function enqueueRepairs(db: SqlExecutor, events: readonly ChangeEvent[]): Promise<number> {
-  const result = await db.query(
-    `WITH queued AS (
-       INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin)
-       SELECT c, t, i, o, v, 'reconcile' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(c, t, i, o, v)
-       RETURNING collection
-     )
-     SELECT pg_notify(${OUTBOX_CHANNEL_SQL}, collection) FROM (SELECT DISTINCT collection FROM queued) q`,
-    [
-      events.map((event) => event.collection),
-      events.map((event) => event.tenant ?? ''),
-      events.map((event) => event.sourceId),
-      events.map((event) => event.op),
-      events.map((event) => event.sourceVersion),
-    ],
-  );
-  return result.rowCount >= 1 ? events.length : 0;
 }

@@ -1,11 +1,11 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { AppliedLag } from '../outbox/work-kind.js';
 import { latestReconcileRuns } from '../reconcile/reconcile-runs.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { type CdcStatus, readSyncStatus } from '../status/sync-status.js';
 import type { OutboxWorker } from '../sync/outbox-worker.js';
 import type { SyncWorkers } from '../sync/sync-workers.js';
-import type { AppliedLag } from '../sync/work-kind.js';
 import { registerIndexOpsMetrics } from './index-ops-metrics.js';
 
 /** Prometheus metrics of one service process; queue depths are read from Postgres at scrape time. */

@@ -1,10 +1,17 @@
 import { slotInfo } from '../capture/cdc/cdc-setup.js';
 import { formatLsn } from '../capture/cdc/lsn.js';
 import type { SqlExecutor } from '../db/database.js';
+import {
+  latestOutboxErrors,
+  outboxCountsByStatus,
+  outboxLagSamples,
+  outboxOpenByWork,
+} from '../outbox/outbox-reads.js';
+import { WORK_KINDS, type WorkKind } from '../outbox/work-kind.js';
 import { latestReconcileRuns, type ReconcileRunSummary } from '../reconcile/reconcile-runs.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { readCaptureStates, streamedCollections } from '../sync/sync-mode-switch.js';
-import { WORK_KINDS, type WorkKind, workKindSql } from '../sync/work-kind.js';
+import { listWorkers } from '../sync/worker-registry.js';
 
 /** Capture-to-applied time of the events applied within the last `windowSeconds`. */
 export interface LagStats {
@@ -97,47 +104,9 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
   const names = [...runtime.collections.keys()];
   const counts = await countByStatus(db);
   const openByWork = await countOpenByWork(db);
-  const lags = await db.query<{
-    collection: string;
-    work: WorkKind;
-    samples: number;
-    p50: number | null;
-    p95: number | null;
-    max: number | null;
-  }>(
-    `SELECT collection, work, count(*)::int AS samples,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY lag_ms) AS p50,
-            percentile_cont(0.95) WITHIN GROUP (ORDER BY lag_ms) AS p95,
-            max(lag_ms) AS max
-       FROM (SELECT collection, ${workKindSql()} AS work,
-                    extract(epoch FROM processed_at - created_at) * 1000 AS lag_ms
-               FROM vectorsync.outbox
-              WHERE status = 'done' AND processed_at > clock_timestamp() - make_interval(secs => $1)) recent
-      GROUP BY collection, work`,
-    [lagWindowSeconds],
-  );
-  const errors = await db.query<{
-    collection: string;
-    id: string;
-    status: string;
-    code: string | null;
-    message: string;
-  }>(
-    `SELECT DISTINCT ON (collection) collection, id::text AS id, status, last_error_code AS code, last_error AS message
-       FROM vectorsync.outbox
-      WHERE status IN ('failed', 'pending') AND last_error IS NOT NULL
-      ORDER BY collection, id DESC`,
-  );
-  const workers = await db.query<{
-    id: string;
-    hostname: string;
-    pid: number;
-    collections: string[];
-    age: number;
-  }>(
-    `SELECT id, hostname, pid, collections, extract(epoch FROM clock_timestamp() - heartbeat_at)::float8 AS age
-       FROM vectorsync.workers ORDER BY started_at`,
-  );
+  const lags = await outboxLagSamples(db, lagWindowSeconds);
+  const errors = await latestOutboxErrors(db);
+  const workers = await listWorkers(db);
 
   const captures = db.kind === 'postgres' ? await readCaptureStates(db) : new Map();
   const reconciles = await latestReconcileRuns(db);
@@ -147,7 +116,7 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
     const collection = runtime.collection(name);
     const count = counts.get(name);
     const lagOf = (work: WorkKind): LagStats => {
-      const lag = lags.rows.find((row) => row.collection === name && row.work === work);
+      const lag = lags.find((row) => row.collection === name && row.work === work);
       return {
         windowSeconds: lagWindowSeconds,
         samples: lag?.samples ?? 0,
@@ -170,7 +139,7 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
         ];
       }),
     ) as Record<WorkKind, WorkStatus>;
-    const error = errors.rows.find((row) => row.collection === name);
+    const error = errors.find((row) => row.collection === name);
     const active = collection.targets.find((target) => target.record.state === 'active')?.record;
     return {
       collection: name,
@@ -206,7 +175,7 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
   return {
     collections,
     cdc: await readCdcStatus(runtime),
-    workers: workers.rows.map((row) => ({
+    workers: workers.map((row) => ({
       id: row.id,
       hostname: row.hostname,
       pid: row.pid,
@@ -218,36 +187,13 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
 }
 
 async function countByStatus(db: SqlExecutor) {
-  const result = await db.query<{ collection: string; status: string; count: number; oldest: number | null }>(
-    `SELECT collection, status, count(*)::int AS count,
-            extract(epoch FROM clock_timestamp() - min(created_at))::float8 AS oldest
-       FROM vectorsync.outbox WHERE status = 'pending' GROUP BY collection, status
-     UNION ALL
-     SELECT collection, status, count(*)::int, extract(epoch FROM clock_timestamp() - min(created_at))::float8
-       FROM vectorsync.outbox WHERE status = 'processing' GROUP BY collection, status
-     UNION ALL
-     SELECT collection, status, count(*)::int, NULL
-       FROM vectorsync.outbox WHERE status = 'failed' GROUP BY collection, status
-     UNION ALL
-     SELECT collection, 'drift', count(*)::int, NULL
-       FROM vectorsync.outbox
-      -- an intent is drift once its request failed or never came back (still pending when due)
-      WHERE status = 'pending' AND origin = 'dual-write' AND (last_error_code IS NOT NULL OR run_after <= clock_timestamp())
-      GROUP BY collection`,
-  );
   const counts = new Map<
     string,
     { pending: number; processing: number; failed: number; drift: number; oldest: number }
   >();
-  for (const row of result.rows) {
+  for (const row of await outboxCountsByStatus(db)) {
     const entry = counts.get(row.collection) ?? { pending: 0, processing: 0, failed: 0, drift: 0, oldest: 0 };
-    if (
-      row.status === 'pending' ||
-      row.status === 'processing' ||
-      row.status === 'failed' ||
-      row.status === 'drift'
-    )
-      entry[row.status] = row.count;
+    entry[row.status] = row.count;
     if (row.oldest !== null) entry.oldest = Math.max(entry.oldest, round(Number(row.oldest)));
     counts.set(row.collection, entry);
   }
@@ -256,27 +202,8 @@ async function countByStatus(db: SqlExecutor) {
 
 /** Pending and processing events per collection and kind of work, with the oldest one's age. */
 async function countOpenByWork(db: SqlExecutor) {
-  const result = await db.query<{
-    collection: string;
-    work: WorkKind;
-    pending: number;
-    processing: number;
-    oldest: number | null;
-  }>(
-    // Each branch reads its status' partial index, as countByStatus does.
-    `SELECT collection, work,
-            count(*) FILTER (WHERE status = 'pending')::int AS pending,
-            count(*) FILTER (WHERE status = 'processing')::int AS processing,
-            extract(epoch FROM clock_timestamp() - min(created_at))::float8 AS oldest
-       FROM (SELECT collection, status, created_at, ${workKindSql()} AS work
-               FROM vectorsync.outbox WHERE status = 'pending'
-             UNION ALL
-             SELECT collection, status, created_at, ${workKindSql()}
-               FROM vectorsync.outbox WHERE status = 'processing') open
-      GROUP BY 1, 2`,
-  );
   return new Map(
-    result.rows.map((row) => [
+    (await outboxOpenByWork(db)).map((row) => [
       `${row.collection}\u0000${row.work}`,
       {
         pending: row.pending,

@@ -1,13 +1,13 @@
 import type { EmbeddingProfile } from '../embedders/embedding-profile.js';
 import { ErrorCode, errorCodeOf, isVectorsyncError, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { enqueueEveryRow } from '../outbox/outbox-records.js';
 import type { EmbeddedDocument } from '../pipeline/index-document.js';
 import { readSourcePresence, readSourceRows, type SourceRow } from '../pipeline/source-reader.js';
 import type { CollectionRuntime, IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import type { ApplyResult, DeleteRequest } from '../stores/vector-store.js';
 import type { ChangeEvent, EventOutcome } from './change-event.js';
 import { withCollectionApplyLock } from './collection-apply-lock.js';
-import { enqueueEveryRow } from './outbox-queries.js';
 
 export interface ApplyOptions {
   targetIndexIds?: readonly number[];

@@ -3,14 +3,14 @@ import type { BusMessage, BusSubscription, EventBus } from '../bus/event-bus.js'
 import type { VectorsyncConfig } from '../config/config-schema.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { recordFailedEvents } from '../outbox/outbox-records.js';
+import { type AppliedLag, workKindOfBusOrigin } from '../outbox/work-kind.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier, type ApplyStats } from './applier.js';
 import { backoffDelay } from './backoff.js';
 import type { ChangeEvent } from './change-event.js';
 import { BUS_RETRY_ORIGIN } from './change-router.js';
-import { recordFailedEvents } from './outbox-queries.js';
 import { WakeSignal } from './wake-signal.js';
-import { type AppliedLag, workKindOfBusOrigin } from './work-kind.js';
 
 export interface BusBatchReport {
   messages: number;

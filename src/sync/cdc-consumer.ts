@@ -10,6 +10,8 @@ import type { CdcConfig } from '../config/config-schema.js';
 import { PgDatabase } from '../db/pg-database.js';
 import { coerceError, ErrorCode, errorCodeOf, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { recordFailedEvents } from '../outbox/outbox-records.js';
+import type { AppliedLag } from '../outbox/work-kind.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier, type ApplyStats, emptyApplyStats } from './applier.js';
 import { backoffDelay } from './backoff.js';
@@ -18,8 +20,6 @@ import { mergeRouted, splitByRow, takeBatch } from './cdc-batching.js';
 import { CdcChangeExtractor, type CdcTransaction } from './cdc-change-extractor.js';
 import type { ChangeEvent, EventOutcome } from './change-event.js';
 import { ChangeRouter } from './change-router.js';
-import { recordFailedEvents } from './outbox-queries.js';
-import type { AppliedLag } from './work-kind.js';
 
 /** Quick retries inside one replication session before it is given up and reconnected. */
 const IN_SESSION_ATTEMPTS = 3;

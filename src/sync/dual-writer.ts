@@ -1,10 +1,10 @@
 import { coerceError, errorCodeOf } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { completeWriteIntent, noteWriteIntentDrift, recordWriteIntent } from '../outbox/outbox-records.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier } from './applier.js';
 import type { ChangeEvent } from './change-event.js';
 import type { DocumentChange, WriteCapture } from './document-writer.js';
-import { completeWriteIntent, noteWriteIntentDrift, recordWriteIntent } from './outbox-queries.js';
 
 export interface DualWriteResult {
   /** applied: the index has the change. drift: it does not yet; its intent will repair it. */

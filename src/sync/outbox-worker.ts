@@ -2,33 +2,31 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { EventBus } from '../bus/event-bus.js';
-import { OUTBOX_CHANNEL } from '../capture/outbox/outbox-channel.js';
 import type { SyncConfig } from '../config/config-schema.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import { Applier, type ApplyStats } from './applier.js';
-import { backoffDelay } from './backoff.js';
-import { ChangeRouter } from './change-router.js';
-import { NotifyListener } from './notify-listener.js';
+import { OUTBOX_CHANNEL } from '../outbox/outbox-channel.js';
 import {
   type ClaimedEvent,
   claimEvents,
   completeEvents,
   type EventRetry,
-  forgetDeadWorkers,
   nextRunAfter,
   pruneDoneEvents,
-  registerWorker,
   releaseOrphanedClaims,
   rescueAbandonedEvents,
   retryOrFailEvents,
-  unregisterWorker,
-} from './outbox-queries.js';
+} from '../outbox/outbox-queue.js';
+import { type AppliedLag, workKindOfOrigin } from '../outbox/work-kind.js';
+import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { Applier, type ApplyStats } from './applier.js';
+import { backoffDelay } from './backoff.js';
+import { ChangeRouter } from './change-router.js';
+import { NotifyListener } from './notify-listener.js';
 import { WakeSignal } from './wake-signal.js';
-import { type AppliedLag, workKindOfOrigin } from './work-kind.js';
+import { forgetDeadWorkers, registerWorker, unregisterWorker } from './worker-registry.js';
 
-export { OUTBOX_CHANNEL } from '../capture/outbox/outbox-channel.js';
+export { OUTBOX_CHANNEL } from '../outbox/outbox-channel.js';
 
 export interface BatchReport {
   workerId: string;

@@ -12,11 +12,11 @@ import {
   liveIndexes,
   retireLiveIndexes,
 } from '../index-versions/index-catalog.js';
+import { enqueueEveryRow } from '../outbox/outbox-records.js';
 import type { CollectionRuntime, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { indexSpecFor } from '../runtime/vectorsync-runtime.js';
 import { indexParamsFor } from '../stores/index-params.js';
 import { databaseNow, waitForIndexWriters, writerStaleAfterMs } from './index-watcher.js';
-import { enqueueEveryRow } from './outbox-queries.js';
 import {
   beginModeSwitch,
   markSwitchLsn,

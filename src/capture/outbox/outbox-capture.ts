@@ -1,14 +1,14 @@
 import type { CollectionDefinition } from '../../config/collection-definition.js';
-import { idExpression, versionExpression } from '../../config/collection-definition.js';
 import type { SqlExecutor } from '../../db/database.js';
-import { quoteIdent, quoteLiteral } from '../../db/sql-identifier.js';
-import { OUTBOX_CHANNEL_SQL } from './outbox-channel.js';
+import { quoteIdent } from '../../db/sql-identifier.js';
+import { enqueueRelationSql, enqueueTruncateSql } from '../../outbox/enqueue-many.js';
 
 /**
  * Capture for the outbox mode: statement-level AFTER triggers with transition tables write
  * one outbox row per changed source row in the same transaction as the change, so an event
  * exists if and only if the write committed, whether it came from the API, the application
- * or psql. Statement-level keeps bulk writes (COPY, INSERT … SELECT) to one INSERT.
+ * or psql. Statement-level keeps bulk writes (COPY, INSERT … SELECT) to one call of
+ * vectorsync.enqueue_many per 100,000 rows, the outbox's one entry point.
  */
 export function captureFunctionName(collection: string): string {
   return `vectorsync.${quoteIdent(`capture_${collection}`)}`;
@@ -19,34 +19,35 @@ function triggerName(collection: string, suffix: string): string {
 }
 
 export function captureSql(definition: CollectionDefinition): string[] {
-  const c = quoteLiteral(definition.name);
   const sameKey = definition.keyColumns
     .map((column) => `n.${quoteIdent(column.name)} = o.${quoteIdent(column.name)}`)
     .join(' AND ');
   const tenant = quoteIdent(definition.tenantColumn.name);
-  const enqueue = (alias: string, rows: string, op: string, where = '') =>
-    `INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version)
-       SELECT ${c}, coalesce(${alias}.${tenant}::text, ''), ${idExpression(definition, alias)}, '${op}', ${versionExpression(definition, alias)}
-         FROM ${rows} ${alias} ${where};`;
+  const enqueue = (alias: 'n' | 'o', op: 'upsert' | 'delete', where?: string) =>
+    `PERFORM 1 FROM (${enqueueRelationSql({
+      definition,
+      relation: alias === 'n' ? 'new_rows' : 'old_rows',
+      alias,
+      op,
+      origin: 'trigger',
+      where,
+    })}) e;`;
   const fn = captureFunctionName(definition.name);
+  // The entry point notifies the workers, once per statement that queued anything.
   const body = `
 CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $capture$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    ${enqueue('n', 'new_rows', 'upsert')}
-    IF NOT FOUND THEN RETURN NULL; END IF;
+    ${enqueue('n', 'upsert')}
   ELSIF TG_OP = 'UPDATE' THEN
     -- A row whose key or tenant changed leaves its old canonical key behind: delete it.
-    ${enqueue('o', 'old_rows', 'delete', `WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE ${sameKey} AND n.${tenant} IS NOT DISTINCT FROM o.${tenant})`)}
-    ${enqueue('n', 'new_rows', 'upsert')}
-    IF NOT FOUND THEN RETURN NULL; END IF;
+    ${enqueue('o', 'delete', `WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE ${sameKey} AND n.${tenant} IS NOT DISTINCT FROM o.${tenant})`)}
+    ${enqueue('n', 'upsert')}
   ELSIF TG_OP = 'DELETE' THEN
-    ${enqueue('o', 'old_rows', 'delete')}
-    IF NOT FOUND THEN RETURN NULL; END IF;
+    ${enqueue('o', 'delete')}
   ELSIF TG_OP = 'TRUNCATE' THEN
-    INSERT INTO vectorsync.outbox (collection, tenant, source_id, op) VALUES (${c}, '', '', 'truncate');
+    PERFORM 1 FROM (${enqueueTruncateSql(definition.name, 'trigger')}) e;
   END IF;
-  PERFORM pg_notify(${OUTBOX_CHANNEL_SQL}, ${c});
   RETURN NULL;
 END
 $capture$;`;

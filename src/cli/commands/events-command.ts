@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listOutboxEvents, retryFailedEvents } from '../../sync/outbox-events.js';
+import { listOutboxEvents, retryFailedEvents } from '../../outbox/outbox-admin.js';
 import { type GlobalOptions, printJson, printTable, withRuntime } from '../cli-context.js';
 
 export function registerEventsCommand(program: Command): void {

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
+import { listOutboxEvents, retryFailedEvents } from '../../outbox/outbox-admin.js';
 import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
 import { readSyncStatus } from '../../status/sync-status.js';
-import { listOutboxEvents, retryFailedEvents } from '../../sync/outbox-events.js';
 import { requireAdmin } from '../auth.js';
 import { parseBigintId } from '../bigint-id.js';
 import { routeSchema } from '../schemas/common-schemas.js';

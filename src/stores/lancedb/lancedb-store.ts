@@ -70,6 +70,8 @@ export class LancedbStore implements VectorStore {
   private connection: Promise<Lancedb.Connection> | undefined;
   private readonly tables = new Map<string, Promise<Lancedb.Table>>();
   private readonly writeQueues = new Map<string, Promise<unknown>>();
+  /** Every operation under way, so that close() returns only once LanceDB has stopped writing files. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly config: LancedbStoreConfig,
@@ -415,7 +417,9 @@ export class LancedbStore implements VectorStore {
 
   async close(): Promise<void> {
     // A table closed under a write still running in LanceDB's native threads is not safe.
-    while (this.writeQueues.size > 0) await Promise.all([...this.writeQueues.values()]);
+    while (this.writeQueues.size > 0 || this.inFlight.size > 0) {
+      await Promise.allSettled([...this.writeQueues.values(), ...this.inFlight]);
+    }
     // The native handles are released by garbage collection, not closed here: an explicit
     // close() of LanceDB 0.30's table and connection handles crashed the process (SIGSEGV) about
     // one time in three when it exited soon after (test/tenant-move-delete.test.ts).
@@ -489,8 +493,10 @@ export class LancedbStore implements VectorStore {
 
   /** Maps LanceDB failures to vectorsync errors once, at the store boundary. */
   private async run<T>(work: () => Promise<T>): Promise<T> {
+    const operation = work();
+    this.inFlight.add(operation);
     try {
-      return await work();
+      return await operation;
     } catch (error) {
       if (error instanceof VectorsyncError) throw error;
       if (isConnectionError(error)) {
@@ -515,6 +521,8 @@ export class LancedbStore implements VectorStore {
         `lancedb store error: ${message}`,
         { cause: error, transient },
       );
+    } finally {
+      this.inFlight.delete(operation);
     }
   }
 }

@@ -1,11 +1,8 @@
-import { OUTBOX_CHANNEL_SQL } from '../capture/outbox/outbox-channel.js';
-import type { CollectionDefinition } from '../config/collection-definition.js';
-import { idExpression, versionExpression } from '../config/collection-definition.js';
 import type { SqlExecutor } from '../db/database.js';
-import { quoteIdent } from '../db/sql-identifier.js';
-import type { ChangeEvent } from './change-event.js';
+import type { ChangeEvent } from '../sync/change-event.js';
+import { OUTBOX_CHANNEL_SQL } from './outbox-channel.js';
 
-/** The outbox's hot-path SQL, batched; one function per statement. */
+/** The workers' queue over the outbox: claim, complete, retry, rescue, prune. Batched; one function per statement. */
 
 export interface ClaimedEvent extends ChangeEvent {
   attempts: number;
@@ -199,29 +196,6 @@ export async function releaseOrphanedClaims(
   return result.rows.reduce((sum, row) => sum + row.released, 0);
 }
 
-export async function registerWorker(
-  db: SqlExecutor,
-  worker: { id: string; hostname: string; pid: number; collections: readonly string[] },
-): Promise<void> {
-  await db.query(
-    `INSERT INTO vectorsync.workers (id, hostname, pid, collections) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
-    [worker.id, worker.hostname, worker.pid, worker.collections],
-  );
-}
-
-export async function unregisterWorker(db: SqlExecutor, workerId: string): Promise<void> {
-  await db.query('DELETE FROM vectorsync.workers WHERE id = $1', [workerId]);
-}
-
-/** Forget workers long dead (their events were rescued long ago). */
-export async function forgetDeadWorkers(db: SqlExecutor, olderThanMs: number): Promise<void> {
-  await db.query(
-    `DELETE FROM vectorsync.workers WHERE heartbeat_at < now() - make_interval(secs => $1 / 1000.0)`,
-    [olderThanMs],
-  );
-}
-
 /** When the next backed-off event becomes claimable, so an idle worker can sleep until then. */
 export async function nextRunAfter(db: SqlExecutor, collections: readonly string[]): Promise<Date | null> {
   const result = await db.query<{ next: Date | null }>(
@@ -250,113 +224,4 @@ export async function pruneDoneEvents(
     total += result.rowCount;
     if (result.rowCount < chunk) return total;
   }
-}
-
-/**
- * Records events that another path could not apply (a CDC or bus change that failed, a replay
- * that could not write), 'failed' so they are visible and retryable, or 'pending' for the
- * workers to apply. Tenant '' stands for "unknown" (a CDC delete knows only the key).
- */
-export async function recordFailedEvents(
-  db: SqlExecutor,
-  items: ReadonlyArray<{ event: ChangeEvent; error: string; code: string }>,
-  origin: string,
-  options: { status?: 'failed' | 'pending'; delayMs?: number } = {},
-): Promise<void> {
-  if (items.length === 0) return;
-  const status = options.status ?? 'failed';
-  await db.query(
-    `WITH recorded AS (
-       INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin, status, attempts, last_error, last_error_code, run_after)
-       SELECT u.collection, u.tenant, u.source_id, u.op, u.source_version, $8, $9, CASE WHEN $9 = 'failed' THEN 1 ELSE 0 END,
-              left(u.error, 4000), u.code, clock_timestamp() + make_interval(secs => $10 / 1000.0)
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
-           AS u(collection, tenant, source_id, op, source_version, error, code)
-       RETURNING collection
-     )
-     SELECT pg_notify(${OUTBOX_CHANNEL_SQL}, collection) FROM (SELECT DISTINCT collection FROM recorded) c WHERE $9 = 'pending'`,
-    [
-      items.map((item) => item.event.collection),
-      items.map((item) => item.event.tenant ?? ''),
-      items.map((item) => item.event.sourceId),
-      items.map((item) => item.event.op),
-      items.map((item) => item.event.sourceVersion),
-      items.map((item) => item.error),
-      items.map((item) => item.code),
-      origin,
-      status,
-      options.delayMs ?? 0,
-    ],
-  );
-}
-
-/**
- * Dual-write's intent: the index write a request is about to make, recorded in the same
- * transaction as its source write. The request clears it once the index has the change; a
- * request that fails, times out, or never gets there (the process dies between the commit and
- * the index write) leaves it pending, and after `delayMs` the workers apply it: drift that is
- * repaired, never drift that only reconciliation finds.
- */
-export async function recordWriteIntent(
-  tx: SqlExecutor,
-  event: Omit<ChangeEvent, 'eventId'>,
-  delayMs: number,
-): Promise<string> {
-  const result = await tx.query<{ id: string }>(
-    `INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin, run_after)
-     VALUES ($1, $2, $3, $4, $5, 'dual-write', clock_timestamp() + make_interval(secs => $6 / 1000.0))
-     RETURNING id::text AS id`,
-    [event.collection, event.tenant ?? '', event.sourceId, event.op, event.sourceVersion, delayMs],
-  );
-  return result.rows[0]!.id;
-}
-
-/**
- * The index has the intended write: the intent has served its purpose and goes (unless a worker
- * already took it, which then applies it again harmlessly). What stays is drift only.
- */
-export async function completeWriteIntent(db: SqlExecutor, id: string): Promise<void> {
-  await db.query(`DELETE FROM vectorsync.outbox WHERE id = $1::bigint AND status = 'pending'`, [id]);
-}
-
-/** The intended write did not reach the index: it stays pending, with why, for the workers. */
-export async function noteWriteIntentDrift(
-  db: SqlExecutor,
-  id: string,
-  failure: { error: string; code: string; delayMs: number },
-): Promise<void> {
-  await db.query(
-    `WITH noted AS (
-       UPDATE vectorsync.outbox
-          SET last_error = left($2, 4000), last_error_code = $3,
-              run_after = clock_timestamp() + make_interval(secs => $4 / 1000.0)
-        WHERE id = $1::bigint AND status = 'pending'
-       RETURNING collection
-     )
-     SELECT pg_notify(${OUTBOX_CHANNEL_SQL}, collection) FROM noted`,
-    [id, failure.error, failure.code, failure.delayMs],
-  );
-}
-
-/**
- * One upsert event per row the collection's source table holds now, in one statement: the
- * backfill of a new index ('backfill'), and what a TRUNCATE leaves to index again ('truncate').
- */
-export async function enqueueEveryRow(
-  db: SqlExecutor,
-  definition: CollectionDefinition,
-  origin: 'backfill' | 'truncate',
-): Promise<number> {
-  const result = await db.query<{ count: string }>(
-    `WITH enqueued AS (
-       INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin)
-       SELECT $1, coalesce(s.${quoteIdent(definition.tenantColumn.name)}::text, ''), ${idExpression(definition, 's')},
-              'upsert', ${versionExpression(definition, 's')}, $2
-         FROM ${definition.tableSql} s
-       RETURNING 1
-     )
-     SELECT count(*)::text AS count, pg_notify(${OUTBOX_CHANNEL_SQL}, $1) FROM enqueued`,
-    [definition.name, origin],
-  );
-  return Number(result.rows[0]?.count ?? 0);
 }

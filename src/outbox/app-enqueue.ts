@@ -1,5 +1,5 @@
-import { SqlState, sqlStateOf } from '../../db/sqlstate.js';
-import { ErrorCode, VectorsyncError } from '../../errors.js';
+import { SqlState, sqlStateOf } from '../db/sqlstate.js';
+import { ErrorCode, VectorsyncError } from '../errors.js';
 import {
   type CaptureStatement,
   runOnTransaction,

@@ -1,4 +1,4 @@
-import { ErrorCode, VectorsyncError } from '../../errors.js';
+import { ErrorCode, VectorsyncError } from '../errors.js';
 
 /**
  * node-postgres `PoolClient` / `Client`, PGlite, vectorsync's own transaction (`db.transaction(tx => …)`):

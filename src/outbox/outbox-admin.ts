@@ -1,6 +1,6 @@
-import { OUTBOX_CHANNEL_SQL } from '../capture/outbox/outbox-channel.js';
 import type { SqlExecutor } from '../db/database.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import { OUTBOX_CHANNEL_SQL } from './outbox-channel.js';
 
 export interface OutboxEventView {
   id: string;
@@ -128,4 +128,9 @@ export async function retryFailedEvents(
     ],
   );
   return { retried: result.rows.map((row) => row.id) };
+}
+
+/** Deletes every event of a collection, whatever its status: for a collection being dropped and rebuilt from nothing. */
+export async function discardCollectionEvents(db: SqlExecutor, collection: string): Promise<void> {
+  await db.query('DELETE FROM vectorsync.outbox WHERE collection = $1', [collection]);
 }
