@@ -50,6 +50,9 @@ describe('index operation arithmetic (no database)', () => {
     const bytes = estimateHnswGraphBytes(300_000, 384, 16);
     assert.ok(bytes > 600 * 1024 ** 2 && bytes < 800 * 1024 ** 2, String(bytes));
     assert.ok(estimateHnswGraphBytes(1000, 384, 32) > estimateHnswGraphBytes(1000, 384, 16));
+    // halfvec halves the vector part (768 of 1,544 bytes), not the graph's links.
+    const half = estimateHnswGraphBytes(300_000, 384, 16, 2);
+    assert.equal(bytes - half, 300_000 * 768);
     assert.equal(parseMemorySetting('512MB'), 512 * 1024 ** 2);
     assert.equal(parseMemorySetting('2GB'), 2 * 1024 ** 3);
     assert.equal(parseMemorySetting('65536kB'), 64 * 1024 ** 2);
@@ -208,6 +211,7 @@ describe('index operation arithmetic (no database)', () => {
         name: `idx_${'x'.repeat(40)}_123456789`,
         qualified: '',
         vectorColumn: '',
+        vectorType: 'vector',
         tenantColumn: '',
         idColumn: '',
         dimensions: 1,

@@ -87,6 +87,12 @@ const pgvectorStore = z.strictObject({
   ivfflat: z
     .strictObject({ probes: z.number().int().min(1).max(32_768).default(10) })
     .default({ probes: 10 }),
+  /**
+   * How vectors are stored: `vector` (4-byte floats) or `halfvec` (2-byte floats: half the table
+   * and HNSW graph, up to 4,000 dimensions indexed instead of 2,000). Part of an index version's
+   * shape: an existing version keeps its type, and `vectorsync reembed` moves to the new one.
+   */
+  vectorType: z.enum(['vector', 'halfvec']).default('vector'),
 });
 
 /** LanceDB, embedded: one table per index version under `dataDir` (docs/stores.md#lancedb). */

@@ -125,7 +125,7 @@ export async function runIndexBuild(request: BuildRequest): Promise<BuildOutcome
           table: request.table,
           indexName: request.indexName,
           params: request.params,
-          opclass: support.opclass[request.params.method],
+          opclass: support.opclass(request.table, request.params.method),
           tenant: request.tenant,
           concurrent: request.concurrent,
         }),

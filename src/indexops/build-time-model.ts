@@ -67,17 +67,23 @@ export function describeModel(model: BuildTimeModel): string {
 
 /**
  * Memory pgvector's HNSW build needs to keep the whole graph in maintenance_work_mem, from
- * its in-memory layout (0.8): per element a 120-byte header, the vector (8 + 4·d bytes), a
+ * its in-memory layout (0.8): per element a 120-byte header, the vector (8 + 4·d bytes; 8 + 2·d
+ * for halfvec), a
  * neighbour array of 2m candidates (16 bytes each) at layer 0 and of m on each upper layer
  * (1/(m−1) of them on average), plus ~16 bytes of allocator overhead per allocation.
  * Beyond it the build spills to disk and slows down many times over.
  */
-export function estimateHnswGraphBytes(rows: number, dimensions: number, m: number): number {
+export function estimateHnswGraphBytes(
+  rows: number,
+  dimensions: number,
+  m: number,
+  componentBytes: 2 | 4 = 4,
+): number {
   const align = (bytes: number) => Math.ceil(bytes / 8) * 8;
   const upperLayers = 1 / Math.max(1, m - 1);
   const perElement =
     align(120) +
-    align(8 + 4 * dimensions) +
+    align(8 + componentBytes * dimensions) +
     align(8 * (1 + upperLayers)) +
     align(8 + 2 * m * 16) +
     upperLayers * align(8 + m * 16) +

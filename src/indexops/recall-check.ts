@@ -35,7 +35,7 @@ export async function measureRecall(input: {
   let counted = 0;
   const sql = `SELECT ${quoteIdent(table.idColumn)}::text AS id FROM ${table.qualified}
                 WHERE ${quoteIdent(table.tenantColumn)} = $2
-                ORDER BY ${quoteIdent(table.vectorColumn)} ${support.distanceOperator} $1::vector LIMIT $3`;
+                ORDER BY ${quoteIdent(table.vectorColumn)} ${support.distanceOperator} $1::${table.vectorType} LIMIT $3`;
   for (const query of input.queries) {
     const values = [`[${query.vector.join(',')}]`, query.tenant, k];
     const approximate = await support.db.transaction(async (tx) => {

@@ -160,7 +160,12 @@ function predict(
     maintenanceWorkMemBytes: memoryBytes,
   };
   if (prepared.params.method === 'hnsw') {
-    const graphBytes = estimateHnswGraphBytes(prepared.rows, target.table.dimensions, prepared.params.m);
+    const graphBytes = estimateHnswGraphBytes(
+      prepared.rows,
+      target.table.dimensions,
+      prepared.params.m,
+      target.table.vectorType === 'halfvec' ? 2 : 4,
+    );
     const perRow = graphBytes / Math.max(1, prepared.rows);
     Object.assign(memory, {
       graphBytesEstimate: graphBytes,

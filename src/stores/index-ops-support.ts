@@ -11,6 +11,8 @@ export interface AnnIndexTable {
   /** `"schema"."name"`, ready to splice into SQL. */
   qualified: string;
   vectorColumn: string;
+  /** The column's type (pgvector `vector` or `halfvec`): operator classes and query casts follow it. */
+  vectorType: 'vector' | 'halfvec';
   tenantColumn: string;
   idColumn: string;
   dimensions: number;
@@ -38,8 +40,8 @@ export interface DedicatedSession extends SqlExecutor {
 export interface IndexOpsSupport {
   readonly engine: 'postgres';
   readonly methods: readonly AnnMethod[];
-  /** Operator class per method for the store's distance (cosine). */
-  readonly opclass: Readonly<Record<AnnMethod, string>>;
+  /** Operator class of a table's vector column for a method, for the store's distance (cosine). */
+  opclass(table: AnnIndexTable, method: AnnMethod): string;
   /** The distance operator production searches order by. */
   readonly distanceOperator: string;
   /** The database holding the index tables (the source database or the store's own). */

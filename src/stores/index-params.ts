@@ -9,7 +9,13 @@ export function indexParamsFor(store: StoreConfig, collection: CollectionConfig)
   const analyzer = collection.analyzer;
   switch (store.provider) {
     case 'pgvector':
-      return { m: store.hnsw.m, efConstruction: store.hnsw.efConstruction, analyzer };
+      return {
+        m: store.hnsw.m,
+        efConstruction: store.hnsw.efConstruction,
+        analyzer,
+        // Recorded only when not the default, so versions built before the option keep their shape.
+        ...(store.vectorType === 'halfvec' ? { vectorType: 'halfvec' } : {}),
+      };
     case 'qdrant':
       return {
         analyzer,

@@ -1,6 +1,7 @@
 import { ensurePublication, ensureSlot } from '../capture/cdc/cdc-setup.js';
 import { formatLsn } from '../capture/cdc/lsn.js';
 import { installVersionTrigger } from '../capture/version-trigger.js';
+import { canonicalJson } from '../config/canonical-json.js';
 import { keyColumnNames } from '../config/collection-definition.js';
 import { hashCollectionLock } from '../db/collection-lock.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
@@ -34,6 +35,11 @@ export interface SetupResult {
   retiredIndexes: IndexRecord[];
   /** Set when this run started a sync-mode switch (both captures now run until it is finished). */
   switchedFrom?: SyncMode;
+  /**
+   * Index settings the config names that the serving version was not built with (HNSW `m`,
+   * `vectorType`, …): setup never rebuilds a serving version; `vectorsync reembed` does, blue/green.
+   */
+  settingsNotApplied?: string[];
 }
 
 export interface SetupOptions {
@@ -183,6 +189,7 @@ async function setupCollection(
     { collection: definition.name, index: index.location, createdIndex: created, backfilled },
     created ? 'collection set up; index building from source' : 'collection set up',
   );
+  const settingsNotApplied = created ? [] : differingParams(index.params, params);
   return {
     collection: definition.name,
     index,
@@ -190,7 +197,14 @@ async function setupCollection(
     backfilled,
     retiredIndexes: retired,
     ...(switchedFrom ? { switchedFrom } : {}),
+    ...(settingsNotApplied.length > 0 ? { settingsNotApplied } : {}),
   };
+}
+
+/** The keys whose values differ between a version's recorded params and the config's. */
+function differingParams(recorded: Record<string, unknown>, configured: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(recorded), ...Object.keys(configured)]);
+  return [...keys].filter((key) => canonicalJson(recorded[key]) !== canonicalJson(configured[key])).sort();
 }
 
 /**

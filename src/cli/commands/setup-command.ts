@@ -46,6 +46,12 @@ export function registerSetupCommand(program: Command): void {
               retired: result.retiredIndexes.map((index) => index.location),
             })),
           );
+          for (const result of results) {
+            if (!result.settingsNotApplied) continue;
+            process.stdout.write(
+              `note: ${result.collection}: the config's ${result.settingsNotApplied.join(', ')} differ from what the serving version ${result.index.location} was built with; setup leaves it as it is. \`vectorsync reembed --collection ${result.collection}\` builds a version with them beside it (searches stay on ${result.index.location} until the verified cut-over)\n`,
+            );
+          }
           if (commandOptions.wait) await waitForDrain(runtime, { applyWhenNoWorker: true, logger });
         },
         { skipMigrationCheck: true },

@@ -16,6 +16,18 @@ export function hnswParams(spec: { params: Record<string, unknown> }, fallback: 
   };
 }
 
+/** The pgvector type of an index version's vectors. */
+export type PgvectorVectorType = 'vector' | 'halfvec';
+
+/**
+ * Read from the version's recorded params, never from the config: a version keeps the type it
+ * was built with until a re-embed replaces it. Absent means `vector` (versions built before the
+ * option existed).
+ */
+export function pgvectorVectorType(spec: { params: Record<string, unknown> }): PgvectorVectorType {
+  return spec.params.vectorType === 'halfvec' ? 'halfvec' : 'vector';
+}
+
 /**
  * Session settings of every dense search (transaction-local), in one place so that searches and
  * index recall checks (src/indexops) run with the same ones.

@@ -1,14 +1,13 @@
 import pg from 'pg';
 import type { PgDatabase } from '../../db/pg-database.js';
-import type { AnnIndexTable, DedicatedSession, IndexOpsSupport } from '../index-ops-support.js';
+import type { AnnIndexTable, AnnMethod, DedicatedSession, IndexOpsSupport } from '../index-ops-support.js';
 import type { IndexSpec } from '../vector-store.js';
-import { type PgvectorStoreConfig, pgvectorSearchSettings } from './pgvector-config.js';
+import { type PgvectorStoreConfig, pgvectorSearchSettings, pgvectorVectorType } from './pgvector-config.js';
 
 /** What src/indexops needs to manage the HNSW / IVFFlat indexes of pgvector index tables. */
 export class PgvectorIndexOps implements IndexOpsSupport {
   readonly engine = 'postgres' as const;
   readonly methods = ['hnsw', 'ivfflat'] as const;
-  readonly opclass = { hnsw: 'vector_cosine_ops', ivfflat: 'vector_cosine_ops' } as const;
   readonly distanceOperator = '<=>';
 
   constructor(
@@ -22,10 +21,16 @@ export class PgvectorIndexOps implements IndexOpsSupport {
       name: spec.location,
       qualified: `"vectorsync"."${spec.location}"`,
       vectorColumn: 'embedding',
+      vectorType: pgvectorVectorType(spec),
       tenantColumn: 'tenant',
       idColumn: 'id',
       dimensions: spec.dimensions,
     };
+  }
+
+  /** pgvector names its operator classes by type (`vector_cosine_ops`, `halfvec_cosine_ops`), for HNSW and IVFFlat alike. */
+  opclass(table: AnnIndexTable, _method: AnnMethod): string {
+    return `${table.vectorType}_cosine_ops`;
   }
 
   async openSession(purpose: string): Promise<DedicatedSession> {

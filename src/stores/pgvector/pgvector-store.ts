@@ -29,6 +29,7 @@ import {
   type PgvectorStoreConfig,
   pgvectorNames,
   pgvectorSearchSettings,
+  pgvectorVectorType,
   vectorLiteral,
 } from './pgvector-config.js';
 import { assertNoConcurrentIndexDdl } from './pgvector-ddl-guard.js';
@@ -84,6 +85,7 @@ export class PgvectorStore implements VectorStore {
   }
 
   async ensureIndex(spec: IndexSpec): Promise<void> {
+    assertIndexableDimensions(spec);
     const names = pgvectorNames(spec.location);
     // ON UPDATE CASCADE: a primary-key change of an indexed row must not fail the application's
     // UPDATE; the record moves with it (and the new key's event brings it up to date).
@@ -106,7 +108,7 @@ export class PgvectorStore implements VectorStore {
              version bigint NOT NULL,
              content_hash text NOT NULL,
              payload jsonb NOT NULL DEFAULT '{}',
-             embedding vector(${Number(spec.dimensions)}) NOT NULL,
+             embedding ${pgvectorVectorType(spec)}(${Number(spec.dimensions)}) NOT NULL,
              indexed_at timestamptz NOT NULL DEFAULT now()
            ) WITH (fillfactor = 80)`,
         );
@@ -155,7 +157,7 @@ export class PgvectorStore implements VectorStore {
     const { m, efConstruction } = hnswParams(spec, this.config.hnsw);
     await this.db.query(
       `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${quoteIdent(names.hnswIndexName)} ON ${names.table}
-         USING hnsw (embedding vector_cosine_ops) WITH (m = ${Number(m)}, ef_construction = ${Number(efConstruction)})`,
+         USING hnsw (embedding ${pgvectorVectorType(spec)}_cosine_ops) WITH (m = ${Number(m)}, ef_construction = ${Number(efConstruction)})`,
     );
   }
 
@@ -243,7 +245,7 @@ export class PgvectorStore implements VectorStore {
                 WHERE NOT (u.id = ANY($10::text[]))
              )
              INSERT INTO ${names.table} AS t (${insertKey}, tenant, version, content_hash, payload, embedding, bm25_terms, bm25_tfs, bm25_len, indexed_at)
-             SELECT ${selectKey}, i.tenant, i.version, i.content_hash, i.payload, i.embedding::vector, i.terms::int[], i.tfs::int[], i.len, now()
+             SELECT ${selectKey}, i.tenant, i.version, i.content_hash, i.payload, i.embedding::${pgvectorVectorType(spec)}, i.terms::int[], i.tfs::int[], i.len, now()
                FROM input i
               WHERE $11::boolean OR NOT EXISTS (SELECT 1 FROM ${names.tombstones} d WHERE d.id = i.id AND d.version >= i.version)
              ON CONFLICT (id) DO UPDATE
@@ -345,16 +347,17 @@ export class PgvectorStore implements VectorStore {
       );
     }
     const names = pgvectorNames(spec.location);
+    const vectorType = pgvectorVectorType(spec);
     const params: unknown[] = [vectorLiteral(request.vector), request.tenant, request.k];
     const filter = request.filter ? ` AND ${compileFilter(request.filter, 'i', params)}` : '';
     const rows = await this.run(() =>
       this.db.transaction(async (tx) => {
         await this.applySearchSettings(tx);
         const result = await tx.query<HitRow>(
-          `SELECT i.id::text AS id, i.version::text AS version, i.payload, 1 - (i.embedding <=> $1::vector) AS score
+          `SELECT i.id::text AS id, i.version::text AS version, i.payload, 1 - (i.embedding <=> $1::${vectorType}) AS score
              FROM ${names.table} i
             WHERE i.tenant = $2${filter}
-            ORDER BY i.embedding <=> $1::vector
+            ORDER BY i.embedding <=> $1::${vectorType}
             LIMIT $3`,
           params,
         );
@@ -493,6 +496,24 @@ export class PgvectorStore implements VectorStore {
       });
     }
   }
+}
+
+/** pgvector's HNSW and IVFFlat limits (0.8): beyond them CREATE INDEX fails after the table exists. */
+const MAX_INDEXED_DIMENSIONS = { vector: 2_000, halfvec: 4_000 } as const;
+
+function assertIndexableDimensions(spec: IndexSpec): void {
+  const vectorType = pgvectorVectorType(spec);
+  const limit = MAX_INDEXED_DIMENSIONS[vectorType];
+  if (spec.dimensions <= limit) return;
+  const hint =
+    vectorType === 'vector' && spec.dimensions <= MAX_INDEXED_DIMENSIONS.halfvec
+      ? ": set the store's `vectorType: halfvec` (up to 4,000), or choose fewer dimensions"
+      : ': choose fewer dimensions (an embedder with a `dimensions` option) or another store';
+  throw new VectorsyncError(
+    ErrorCode.ConfigInvalid,
+    `pgvector indexes at most ${limit.toLocaleString('en-US')} dimensions of type ${vectorType}; index ${spec.location} has ${spec.dimensions}${hint}`,
+    { details: { index: spec.location, dimensions: spec.dimensions, vectorType, limit } },
+  );
 }
 
 function toHit(row: HitRow): SearchHit {
