@@ -1,6 +1,7 @@
+import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { BuildStage, IndexBuildReport } from '../index-versions/build-index-version.js';
 import type { MigrationState } from '../index-versions/migration-lifecycle.js';
-import { printTable } from './cli-context.js';
+import { printJson, printTable } from './cli-context.js';
 import { ProgressBar } from './progress-bar.js';
 
 /** Progress of each stage of an index-version build as its own bar, with rate and ETA. */
@@ -27,6 +28,22 @@ export function abortOnInterrupt(): { signal: AbortSignal; dispose(): void } {
   };
   process.once('SIGINT', abort);
   return { signal: controller.signal, dispose: () => process.removeListener('SIGINT', abort) };
+}
+
+/**
+ * Prints a build's report (a table, or JSON) and fails the command when the version was not
+ * verified and not forced, so the exit code says whether the checks passed in either format.
+ */
+export function finishBuild(report: IndexBuildReport & { next: string }, options: { json: boolean }): void {
+  if (options.json) printJson(report);
+  else printBuildReport(report);
+  if (!report.verified && !report.forced) {
+    throw new VectorsyncError(
+      ErrorCode.MigrationNotVerified,
+      `collection "${report.collection}" was not cut over: ${report.problems.join('; ')}`,
+      { details: { problems: report.problems } },
+    );
+  }
 }
 
 export function printBuildReport(report: IndexBuildReport & { next: string }): void {

@@ -61,18 +61,38 @@ export async function loadRelevanceDataset(
     const row = JSON.parse(line) as { id: unknown; title?: unknown; text?: unknown };
     documents.push({ id: String(row.id), title: String(row.title ?? ''), text: String(row.text ?? '') });
   }
+  return {
+    name,
+    documents,
+    queries: await readQueries(files.queries),
+    judgments: await readJudgments(files.qrels),
+  };
+}
+
+/** queries.jsonl.gz: `{"id", "text"}` per line (BEIR's `_id` is read too). */
+export async function readQueries(path: string): Promise<RelevanceDataset['queries']> {
   const queries: RelevanceDataset['queries'] = [];
-  for await (const line of lines(files.queries)) {
-    const row = JSON.parse(line) as { id: unknown; text: unknown };
-    queries.push({ id: String(row.id), text: String(row.text) });
+  for await (const line of lines(path)) {
+    const row = JSON.parse(line) as { id?: unknown; _id?: unknown; text: unknown };
+    queries.push({ id: String(row.id ?? row._id), text: String(row.text) });
   }
-  const judgments = new Map<string, Map<string, number>>();
-  for await (const line of lines(files.qrels)) {
+  return queries;
+}
+
+/**
+ * qrels.tsv.gz: query id, document id and gain per line, tab-separated. A line whose gain is not
+ * a number (BEIR's `query-id corpus-id score` header) is not a judgment.
+ */
+export async function readJudgments(path: string): Promise<RelevanceDataset['judgments']> {
+  const judgments: RelevanceDataset['judgments'] = new Map();
+  for await (const line of lines(path)) {
     const [queryId, docId, gain] = line.split('\t');
     if (queryId === undefined || docId === undefined || gain === undefined) continue;
+    const value = Number(gain);
+    if (gain.trim() === '' || !Number.isFinite(value)) continue;
     const forQuery = judgments.get(queryId) ?? new Map<string, number>();
-    forQuery.set(docId, Number(gain));
+    forQuery.set(docId, value);
     judgments.set(queryId, forQuery);
   }
-  return { name, documents, queries, judgments };
+  return judgments;
 }

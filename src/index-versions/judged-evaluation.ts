@@ -1,8 +1,6 @@
-import { createReadStream, existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
+import { existsSync } from 'node:fs';
 import { ErrorCode, VectorsyncError } from '../errors.js';
-import { datasetFiles } from '../eval/relevance-dataset.js';
+import { datasetFiles, readJudgments, readQueries } from '../eval/relevance-dataset.js';
 import { mean, ndcgAt } from '../eval/relevance-metrics.js';
 import type { IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { type SearchMode, SearchService } from '../search/search-service.js';
@@ -22,14 +20,6 @@ export interface VersionEvaluation {
   modes: Array<{ mode: SearchMode; from: number; to: number }>;
 }
 
-async function* gzipLines(path: string): AsyncGenerator<string> {
-  const reader = createInterface({
-    input: createReadStream(path).pipe(createGunzip()),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
-  for await (const line of reader) if (line.trim() !== '') yield line;
-}
-
 /**
  * Reads a judged query set in the shared dataset format (queries.jsonl.gz and qrels.tsv.gz; a
  * corpus file is not needed: the documents are the collection's). Queries without a relevant
@@ -45,20 +35,12 @@ export async function loadJudgedQueries(dir: string): Promise<JudgedQueries> {
       { details: { dataset: dir, missing } },
     );
   }
-  const judgments = new Map<string, Map<string, number>>();
-  for await (const line of gzipLines(files.qrels)) {
-    const [queryId, docId, gain] = line.split('\t');
-    if (queryId === undefined || docId === undefined || gain === undefined) continue;
-    const forQuery = judgments.get(queryId) ?? new Map<string, number>();
-    forQuery.set(docId, Number(gain));
-    judgments.set(queryId, forQuery);
-  }
+  const judgments = await readJudgments(files.qrels);
   const queries: JudgedQueries['queries'] = [];
-  for await (const line of gzipLines(files.queries)) {
-    const row = JSON.parse(line) as { id: unknown; text: unknown };
-    const judged = judgments.get(String(row.id));
+  for (const query of await readQueries(files.queries)) {
+    const judged = judgments.get(query.id);
     if (judged && [...judged.values()].some((gain) => gain > 0))
-      queries.push({ id: String(row.id), text: String(row.text), judgments: judged });
+      queries.push({ ...query, judgments: judged });
   }
   if (queries.length === 0) {
     throw new VectorsyncError(ErrorCode.InvalidRequest, `--eval ${dir}: no query has a relevant judgment`, {

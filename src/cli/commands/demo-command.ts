@@ -7,6 +7,7 @@ import { bootstrapDemo, demoInstructions } from '../../demo/demo-bootstrap.js';
 import { assertDemoDatabaseIsFree } from '../../demo/demo-database-check.js';
 import { startService } from '../../server/start-service.js';
 import { createCliLogger, type GlobalOptions } from '../cli-context.js';
+import { numberArgument } from '../number-argument.js';
 import { waitForDrain } from '../wait-for-drain.js';
 import { untilSignal } from './serve-command.js';
 
@@ -16,16 +17,21 @@ export function registerDemoCommand(program: Command): void {
     .description(
       'run the service on embedded Postgres (PGlite + pgvector) with a demo catalog; no server to install',
     )
-    .option('--products <n>', 'catalog size', '3000')
-    .option('-p, --port <port>', 'HTTP port', process.env.PORT ?? '8787')
+    .option('--products <n>', 'catalog size', numberArgument({ integer: true, min: 1 }), 3000)
+    .option(
+      '-p, --port <port>',
+      'HTTP port',
+      numberArgument({ integer: true, min: 0, max: 65_535 }),
+      Number(process.env.PORT ?? 8787),
+    )
     .option('--host <host>', 'HTTP host', '127.0.0.1')
     .option('--data-dir <dir>', 'keep the embedded database in this directory (default: in memory)')
     .option('--exit-after-load', 'load, sync, print the instructions and exit (smoke test)')
     .option('--force', 'use DATABASE_URL even though its database already has tables')
     .action(
       async (commandOptions: {
-        products: string;
-        port: string;
+        products: number;
+        port: number;
         host: string;
         dataDir?: string;
         exitAfterLoad?: boolean;
@@ -58,8 +64,8 @@ export function registerDemoCommand(program: Command): void {
         const state = await bootstrapDemo({
           db,
           logger,
-          products: Number(commandOptions.products),
-          port: Number(commandOptions.port),
+          products: commandOptions.products,
+          port: commandOptions.port,
           host: commandOptions.host,
           ...(databaseUrl ? { databaseUrl } : {}),
         });

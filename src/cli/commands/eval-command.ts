@@ -15,20 +15,21 @@ import {
   printJson,
   printTable,
 } from '../cli-context.js';
+import { numberArgument } from '../number-argument.js';
 import { ProgressBar } from '../progress-bar.js';
 
 interface EvalOptions {
   dataset: string;
   embedder: string;
   modes: string;
-  queries?: string;
-  k1?: string;
-  b?: string;
+  queries?: number;
+  k1?: number;
+  b?: number;
   stemming: boolean;
   stopwords: string;
   fusion?: string;
   normalization?: string;
-  rrfK?: string;
+  rrfK?: number;
   reuse?: boolean;
   json?: boolean;
   output?: string;
@@ -47,14 +48,18 @@ export function registerEvalCommand(program: Command): void {
       'wink',
     )
     .option('--modes <list>', 'comma-separated modes', 'keyword,semantic,hybrid')
-    .option('--queries <n>', 'evaluate only the first n judged queries')
-    .option('--k1 <k1>', 'BM25 k1 (default 1.2)')
-    .option('--b <b>', 'BM25 b (default 0.75)')
+    .option(
+      '--queries <n>',
+      'evaluate only the first n judged queries',
+      numberArgument({ integer: true, min: 1 }),
+    )
+    .option('--k1 <k1>', 'BM25 k1 (default 1.2)', numberArgument({ min: 0 }))
+    .option('--b <b>', 'BM25 b (default 0.75)', numberArgument({ min: 0, max: 1 }))
     .option('--no-stemming', 'no Snowball stemming')
     .option('--stopwords <set>', 'english or none', 'english')
     .option('--fusion <kind>', 'hybrid fusion: rrf or weighted')
     .option('--normalization <kind>', 'weighted fusion normalisation: minmax or zscore')
-    .option('--rrf-k <k>', 'RRF constant (default 60)')
+    .option('--rrf-k <k>', 'RRF constant (default 60)', numberArgument({ min: 1 }))
     .option('--reuse', 're-use the loaded collection when its settings are unchanged')
     .option('--json', 'print JSON')
     .option('--output <file>', 'also write the JSON result to this file')
@@ -88,7 +93,7 @@ export function registerEvalCommand(program: Command): void {
           },
           search: searchSettings(commandOptions),
           modes: commandOptions.modes.split(',').map((mode) => mode.trim()) as SearchMode[],
-          ...(commandOptions.queries ? { queryLimit: Number(commandOptions.queries) } : {}),
+          ...(commandOptions.queries ? { queryLimit: commandOptions.queries } : {}),
           reuse: commandOptions.reuse ?? false,
           onEmbedderProgress: embedderProgressBars(),
           onProgress: (phase, done, total) => {
@@ -154,10 +159,10 @@ export function parseEmbedder(spec: string): EmbedderConfig {
 function searchSettings(options: EvalOptions): EvaluationOptions['search'] {
   const settings: NonNullable<EvaluationOptions['search']> = {};
   if (options.k1 !== undefined || options.b !== undefined)
-    settings.bm25 = { k1: Number(options.k1 ?? 1.2), b: Number(options.b ?? 0.75) };
+    settings.bm25 = { k1: options.k1 ?? 1.2, b: options.b ?? 0.75 };
   if (options.fusion === 'rrf' || options.fusion === 'weighted') settings.fusion = options.fusion;
   if (options.normalization === 'minmax' || options.normalization === 'zscore')
     settings.normalization = options.normalization;
-  if (options.rrfK !== undefined) settings.rrfK = Number(options.rrfK);
+  if (options.rrfK !== undefined) settings.rrfK = options.rrfK;
   return settings;
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { listOutboxEvents, retryFailedEvents } from '../../outbox/outbox-admin.js';
 import { type GlobalOptions, printJson, printTable, withRuntime } from '../cli-context.js';
+import { numberArgument } from '../number-argument.js';
 
 export function registerEventsCommand(program: Command): void {
   const events = program.command('events').description('inspect and retry outbox events');
@@ -9,16 +10,16 @@ export function registerEventsCommand(program: Command): void {
     .description('list events, newest first')
     .option('-s, --status <status>', 'pending, processing, done or failed')
     .option('-c, --collection <name>')
-    .option('-n, --limit <n>', 'how many', '50')
+    .option('-n, --limit <n>', 'how many', numberArgument({ integer: true, min: 1, max: 10_000 }), 50)
     .option('--json', 'print JSON')
     .action(
-      async (commandOptions: { status?: string; collection?: string; limit: string; json?: boolean }) => {
+      async (commandOptions: { status?: string; collection?: string; limit: number; json?: boolean }) => {
         await withRuntime(program.opts<GlobalOptions>(), async (runtime) => {
           if (commandOptions.collection) runtime.collection(commandOptions.collection);
           const rows = await listOutboxEvents(runtime.db, {
             ...(commandOptions.status ? { status: commandOptions.status } : {}),
             ...(commandOptions.collection ? { collection: commandOptions.collection } : {}),
-            limit: Number(commandOptions.limit),
+            limit: commandOptions.limit,
           });
           if (commandOptions.json) return printJson(rows);
           printTable(

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { createEventBus } from '../../bus/create-event-bus.js';
-import { ErrorCode, VectorsyncError } from '../../errors.js';
 import {
   abortBuild,
   migrationState,
@@ -9,15 +8,16 @@ import {
 } from '../../index-versions/migration-lifecycle.js';
 import { migrateStore } from '../../index-versions/store-migration.js';
 import { type GlobalOptions, printJson, withRuntime } from '../cli-context.js';
-import { abortOnInterrupt, printBuildReport, printVersions, stageProgress } from '../index-version-output.js';
+import { abortOnInterrupt, finishBuild, printVersions, stageProgress } from '../index-version-output.js';
+import { numberArgument } from '../number-argument.js';
 
 interface MigrateStoreOptions {
   collection: string;
   to?: string;
-  pageSize: string;
-  queries: string;
-  minOverlap: string;
-  verifyFraction: string;
+  pageSize: number;
+  queries: number;
+  minOverlap: number;
+  verifyFraction: number;
   cutover: boolean;
   keepOnAbort?: boolean;
   force?: boolean;
@@ -36,10 +36,25 @@ export function registerMigrateStoreCommand(program: Command): void {
     )
     .requiredOption('-c, --collection <name>', 'the collection')
     .option('--to <store>', 'target store (a key of `stores` in the config)')
-    .option('--page-size <n>', 'source rows per fill page', '500')
-    .option('--queries <n>', 'shadow-read queries generated from the corpus', '50')
-    .option('--min-overlap <x>', 'cut over only if semantic overlap@10 is at least this', '0.8')
-    .option('--verify-fraction <f>', 'share of the id space compared id by id (0–1]', '1')
+    .option('--page-size <n>', 'source rows per fill page', numberArgument({ integer: true, min: 1 }), 500)
+    .option(
+      '--queries <n>',
+      'shadow-read queries generated from the corpus',
+      numberArgument({ integer: true, min: 1 }),
+      50,
+    )
+    .option(
+      '--min-overlap <x>',
+      'cut over only if semantic overlap@10 is at least this',
+      numberArgument({ min: 0, max: 1 }),
+      0.8,
+    )
+    .option(
+      '--verify-fraction <f>',
+      'share of the id space compared id by id (0–1]',
+      numberArgument({ min: 0.0001, max: 1 }),
+      1,
+    )
     .option('--no-cutover', 'verify and keep the new index in sync, but do not switch searches to it')
     .option('--force', 'cut over even though a check did not pass (the problems are still printed)')
     .option('--keep-on-abort', 'keep the half-built index when aborted (default: drop it)')
@@ -82,10 +97,10 @@ export function registerMigrateStoreCommand(program: Command): void {
             ...(bus ? { bus } : {}),
             collection,
             to: options.to,
-            pageSize: Number(options.pageSize),
-            queries: Number(options.queries),
-            minOverlap: Number(options.minOverlap),
-            verifyFraction: Number(options.verifyFraction),
+            pageSize: options.pageSize,
+            queries: options.queries,
+            minOverlap: options.minOverlap,
+            verifyFraction: options.verifyFraction,
             cutover: options.cutover,
             force: options.force ?? false,
             keepOnAbort: options.keepOnAbort ?? false,
@@ -94,15 +109,7 @@ export function registerMigrateStoreCommand(program: Command): void {
             onStage: (stage, detail) => process.stderr.write(`[${stage}] ${detail}\n`),
             onProgress: stageProgress(),
           });
-          if (options.json) return printJson(report);
-          printBuildReport(report);
-          if (!report.verified && !report.forced) {
-            throw new VectorsyncError(
-              ErrorCode.MigrationNotVerified,
-              `collection "${collection}" was not cut over: ${report.problems.join('; ')}`,
-              { details: { problems: report.problems } },
-            );
-          }
+          finishBuild(report, { json: options.json ?? false });
         } finally {
           interrupt.dispose();
           await bus?.close();

@@ -10,17 +10,18 @@ import {
 } from '../../index-versions/migration-lifecycle.js';
 import { reembed } from '../../index-versions/reembed.js';
 import { type GlobalOptions, printJson, withRuntime } from '../cli-context.js';
-import { abortOnInterrupt, printBuildReport, printVersions, stageProgress } from '../index-version-output.js';
+import { abortOnInterrupt, finishBuild, printVersions, stageProgress } from '../index-version-output.js';
+import { numberArgument } from '../number-argument.js';
 
 interface ReembedCommandOptions {
   collection: string;
   eval?: string;
   evalTenant?: string;
-  maxNdcgDrop: string;
-  pageSize: string;
-  queries: string;
-  minOverlap: string;
-  verifyFraction: string;
+  maxNdcgDrop: number;
+  pageSize: number;
+  queries: number;
+  minOverlap: number;
+  verifyFraction: number;
   cutover: boolean;
   force?: boolean;
   keepOnAbort?: boolean;
@@ -43,15 +44,31 @@ export function registerReembedCommand(program: Command): void {
       'judged queries about this collection (queries.jsonl.gz and qrels.tsv.gz whose document ids are source ids): report nDCG@10 of both versions',
     )
     .option('--eval-tenant <tenant>', 'the tenant the judged queries search (required with --eval)')
-    .option('--max-ndcg-drop <x>', 'with --eval: cut over only if nDCG@10 drops by at most this', '0.02')
-    .option('--page-size <n>', 'source rows per fill page', '500')
-    .option('--queries <n>', 'shadow-read queries generated from the corpus', '50')
+    .option(
+      '--max-ndcg-drop <x>',
+      'with --eval: cut over only if nDCG@10 drops by at most this',
+      numberArgument({ min: 0, max: 1 }),
+      0.02,
+    )
+    .option('--page-size <n>', 'source rows per fill page', numberArgument({ integer: true, min: 1 }), 500)
+    .option(
+      '--queries <n>',
+      'shadow-read queries generated from the corpus',
+      numberArgument({ integer: true, min: 1 }),
+      50,
+    )
     .option(
       '--min-overlap <x>',
       'with the same model (new analyzer or index settings): cut over only if semantic overlap@10 is at least this',
-      '0.8',
+      numberArgument({ min: 0, max: 1 }),
+      0.8,
     )
-    .option('--verify-fraction <f>', 'share of the id space compared id by id (0–1]', '1')
+    .option(
+      '--verify-fraction <f>',
+      'share of the id space compared id by id (0–1]',
+      numberArgument({ min: 0.0001, max: 1 }),
+      1,
+    )
     .option(
       '--no-cutover',
       'build and verify, keep the new version in sync, but do not switch searches to it',
@@ -96,10 +113,10 @@ export function registerReembedCommand(program: Command): void {
           const report = await reembed(runtime, {
             ...(bus ? { bus } : {}),
             collection,
-            pageSize: Number(options.pageSize),
-            queries: Number(options.queries),
-            minOverlap: Number(options.minOverlap),
-            verifyFraction: Number(options.verifyFraction),
+            pageSize: options.pageSize,
+            queries: options.queries,
+            minOverlap: options.minOverlap,
+            verifyFraction: options.verifyFraction,
             cutover: options.cutover,
             force: options.force ?? false,
             keepOnAbort: options.keepOnAbort ?? false,
@@ -108,7 +125,7 @@ export function registerReembedCommand(program: Command): void {
                   evaluation: {
                     judged,
                     tenant: options.evalTenant!,
-                    maxNdcgDrop: Number(options.maxNdcgDrop),
+                    maxNdcgDrop: options.maxNdcgDrop,
                   },
                 }
               : {}),
@@ -117,15 +134,7 @@ export function registerReembedCommand(program: Command): void {
             onStage: (stage, detail) => process.stderr.write(`[${stage}] ${detail}\n`),
             onProgress: stageProgress(),
           });
-          if (options.json) return printJson(report);
-          printBuildReport(report);
-          if (!report.verified && !report.forced) {
-            throw new VectorsyncError(
-              ErrorCode.MigrationNotVerified,
-              `collection "${collection}" was not cut over: ${report.problems.join('; ')}`,
-              { details: { problems: report.problems } },
-            );
-          }
+          finishBuild(report, { json: options.json ?? false });
         } finally {
           interrupt.dispose();
           await bus?.close();

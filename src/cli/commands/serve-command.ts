@@ -3,6 +3,7 @@ import { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
 import { startService } from '../../server/start-service.js';
 import { setupCollections } from '../../sync/setup-collections.js';
 import { createCliLogger, embedderProgressBars, type GlobalOptions, loadConfig } from '../cli-context.js';
+import { numberArgument } from '../number-argument.js';
 
 export function registerServeCommand(program: Command): void {
   program
@@ -10,13 +11,18 @@ export function registerServeCommand(program: Command): void {
     .description('run the HTTP service and this process’s sync workers')
     .option('--no-workers', 'serve HTTP only; run workers elsewhere (`vectorsync worker`)')
     .option('--setup', 'run `setup` (capture triggers, indexes, backfill) before serving')
-    .option('-p, --port <port>', 'port (default: config server.port or $PORT)')
+    .option(
+      '-p, --port <port>',
+      'port (default: config server.port or $PORT)',
+      numberArgument({ integer: true, min: 0, max: 65_535 }),
+    )
     .option(
       '--metrics-port <port>',
       'also serve GET /metrics without an API key on this port (default: config server.metricsPort)',
+      numberArgument({ integer: true, min: 0, max: 65_535 }),
     )
     .action(
-      async (commandOptions: { workers: boolean; setup?: boolean; port?: string; metricsPort?: string }) => {
+      async (commandOptions: { workers: boolean; setup?: boolean; port?: number; metricsPort?: number }) => {
         const options = program.opts<GlobalOptions>();
         const logger = createCliLogger(options.logLevel);
         const config = await loadConfig(options);
@@ -29,8 +35,8 @@ export function registerServeCommand(program: Command): void {
         if (commandOptions.setup) await setupCollections(runtime);
         const service = await startService(runtime, logger, {
           runWorkers: commandOptions.workers,
-          ...(commandOptions.port ? { port: Number(commandOptions.port) } : {}),
-          ...(commandOptions.metricsPort ? { metricsPort: Number(commandOptions.metricsPort) } : {}),
+          ...(commandOptions.port ? { port: commandOptions.port } : {}),
+          ...(commandOptions.metricsPort ? { metricsPort: commandOptions.metricsPort } : {}),
         });
         process.stderr.write(`vectorsync listening on ${service.url}\n`);
         if (service.metricsUrl) process.stderr.write(`metrics (no API key) on ${service.metricsUrl}\n`);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { finishModeSwitch, readCaptureStates } from '../../sync/sync-mode-switch.js';
 import { confirmDestructive, type GlobalOptions, printTable, withRuntime } from '../cli-context.js';
+import { numberArgument } from '../number-argument.js';
 
 export function registerSwitchModeCommand(program: Command): void {
   const command = program
@@ -37,9 +38,14 @@ export function registerSwitchModeCommand(program: Command): void {
     .command('finish')
     .description('remove the old capture of a switched collection once everything it captured is applied')
     .requiredOption('-c, --collection <name>', 'collection')
-    .option('--timeout <seconds>', 'how long to wait for the CDC consumer to catch up', '600')
+    .option(
+      '--timeout <seconds>',
+      'how long to wait for the CDC consumer to catch up',
+      numberArgument({ min: 0 }),
+      600,
+    )
     .option('--yes', 'do not ask for confirmation (switching to dual-write)')
-    .action(async (commandOptions: { collection: string; timeout: string; yes?: boolean }) => {
+    .action(async (commandOptions: { collection: string; timeout: number; yes?: boolean }) => {
       await withRuntime(program.opts<GlobalOptions>(), async (runtime) => {
         const collection = runtime.collection(commandOptions.collection);
         const state = (await readCaptureStates(runtime.db)).get(collection.name);
@@ -52,7 +58,7 @@ export function registerSwitchModeCommand(program: Command): void {
         }
         let lastNote = 0;
         const result = await finishModeSwitch(runtime, collection.name, {
-          timeoutMs: Number(commandOptions.timeout) * 1000,
+          timeoutMs: commandOptions.timeout * 1000,
           onWaiting: ({ confirmed, needed }) => {
             if (Date.now() - lastNote < 2000) return;
             lastNote = Date.now();

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { SyncWorkers } from '../../sync/sync-workers.js';
 import { type GlobalOptions, withRuntime } from '../cli-context.js';
+import { numberArgument } from '../number-argument.js';
 import { untilSignal } from './serve-command.js';
 
 export function registerWorkerCommand(program: Command): void {
@@ -10,16 +11,20 @@ export function registerWorkerCommand(program: Command): void {
       'run sync workers: outbox, CDC consumer, event-bus consumer (any number of processes may run against one database)',
     )
     .option('-c, --collection <name...>', 'only these collections')
-    .option('--concurrency <n>', 'parallel batch loops in this process')
-    .option('--batch-size <n>', 'events claimed per batch')
-    .action(async (commandOptions: { collection?: string[]; concurrency?: string; batchSize?: string }) => {
+    .option(
+      '--concurrency <n>',
+      'parallel batch loops in this process',
+      numberArgument({ integer: true, min: 1 }),
+    )
+    .option('--batch-size <n>', 'events claimed per batch', numberArgument({ integer: true, min: 1 }))
+    .action(async (commandOptions: { collection?: string[]; concurrency?: number; batchSize?: number }) => {
       const options = program.opts<GlobalOptions>();
       await withRuntime(options, async (runtime, logger) => {
         const workers = new SyncWorkers(runtime, logger, {
           ...(commandOptions.collection ? { collections: commandOptions.collection } : {}),
           sync: {
-            ...(commandOptions.concurrency ? { concurrency: Number(commandOptions.concurrency) } : {}),
-            ...(commandOptions.batchSize ? { batchSize: Number(commandOptions.batchSize) } : {}),
+            ...(commandOptions.concurrency ? { concurrency: commandOptions.concurrency } : {}),
+            ...(commandOptions.batchSize ? { batchSize: commandOptions.batchSize } : {}),
           },
         });
         workers.outbox.on('batch', (report) =>
