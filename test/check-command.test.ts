@@ -350,6 +350,22 @@ describe('vectorsync check: privileges', () => {
       `SELECT count(*)::int AS n FROM vectorsync.outbox WHERE source_id = '1'`,
     );
     assert.equal(queued.rows[0]!.n, 1);
+    // More than five calls (where plpgsql may switch to a generic plan), a bulk statement, an
+    // update and a delete: the capture path asks nothing more of the writer.
+    for (let id = 2; id <= 8; id++) await insert(id);
+    await app.query(
+      `INSERT INTO notes (id, tenant_id, body) SELECT g, 't1', 'bulk' FROM generate_series(9, 20) g`,
+    );
+    await owned.db.query(`GRANT UPDATE, DELETE, SELECT ON notes TO ${writer}`);
+    await app.query(`UPDATE notes SET body = 'edited' WHERE id <= 3`);
+    await app.query(`DELETE FROM notes WHERE id = 20`);
+    const events = await owned.db.query<{ op: string; n: number }>(
+      `SELECT op, count(*)::int AS n FROM vectorsync.outbox WHERE collection = 'notes' AND origin = 'trigger' GROUP BY op ORDER BY op`,
+    );
+    assert.deepEqual(events.rows, [
+      { op: 'delete', n: 1 },
+      { op: 'upsert', n: 23 },
+    ]);
   });
 
   it('names REPLICATION, publication and ownership for CDC', async () => {

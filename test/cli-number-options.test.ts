@@ -23,6 +23,9 @@ describe('numeric CLI options', () => {
     assert.equal(count('500'), 500);
     assert.throws(() => count('2.5'), /"2.5" is not a whole number, at least 1\./);
     assert.throws(() => count('0'), /"0" is not a whole number, at least 1\./);
+    const share = numberArgument({ above: 0, max: 1 });
+    assert.equal(share('0.00001'), 0.00001);
+    assert.throws(() => share('0'), /"0" is not a number, above 0, at most 1\./);
   });
 
   it('a gate given a value that is not a number stops the command before it starts', {

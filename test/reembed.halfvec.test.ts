@@ -98,6 +98,9 @@ describe('moving a pgvector collection to halfvec with reembed', () => {
     assert.equal(result!.createdIndex, false);
     assert.deepEqual(result!.settingsNotApplied, ['vectorType']);
     assert.equal(await columnType(oldLocation), `vector(${DIMENSIONS})`);
+    // The config the version was built with: nothing to report (the analyzer included).
+    const [same] = await setupCollections(serving);
+    assert.equal(same!.settingsNotApplied, undefined);
   });
 
   it('builds a halfvec version beside the vector one, verifies it and cuts over', async () => {

@@ -1,6 +1,6 @@
 -- vectorsync schema, version 11: one SQL entry point for new change events.
 -- vectorsync.enqueue_many() queues one event per element of its arrays, all of one operation,
--- and notifies the outbox channel once. The capture triggers (statement-level, over their
+-- notifies the outbox channel once, and returns how many it queued. The capture triggers (statement-level, over their
 -- transition tables), vectorsync.enqueue(), the backfill of a new index and reconciliation's
 -- repairs all call it, so the checks and the wake-up are written once.
 --
@@ -14,14 +14,18 @@ CREATE OR REPLACE FUNCTION vectorsync.enqueue_many(
   p_source_ids text[],
   p_source_versions bigint[] DEFAULT NULL,
   p_origin text DEFAULT 'app'
-) RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   v_count bigint;
 BEGIN
-  IF p_origin IS DISTINCT FROM 'trigger'
-     AND NOT EXISTS (SELECT 1 FROM vectorsync.collections WHERE name = p_collection) THEN
-    RAISE EXCEPTION 'vectorsync: unknown collection "%"', p_collection
-      USING ERRCODE = 'undefined_object', HINT = 'declare it in the config and run vectorsync setup';
+  -- Nested, not one condition: PL/pgSQL plans a statement when it first runs it, and Postgres
+  -- checks privileges on every table of a plan, so the triggers' path (run as the application's
+  -- role) must never reach a statement that reads vectorsync.collections.
+  IF p_origin IS DISTINCT FROM 'trigger' THEN
+    IF NOT EXISTS (SELECT 1 FROM vectorsync.collections WHERE name = p_collection) THEN
+      RAISE EXCEPTION 'vectorsync: unknown collection "%"', p_collection
+        USING ERRCODE = 'undefined_object', HINT = 'declare it in the config and run vectorsync setup';
+    END IF;
   END IF;
   IF p_op IS NULL OR p_op NOT IN ('upsert', 'delete', 'truncate') THEN
     RAISE EXCEPTION 'vectorsync: enqueue_many op must be upsert, delete or truncate, got "%" (collection "%")',
@@ -38,28 +42,32 @@ BEGIN
     RAISE EXCEPTION 'vectorsync: enqueue needs a tenant and a source id (collection "%")', p_collection
       USING ERRCODE = 'not_null_violation';
   END IF;
-  RETURN QUERY
-    INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin)
-    SELECT p_collection, u.tenant, u.source_id, p_op, u.source_version, p_origin
-      FROM unnest(p_tenants, p_source_ids, p_source_versions) WITH ORDINALITY AS u(tenant, source_id, source_version, n)
-     ORDER BY u.n
-    RETURNING id;
+  -- No RETURNING: it would need SELECT on the outbox, which an application's writers lack
+  -- (they need INSERT on it and USAGE on its sequence, nothing more). Ids follow the order of the arrays.
+  INSERT INTO vectorsync.outbox (collection, tenant, source_id, op, source_version, origin)
+  SELECT p_collection, u.tenant, u.source_id, p_op, u.source_version, p_origin
+    FROM unnest(p_tenants, p_source_ids, p_source_versions) WITH ORDINALITY AS u(tenant, source_id, source_version, n)
+   ORDER BY u.n;
   GET DIAGNOSTICS v_count = ROW_COUNT;
   IF v_count > 0 THEN
     PERFORM pg_notify('vectorsync_outbox', p_collection);
   END IF;
-  RETURN;
+  RETURN v_count;
 END
 $$;
 
--- The application's one-event call, now a call of the entry point.
+-- The application's one-event call, now a call of the entry point. It returns the event's id
+-- from the sequence (currval needs only the USAGE its writers have).
 CREATE OR REPLACE FUNCTION vectorsync.enqueue(
   p_collection text,
   p_tenant text,
   p_source_id text,
   p_op text DEFAULT 'upsert',
   p_source_version bigint DEFAULT NULL
-) RETURNS bigint LANGUAGE sql AS $$
-  SELECT id FROM vectorsync.enqueue_many(
-    p_collection, p_op, ARRAY[p_tenant], ARRAY[p_source_id], ARRAY[p_source_version], 'app') AS e(id);
+) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM vectorsync.enqueue_many(
+    p_collection, p_op, ARRAY[p_tenant], ARRAY[p_source_id], ARRAY[p_source_version], 'app');
+  RETURN currval('vectorsync.outbox_id_seq');
+END
 $$;

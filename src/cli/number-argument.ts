@@ -2,6 +2,8 @@ import { InvalidArgumentError } from 'commander';
 
 export interface NumberBounds {
   min?: number;
+  /** Exclusive lower bound. */
+  above?: number;
   max?: number;
   integer?: boolean;
 }
@@ -17,6 +19,7 @@ export function numberArgument(bounds: NumberBounds = {}): (value: string) => nu
     const range = [
       bounds.integer ? 'a whole number' : 'a number',
       bounds.min !== undefined ? `at least ${bounds.min}` : undefined,
+      bounds.above !== undefined ? `above ${bounds.above}` : undefined,
       bounds.max !== undefined ? `at most ${bounds.max}` : undefined,
     ]
       .filter(Boolean)
@@ -25,6 +28,7 @@ export function numberArgument(bounds: NumberBounds = {}): (value: string) => nu
       Number.isFinite(number) &&
       (!bounds.integer || Number.isInteger(number)) &&
       (bounds.min === undefined || number >= bounds.min) &&
+      (bounds.above === undefined || number > bounds.above) &&
       (bounds.max === undefined || number <= bounds.max);
     if (!valid) throw new InvalidArgumentError(`"${value}" is not ${range}.`);
     return number;

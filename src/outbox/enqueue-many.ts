@@ -51,8 +51,8 @@ export function enqueueRelationSql(options: {
     sourceVersions: 'array_agg(r.source_version)',
     origin: quoteLiteral(options.origin),
   });
-  return `SELECT count(*)::bigint AS enqueued FROM (
-    SELECT ${call} AS id
+  return `SELECT coalesce(sum(queued), 0)::bigint AS enqueued FROM (
+    SELECT ${call} AS queued
       FROM (SELECT ${tenant} AS tenant, ${idExpression(definition, alias)} AS source_id,
                    ${versionExpression(definition, alias)} AS source_version, row_number() OVER () AS n
               FROM ${options.relation} ${alias} ${options.where ?? ''}) r
@@ -61,12 +61,12 @@ export function enqueueRelationSql(options: {
 
 /** The one event a TRUNCATE queues: its worker re-enqueues whatever rows remain. */
 export function enqueueTruncateSql(collection: string, origin: EnqueueOrigin): string {
-  return `SELECT count(*)::bigint AS enqueued FROM ${enqueueManyCall({
+  return `SELECT ${enqueueManyCall({
     collection: quoteLiteral(collection),
     op: `'truncate'`,
     tenants: `ARRAY['']`,
     sourceIds: `ARRAY['']`,
     sourceVersions: 'NULL',
     origin: quoteLiteral(origin),
-  })} AS e(id)`;
+  })} AS enqueued`;
 }

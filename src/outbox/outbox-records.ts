@@ -123,14 +123,14 @@ export async function enqueueRepairs(db: SqlExecutor, events: readonly ChangeEve
   }
   for (const group of groups.values()) {
     const result = await db.query<{ enqueued: string }>(
-      `SELECT count(*)::bigint AS enqueued FROM ${enqueueManyCall({
+      `SELECT ${enqueueManyCall({
         collection: '$1',
         op: '$2',
         tenants: '$3',
         sourceIds: '$4',
         sourceVersions: '$5',
         origin: `'reconcile'`,
-      })} AS e(id)`,
+      })} AS enqueued`,
       [
         group[0]!.collection,
         group[0]!.op,

@@ -201,10 +201,24 @@ async function setupCollection(
   };
 }
 
-/** The keys whose values differ between a version's recorded params and the config's. */
+/**
+ * The build settings whose values differ between a version's recorded params and the config's.
+ * The analyzer is left to assertAnalyzerMatches (it fills in settings added since a version was
+ * recorded); a setting a version did not record is not known to differ, except `vectorType`,
+ * whose absence means `vector`.
+ */
 function differingParams(recorded: Record<string, unknown>, configured: Record<string, unknown>): string[] {
   const keys = new Set([...Object.keys(recorded), ...Object.keys(configured)]);
-  return [...keys].filter((key) => canonicalJson(recorded[key]) !== canonicalJson(configured[key])).sort();
+  keys.delete('analyzer');
+  return [...keys]
+    .filter((key) =>
+      key === 'vectorType'
+        ? (recorded[key] ?? 'vector') !== (configured[key] ?? 'vector')
+        : key in recorded &&
+          key in configured &&
+          canonicalJson(recorded[key]) !== canonicalJson(configured[key]),
+    )
+    .sort();
 }
 
 /**

@@ -52,7 +52,7 @@ export function registerMigrateStoreCommand(program: Command): void {
     .option(
       '--verify-fraction <f>',
       'share of the id space compared id by id (0–1]',
-      numberArgument({ min: 0.0001, max: 1 }),
+      numberArgument({ above: 0, max: 1 }),
       1,
     )
     .option('--no-cutover', 'verify and keep the new index in sync, but do not switch searches to it')

@@ -35,8 +35,8 @@ export function registerServeCommand(program: Command): void {
         if (commandOptions.setup) await setupCollections(runtime);
         const service = await startService(runtime, logger, {
           runWorkers: commandOptions.workers,
-          ...(commandOptions.port ? { port: commandOptions.port } : {}),
-          ...(commandOptions.metricsPort ? { metricsPort: commandOptions.metricsPort } : {}),
+          ...(commandOptions.port !== undefined ? { port: commandOptions.port } : {}),
+          ...(commandOptions.metricsPort !== undefined ? { metricsPort: commandOptions.metricsPort } : {}),
         });
         process.stderr.write(`vectorsync listening on ${service.url}\n`);
         if (service.metricsUrl) process.stderr.write(`metrics (no API key) on ${service.metricsUrl}\n`);

@@ -83,7 +83,11 @@ export function bm25Ddl(location: string, idType: string): string[] {
        PRIMARY KEY (term_id, tenant, ord) INCLUDE (tf, len))`,
     `CREATE TABLE IF NOT EXISTS ${n.stats} (tenant text NOT NULL, docs bigint NOT NULL, total_len bigint NOT NULL)`,
     `CREATE INDEX IF NOT EXISTS "${location}_bm25_tenant" ON ${n.stats} (tenant) INCLUDE (docs, total_len)`,
-    `CREATE OR REPLACE FUNCTION ${n.triggerFunction}() RETURNS trigger LANGUAGE plpgsql AS $bm25$
+    // SECURITY DEFINER: these tables are vectorsync's. A source DELETE cascades into the index
+    // table through its foreign key, and the trigger then fires as the application's role, which
+    // has no privileges on them; every name in the bodies is schema-qualified.
+    `CREATE OR REPLACE FUNCTION ${n.triggerFunction}() RETURNS trigger LANGUAGE plpgsql
+       SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $bm25$
      BEGIN
        IF TG_OP = 'INSERT' THEN
          ${add('new_rows')}
@@ -105,7 +109,8 @@ export function bm25Ddl(location: string, idType: string): string[] {
      $bm25$`,
     // A TRUNCATE of the index table (a source `TRUNCATE … CASCADE` reaches it through the
     // foreign key) fires no DELETE trigger: empty the derived tables with it, in its transaction.
-    `CREATE OR REPLACE FUNCTION ${n.truncateFunction}() RETURNS trigger LANGUAGE plpgsql AS $bm25$
+    `CREATE OR REPLACE FUNCTION ${n.truncateFunction}() RETURNS trigger LANGUAGE plpgsql
+       SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $bm25$
      BEGIN
        TRUNCATE ${n.documents}, ${n.postings}, ${n.stats};
        RETURN NULL;
