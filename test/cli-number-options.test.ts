@@ -38,5 +38,19 @@ describe('numeric CLI options', () => {
       result.output,
       /option '--max-ndcg-drop <x>' argument 'abc' is invalid\. "abc" is not a number, at least 0, at most 1\./,
     );
+    const migrate = await runCli({}, [
+      'migrate-store',
+      '-c',
+      'products',
+      '--to',
+      'lance',
+      '--verify-fraction',
+      '0',
+    ]);
+    assert.notEqual(migrate.code, 0);
+    assert.match(
+      migrate.output,
+      /option '--verify-fraction <f>' argument '0' is invalid\. "0" is not a number, above 0, at most 1\./,
+    );
   });
 });

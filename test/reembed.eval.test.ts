@@ -55,6 +55,22 @@ function ndcg10(ranking: string[], judgments: Map<string, number>): number {
   return dcg(ranking.slice(0, 10).map((id) => Math.max(0, judgments.get(id) ?? 0))) / ideal;
 }
 
+/** The operator's command: re-embed with the config's embedder, judged on the dataset. */
+function reembedWithEval(config: ConfigInput) {
+  return runCli(config, [
+    'reembed',
+    '-c',
+    'articles',
+    '--eval',
+    dir,
+    '--eval-tenant',
+    TENANT,
+    '--queries',
+    '10',
+    '--json',
+  ]);
+}
+
 /**
  * `vectorsync reembed --eval` end to end, on a real judged collection (Cranfield's dev split):
  * a collection embedded with the hash embedder is re-embedded with the wink word vectors while
@@ -121,18 +137,7 @@ describe('reembed --eval on a shared judged collection', {
     timeout: CHILD_PROCESS_WAIT_MS * 3,
   }, async (t) => {
     const oldLocation = serving.activeTarget('articles').record.location;
-    const result = await runCli(newInput(), [
-      'reembed',
-      '-c',
-      'articles',
-      '--eval',
-      dir,
-      '--eval-tenant',
-      TENANT,
-      '--queries',
-      '10',
-      '--json',
-    ]);
+    const result = await reembedWithEval(newInput());
     const report = JSON.parse(result.stdout) as IndexBuildReport;
     const queries = judgedQueries();
     assert.equal(report.from.location, oldLocation);
@@ -207,18 +212,7 @@ describe('reembed --eval on a shared judged collection', {
     assert.equal(retired.code, 0, retired.output.slice(-2000));
 
     // Back to the hash embedder, which ranks worse on these queries.
-    const result = await runCli(oldInput(), [
-      'reembed',
-      '-c',
-      'articles',
-      '--eval',
-      dir,
-      '--eval-tenant',
-      TENANT,
-      '--queries',
-      '10',
-      '--json',
-    ]);
+    const result = await reembedWithEval(oldInput());
     const report = JSON.parse(result.stdout) as IndexBuildReport;
     const semantic = report.evaluation!.modes.find((mode) => mode.mode === 'semantic')!;
     assert.ok(semantic.to < semantic.from - 0.02, JSON.stringify(report.evaluation));

@@ -7,17 +7,13 @@ import {
   rollbackToStandby,
 } from '../../index-versions/migration-lifecycle.js';
 import { migrateStore } from '../../index-versions/store-migration.js';
+import { addBuildCheckOptions, type BuildCheckOptions } from '../build-check-options.js';
 import { type GlobalOptions, printJson, withRuntime } from '../cli-context.js';
 import { abortOnInterrupt, finishBuild, printVersions, stageProgress } from '../index-version-output.js';
-import { numberArgument } from '../number-argument.js';
 
-interface MigrateStoreOptions {
+interface MigrateStoreOptions extends BuildCheckOptions {
   collection: string;
   to?: string;
-  pageSize: number;
-  queries: number;
-  minOverlap: number;
-  verifyFraction: number;
   cutover: boolean;
   keepOnAbort?: boolean;
   force?: boolean;
@@ -29,32 +25,16 @@ interface MigrateStoreOptions {
 }
 
 export function registerMigrateStoreCommand(program: Command): void {
-  program
-    .command('migrate-store')
-    .description(
-      'move a collection to another store: build from Postgres beside the live index, verify, cut over atomically; roll back by switching back',
-    )
-    .requiredOption('-c, --collection <name>', 'the collection')
-    .option('--to <store>', 'target store (a key of `stores` in the config)')
-    .option('--page-size <n>', 'source rows per fill page', numberArgument({ integer: true, min: 1 }), 500)
-    .option(
-      '--queries <n>',
-      'shadow-read queries generated from the corpus',
-      numberArgument({ integer: true, min: 1 }),
-      50,
-    )
-    .option(
-      '--min-overlap <x>',
-      'cut over only if semantic overlap@10 is at least this',
-      numberArgument({ min: 0, max: 1 }),
-      0.8,
-    )
-    .option(
-      '--verify-fraction <f>',
-      'share of the id space compared id by id (0–1]',
-      numberArgument({ above: 0, max: 1 }),
-      1,
-    )
+  addBuildCheckOptions(
+    program
+      .command('migrate-store')
+      .description(
+        'move a collection to another store: build from Postgres beside the live index, verify, cut over atomically; roll back by switching back',
+      )
+      .requiredOption('-c, --collection <name>', 'the collection')
+      .option('--to <store>', 'target store (a key of `stores` in the config)'),
+    'cut over only if semantic overlap@10 is at least this',
+  )
     .option('--no-cutover', 'verify and keep the new index in sync, but do not switch searches to it')
     .option('--force', 'cut over even though a check did not pass (the problems are still printed)')
     .option('--keep-on-abort', 'keep the half-built index when aborted (default: drop it)')

@@ -9,19 +9,16 @@ import {
   rollbackToStandby,
 } from '../../index-versions/migration-lifecycle.js';
 import { reembed } from '../../index-versions/reembed.js';
+import { addBuildCheckOptions, type BuildCheckOptions } from '../build-check-options.js';
 import { type GlobalOptions, printJson, withRuntime } from '../cli-context.js';
 import { abortOnInterrupt, finishBuild, printVersions, stageProgress } from '../index-version-output.js';
 import { numberArgument } from '../number-argument.js';
 
-interface ReembedCommandOptions {
+interface ReembedCommandOptions extends BuildCheckOptions {
   collection: string;
   eval?: string;
   evalTenant?: string;
   maxNdcgDrop: number;
-  pageSize: number;
-  queries: number;
-  minOverlap: number;
-  verifyFraction: number;
   cutover: boolean;
   force?: boolean;
   keepOnAbort?: boolean;
@@ -33,42 +30,26 @@ interface ReembedCommandOptions {
 }
 
 export function registerReembedCommand(program: Command): void {
-  program
-    .command('reembed')
-    .description(
-      'build a new index version with the configured embedder (or analyzer, or index settings) beside the one serving, verify it, cut over; searches keep full results throughout',
-    )
-    .requiredOption('-c, --collection <name>', 'the collection')
-    .option(
-      '--eval <dir>',
-      'judged queries about this collection (queries.jsonl.gz and qrels.tsv.gz whose document ids are source ids): report nDCG@10 of both versions',
-    )
-    .option('--eval-tenant <tenant>', 'the tenant the judged queries search (required with --eval)')
-    .option(
-      '--max-ndcg-drop <x>',
-      'with --eval: cut over only if nDCG@10 drops by at most this',
-      numberArgument({ min: 0, max: 1 }),
-      0.02,
-    )
-    .option('--page-size <n>', 'source rows per fill page', numberArgument({ integer: true, min: 1 }), 500)
-    .option(
-      '--queries <n>',
-      'shadow-read queries generated from the corpus',
-      numberArgument({ integer: true, min: 1 }),
-      50,
-    )
-    .option(
-      '--min-overlap <x>',
-      'with the same model (new analyzer or index settings): cut over only if semantic overlap@10 is at least this',
-      numberArgument({ min: 0, max: 1 }),
-      0.8,
-    )
-    .option(
-      '--verify-fraction <f>',
-      'share of the id space compared id by id (0–1]',
-      numberArgument({ above: 0, max: 1 }),
-      1,
-    )
+  addBuildCheckOptions(
+    program
+      .command('reembed')
+      .description(
+        'build a new index version with the configured embedder (or analyzer, or index settings) beside the one serving, verify it, cut over; searches keep full results throughout',
+      )
+      .requiredOption('-c, --collection <name>', 'the collection')
+      .option(
+        '--eval <dir>',
+        'judged queries about this collection (queries.jsonl.gz and qrels.tsv.gz whose document ids are source ids): report nDCG@10 of both versions',
+      )
+      .option('--eval-tenant <tenant>', 'the tenant the judged queries search (required with --eval)')
+      .option(
+        '--max-ndcg-drop <x>',
+        'with --eval: cut over only if nDCG@10 drops by at most this',
+        numberArgument({ min: 0, max: 1 }),
+        0.02,
+      ),
+    'with the same model (new analyzer or index settings): cut over only if semantic overlap@10 is at least this',
+  )
     .option(
       '--no-cutover',
       'build and verify, keep the new version in sync, but do not switch searches to it',
