@@ -6,6 +6,7 @@ import { demoConfig } from '../src/demo/demo-schema.js';
 import { ErrorCode, isVectorsyncError } from '../src/errors.js';
 import { migrationState, rollbackToStandby } from '../src/index-versions/migration-lifecycle.js';
 import { reembed } from '../src/index-versions/reembed.js';
+import { IndexOperations } from '../src/indexops/index-operations.js';
 import { silentLogger } from '../src/logger.js';
 import { reconcileCollection } from '../src/reconcile/reconcile-collection.js';
 import type { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
@@ -72,6 +73,18 @@ describe('moving a pgvector collection to halfvec with reembed', () => {
     return result.rows[0]!.bytes;
   }
 
+  /** Semantic hits the service (on the old config) returns from whichever version is active. */
+  async function semanticHits(): Promise<number> {
+    const response = await new SearchService(serving).search({
+      collection: 'products',
+      tenant: 'acme',
+      query: 'black jersey top',
+      mode: 'semantic',
+      k: 5,
+    });
+    return response.hits.length;
+  }
+
   before(async () => {
     testDb = await createTestDatabase('reembed_halfvec');
     await createProductsTable(testDb.db);
@@ -123,14 +136,7 @@ describe('moving a pgvector collection to halfvec with reembed', () => {
     await waitFor(() => serving.activeTarget('products').record.location === newLocation, {
       message: 'the service to search the new version',
     });
-    const response = await new SearchService(serving).search({
-      collection: 'products',
-      tenant: 'acme',
-      query: 'black jersey top',
-      mode: 'semantic',
-      k: 5,
-    });
-    assert.equal(response.hits.length, 5);
+    assert.equal(await semanticHits(), 5);
   });
 
   it('keeps both versions current from a service still on the old config', async () => {
@@ -148,19 +154,21 @@ describe('moving a pgvector collection to halfvec with reembed', () => {
     }
   });
 
+  it('builds a per-tenant index on the halfvec version with its operator class, verified by recall', async () => {
+    const operation = await new IndexOperations(operator).build({ collection: 'products', tenant: 'acme' });
+    assert.equal(operation.state, 'succeeded', operation.error ?? '');
+    assert.deepEqual(await annOpclasses(newLocation), ['halfvec_cosine_ops', 'halfvec_cosine_ops']);
+    // The recall check searched the halfvec column with a halfvec query (a vector one cannot be compared with it).
+    const recall = (operation.result as { recall?: { recall: number; queries: number } }).recall;
+    assert.ok(recall && recall.queries > 0 && recall.recall > 0.9, JSON.stringify(operation.result));
+  });
+
   it('rolls back to the vector version while it is kept', async () => {
     await rollbackToStandby(operator, 'products');
     const state = await migrationState(operator, 'products');
     assert.equal(state.active.location, oldLocation);
     await serving.refreshIndexes();
-    const response = await new SearchService(serving).search({
-      collection: 'products',
-      tenant: 'acme',
-      query: 'black jersey top',
-      mode: 'semantic',
-      k: 5,
-    });
-    assert.equal(response.hits.length, 5);
+    assert.equal(await semanticHits(), 5);
   });
 
   it('refuses, before creating anything, more dimensions than pgvector can index for the type', async () => {
@@ -188,5 +196,11 @@ describe('moving a pgvector collection to halfvec with reembed', () => {
       `SELECT to_regclass('vectorsync.idx_products_wide')::text AS t`,
     );
     assert.equal(table.rows[0]!.t, null);
+    // What halfvec can index, it does: a 3,072-dimension version gets its table and HNSW index.
+    const halfWide = { ...wide, params: { ...wide.params, vectorType: 'halfvec' } };
+    await target.store.ensureIndex(halfWide);
+    assert.equal(await columnType('idx_products_wide'), 'halfvec(3072)');
+    assert.deepEqual(await annOpclasses('idx_products_wide'), ['halfvec_cosine_ops']);
+    await target.store.drop(halfWide);
   });
 });
