@@ -1,25 +1,36 @@
 import type { SqlExecutor } from '../db/database.js';
-import { parseQualifiedName, type QualifiedName, qualified, quoteIdent } from '../db/sql-identifier.js';
+import {
+  parseQualifiedName,
+  type QualifiedName,
+  qualified,
+  quoteIdent,
+  quoteLiteral,
+} from '../db/sql-identifier.js';
 import { type ColumnInfo, describeTable, type TableInfo } from '../db/table-introspection.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import { canonicalIdSql } from '../pipeline/canonical-id.js';
-import type { CollectionConfig, VectorsyncConfig } from './config-schema.js';
+import type { CollectionConfig, PayloadEntry, VectorsyncConfig } from './config-schema.js';
 import { didYouMean } from './did-you-mean.js';
+import {
+  type FieldDefinition,
+  type PayloadFieldType,
+  payloadFieldType,
+  resolveField,
+} from './field-definition.js';
+import { parseFieldExpression } from './field-expression.js';
+import { defineRelations, type RelationDefinition } from './relation-definition.js';
 import { parseTextTemplate, type TextTemplate } from './text-template.js';
 
-export type PayloadFieldType =
-  | 'string'
-  | 'number'
-  | 'boolean'
-  | 'timestamp'
-  | 'json'
-  | 'string[]'
-  | 'number[]';
+export type { PayloadFieldType } from './field-definition.js';
+export { payloadFieldType } from './field-definition.js';
 
 export interface PayloadField {
   name: string;
   type: PayloadFieldType;
+  /** The value's type as a column (a relation field's list reads as an array column). */
   column: ColumnInfo;
+  /** Where the value is in a source row when it is not the column `name`: a field's key (`brand.name`). */
+  key?: string;
 }
 
 export type VersionKind = 'integer' | 'timestamp';
@@ -43,36 +54,37 @@ export interface CollectionDefinition {
   readonly template: TextTemplate;
   readonly keywordFields: readonly string[];
   readonly payloadFields: readonly PayloadField[];
-  /** Every column the pipeline reads from a source row. */
+  /** Every column of the source table the pipeline reads from a source row. */
   readonly readColumns: readonly string[];
+  /** Related tables whose rows are part of each document (empty: one row, one document). */
+  readonly relations: ReadonlyMap<string, RelationDefinition>;
+  /** The fields read through relations, each once, by key: the source read computes them in SQL. */
+  readonly relationFields: readonly FieldDefinition[];
 }
 
 const integerTypes = new Set(['int2', 'int4', 'int8', 'numeric']);
 const timestampTypes = new Set(['timestamp', 'timestamptz']);
 
-export function payloadFieldType(column: ColumnInfo): PayloadFieldType {
-  const base = column.baseType;
-  if (['int2', 'int4', 'int8', 'float4', 'float8', 'numeric'].includes(base)) return 'number';
-  if (base === 'bool') return 'boolean';
-  if (['timestamp', 'timestamptz', 'date'].includes(base)) return 'timestamp';
-  if (base === 'json' || base === 'jsonb') return 'json';
-  if (['_int2', '_int4', '_int8', '_float4', '_float8', '_numeric'].includes(base)) return 'number[]';
-  if (base.startsWith('_')) return 'string[]';
-  return 'string';
-}
-
 /**
- * SQL for a row's version as bigint. Timestamps become microseconds since the epoch, which
- * keeps their order and fits a bigint until the year 294247.
+ * SQL for a document's version as bigint: the row's version, plus, for a collection with
+ * relations, the document's revision (sql/migrations/000012_document_revisions.sql). Timestamps
+ * become microseconds since the epoch, which keeps their order and fits a bigint until the
+ * year 294247.
  */
 export function versionExpression(
-  definition: Pick<CollectionDefinition, 'versionKind' | 'versionColumn'>,
+  definition: Pick<
+    CollectionDefinition,
+    'name' | 'versionKind' | 'versionColumn' | 'keyColumns' | 'relations'
+  >,
   alias: string,
 ): string {
   const column = `${alias}.${quoteIdent(definition.versionColumn.name)}`;
-  return definition.versionKind === 'timestamp'
-    ? `(floor(extract(epoch FROM ${column}) * 1000000))::bigint`
-    : `(${column})::bigint`;
+  const version =
+    definition.versionKind === 'timestamp'
+      ? `(floor(extract(epoch FROM ${column}) * 1000000))::bigint`
+      : `(${column})::bigint`;
+  if (definition.relations.size === 0) return version;
+  return `(${version} + vectorsync.document_revision(${quoteLiteral(definition.name)}, ${idExpression(definition, alias)}))`;
 }
 
 /** SQL for a row's canonical id (text) from the key columns of the row aliased `alias`. */
@@ -159,23 +171,57 @@ async function defineCollection(
       );
     }
   }
+  const relations = await defineRelations(
+    db,
+    at('relations'),
+    config.relations,
+    {
+      table,
+      tableInfo: info,
+      keyColumn: keyColumns?.length === 1 ? keyColumns[0] : undefined,
+    },
+    undefined,
+    problems,
+  );
+  const relationFields = new Map<string, FieldDefinition>();
+  const readColumns = new Set<string>();
+  /** Resolves a field expression; a column of the source table is read as it is. */
+  const field = (key: string, text: string): FieldDefinition | undefined => {
+    let resolved: FieldDefinition | undefined;
+    try {
+      resolved = resolveField(parseFieldExpression(text), key, info, relations, problems);
+    } catch (error) {
+      problems.push(`${key}: ${(error as Error).message}`);
+      return undefined;
+    }
+    if (!resolved) return undefined;
+    if (resolved.relations.length === 0) readColumns.add(resolved.column!.name);
+    else relationFields.set(resolved.key, resolved);
+    return resolved;
+  };
   let template: TextTemplate | undefined;
   try {
     template = parseTextTemplate(config.text);
-    for (const field of template.fields) column(at('text'), field);
+    for (const key of template.fields) field(at('text'), key);
   } catch (error) {
     problems.push(`${at('text')}: ${(error as Error).message}`);
   }
-  for (const field of config.keywordFields) column(at('keywordFields'), field);
+  const keywordFields: string[] = [];
+  for (const text of config.keywordFields) {
+    const resolved = field(at('keywordFields'), text);
+    if (resolved) keywordFields.push(resolved.key);
+  }
   const payloadFields: PayloadField[] = [];
-  for (const field of config.payloadFields) {
-    const found = column(at('payloadFields'), field);
-    if (found) payloadFields.push({ name: field, type: payloadFieldType(found), column: found });
+  for (const entry of config.payloadFields) {
+    const payload = payloadField(at('payloadFields'), entry, field, problems);
+    if (!payload) continue;
+    if (payloadFields.some((existing) => existing.name === payload.name))
+      problems.push(`${at('payloadFields')}: "${payload.name}" is named twice`);
+    else payloadFields.push(payload);
   }
   if (problems.length > before || !keyColumns || !tenantColumn || !versionColumn || !template)
     return undefined;
 
-  const readColumns = [...new Set([...template.fields, ...config.keywordFields, ...config.payloadFields])];
   return Object.freeze({
     name,
     config,
@@ -187,10 +233,40 @@ async function defineCollection(
     versionColumn,
     versionKind,
     template,
-    keywordFields: config.keywordFields,
+    keywordFields,
     payloadFields,
-    readColumns,
+    readColumns: [...readColumns],
+    relations,
+    relationFields: [...relationFields.values()],
   });
+}
+
+/**
+ * A payload entry: a column (stored under its name), or `{name, value}` for any field
+ * expression. A relation path given as a bare string is refused: its payload name would be a guess.
+ */
+function payloadField(
+  at: string,
+  entry: PayloadEntry,
+  field: (key: string, text: string) => FieldDefinition | undefined,
+  problems: string[],
+): PayloadField | undefined {
+  const text = typeof entry === 'string' ? entry : entry.value;
+  const name = typeof entry === 'string' ? entry : entry.name;
+  if (typeof entry === 'string' && /[.|]/.test(entry)) {
+    problems.push(
+      `${at}: "${entry}" is not a column; name a relation field's payload key: {"name": "${entry.split(/[.|]/)[0]!.trim()}_${entry.split(/[.|]/).at(-1)!.trim()}", "value": "${entry}"}`,
+    );
+    return undefined;
+  }
+  const resolved = field(at, text);
+  if (!resolved) return undefined;
+  return {
+    name,
+    type: resolved.type,
+    column: resolved.valueColumn,
+    ...(resolved.key !== name ? { key: resolved.key } : {}),
+  };
 }
 
 function defineKey(

@@ -181,6 +181,44 @@ const collectionSync = z.strictObject({
   bus: z.boolean().default(false),
 });
 
+const orderByEntry = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]*(\s+(asc|desc|ASC|DESC))?$/,
+    'a column name, optionally followed by asc or desc ("created_at desc")',
+  );
+
+/**
+ * A table whose rows are part of a collection's documents (docs/configuration.md#relations).
+ * `one`: the owner's `foreignKey` column references this table's `references` column (its
+ * primary key by default): a product's brand. `many`: this table's `foreignKey` column
+ * references the owner's `references` column (the owner's key by default): a product's variants.
+ */
+const relationFields = {
+  table: z.string().min(1),
+  kind: z.enum(['one', 'many']),
+  foreignKey: z.string().min(1),
+  references: z.string().min(1).optional(),
+  /** `many`: the order of the rows in lists (the table's key breaks ties). */
+  orderBy: z.array(orderByEntry).default([]),
+  /** `many`: at most this many rows feed lists (counts see every row). */
+  limit: z.number().int().min(1).max(10_000).default(100),
+};
+
+/** The second hop: a relation of a relation. */
+const nestedRelationSchema = z.strictObject(relationFields);
+
+export const relationSchema = z.strictObject({
+  ...relationFields,
+  relations: z.record(name, nestedRelationSchema).default({}),
+});
+
+/** A payload entry: a column, or a named field expression (`{"name": "brand", "value": "brand.name"}`). */
+const payloadEntry = z.union([
+  z.string().min(1),
+  z.strictObject({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/), value: z.string().min(1) }),
+]);
+
 export const collectionSchema = z.strictObject({
   /** Source table, `schema.table` or `table` (schema public). */
   table: z.string().min(1),
@@ -201,8 +239,11 @@ export const collectionSchema = z.strictObject({
   manageVersion: z.boolean().default(false),
   /** Embedding input, e.g. "{{name}}. {{description}}". */
   text: z.string().min(1),
+  /** Columns, or relation fields (`brand.name`, `variants.color | distinct`). */
   keywordFields: z.array(z.string().min(1)).default([]),
-  payloadFields: z.array(z.string().min(1)).default([]),
+  payloadFields: z.array(payloadEntry).default([]),
+  /** Related tables whose rows are part of each document: one or two hops from the source table. */
+  relations: z.record(name, relationSchema).default({}),
   store: name,
   embedder: name,
   analyzer: analyzerSchema.default(analyzerSchema.parse({})),
@@ -480,6 +521,9 @@ export type VectorsyncConfig = z.output<typeof configSchema>;
 export type EmbedderConfig = z.output<typeof embedderSchema>;
 export type StoreConfig = z.output<typeof storeSchema>;
 export type CollectionConfig = z.output<typeof collectionSchema>;
+export type RelationConfig = z.output<typeof relationSchema>;
+export type NestedRelationConfig = z.output<typeof nestedRelationSchema>;
+export type PayloadEntry = z.output<typeof payloadEntry>;
 export type SyncConfig = z.output<typeof syncSchema>;
 export type CdcConfig = z.output<typeof cdcSchema>;
 export type BusConfig = z.output<typeof busSchema>;

@@ -1,16 +1,19 @@
 import { ErrorCode, VectorsyncError } from '../errors.js';
+import { FIELD_EXPRESSION_SOURCE, parseFieldExpression } from './field-expression.js';
 
 /**
- * The embedding input template: literal text with `{{column}}` placeholders. Null values
- * render as empty text; whitespace left behind by them is collapsed.
+ * The embedding input template: literal text with `{{field}}` placeholders, a field being a
+ * column or a relation's (src/config/field-expression.ts). Null values render as empty text,
+ * lists as their items joined by ", "; whitespace left behind is collapsed.
  */
 export interface TextTemplate {
   source: string;
+  /** The fields' canonical keys (`brand.name`, `variants.color|distinct`), each once. */
   fields: string[];
   render(row: Record<string, unknown>): string;
 }
 
-const placeholder = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+const placeholder = new RegExp(`\\{\\{\\s*(${FIELD_EXPRESSION_SOURCE})\\s*\\}\\}`, 'g');
 
 export function parseTextTemplate(source: string): TextTemplate {
   const parts: Array<string | { field: string }> = [];
@@ -18,7 +21,7 @@ export function parseTextTemplate(source: string): TextTemplate {
   let last = 0;
   for (const match of source.matchAll(placeholder)) {
     parts.push(source.slice(last, match.index));
-    const field = match[1]!;
+    const field = parseFieldExpression(match[1]!).key;
     parts.push({ field });
     if (!fields.includes(field)) fields.push(field);
     last = match.index + match[0].length;
@@ -27,7 +30,7 @@ export function parseTextTemplate(source: string): TextTemplate {
   if (fields.length === 0) {
     throw new VectorsyncError(
       ErrorCode.ConfigInvalid,
-      `text template "${source}" has no {{column}} placeholder`,
+      `text template "${source}" has no {{field}} placeholder (a column, or a relation's: {{brand.name}})`,
     );
   }
   return {
@@ -88,7 +91,7 @@ function isWhitespace(code: number): boolean {
   );
 }
 
-function formatValue(value: unknown): string {
+export function formatValue(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.map(formatValue).join(', ');

@@ -35,7 +35,9 @@ export async function sampleQueries(
   definition: CollectionDefinition,
   count: number,
 ): Promise<ShadowQuery[]> {
-  const fields = definition.keywordFields.length > 0 ? definition.keywordFields : definition.readColumns;
+  // The source table's own columns: a relation field's words are in the documents all the same.
+  const ownKeywords = definition.keywordFields.filter((field) => definition.readColumns.includes(field));
+  const fields = ownKeywords.length > 0 ? ownKeywords : definition.readColumns;
   const columns = fields.map((field) => `s.${quoteIdent(field)}::text`).join(', ');
   const result = await db.query<{ tenant: string | null; texts: Array<string | null> }>(
     `SELECT s.${quoteIdent(definition.tenantColumn.name)}::text AS tenant, ARRAY[${columns}] AS texts

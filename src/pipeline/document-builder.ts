@@ -1,5 +1,5 @@
 import type { CollectionDefinition, PayloadFieldType } from '../config/collection-definition.js';
-import type { TextTemplate } from '../config/text-template.js';
+import { formatValue, type TextTemplate } from '../config/text-template.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import { contentHash } from './content-hash.js';
 import type { IndexDocument } from './index-document.js';
@@ -21,7 +21,12 @@ export interface DocumentShape {
   readonly versionColumn: { readonly name: string };
   readonly template: Pick<TextTemplate, 'fields' | 'render'>;
   readonly keywordFields: CollectionDefinition['keywordFields'];
-  readonly payloadFields: ReadonlyArray<{ readonly name: string; readonly type: PayloadFieldType }>;
+  readonly payloadFields: ReadonlyArray<{
+    readonly name: string;
+    readonly type: PayloadFieldType;
+    /** The value's key in the row when it is not `name` (a relation field). */
+    readonly key?: string;
+  }>;
 }
 
 export interface EmbedderIdentity {
@@ -65,9 +70,12 @@ export function buildDocumentIdentity(
   }
   const fields = definition.template.fields;
   if (
-    fields.every(
-      (field) => row.values[field] === null || row.values[field] === undefined || row.values[field] === '',
-    )
+    fields.every((field) => {
+      const value = row.values[field];
+      return (
+        value === null || value === undefined || value === '' || (Array.isArray(value) && value.length === 0)
+      );
+    })
   ) {
     // Only the template's literal text would be embedded: a vector that means nothing.
     throw new VectorsyncError(
@@ -95,14 +103,13 @@ export function buildDocument(
 ): IndexDocument {
   const { tenant, version, contentHash: hash, text } = buildDocumentIdentity(definition, row, embedder);
   const keywords = definition.keywordFields
-    .map((field) => row.values[field])
-    .filter((value) => value !== null && value !== undefined && value !== '')
-    .map(String)
+    .map((field) => formatValue(row.values[field]))
+    .filter((value) => value !== '')
     .join('\n');
   const { frequencies, length } = analyzer.termFrequencies(keywords);
   const payload: Record<string, unknown> = {};
   for (const field of definition.payloadFields) {
-    payload[field.name] = normalisePayloadValue(row.values[field.name], field.type);
+    payload[field.name] = normalisePayloadValue(row.values[field.key ?? field.name], field.type);
   }
   return {
     collection: definition.name,

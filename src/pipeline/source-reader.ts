@@ -2,6 +2,7 @@ import type { CollectionDefinition } from '../config/collection-definition.js';
 import { idExpression, versionExpression } from '../config/collection-definition.js';
 import type { SqlExecutor } from '../db/database.js';
 import { quoteIdent } from '../db/sql-identifier.js';
+import { fieldSql } from './field-sql.js';
 import { keyColumnArrays, keyTupleSql } from './source-key-sql.js';
 
 /** A source row as the pipeline sees it: identity, tenant and version, plus the read columns. */
@@ -15,13 +16,31 @@ export interface SourceRow {
 
 /** The SELECT list shared by every source read (by id, by keyset page, in backfills). */
 export function sourceSelectList(definition: CollectionDefinition, alias = 's'): string {
-  const columns = definition.readColumns.map((column) => `${alias}.${quoteIdent(column)}`);
   return [
     `${idExpression(definition, alias)} AS "__id"`,
     `${alias}.${quoteIdent(definition.tenantColumn.name)}::text AS "__tenant"`,
     `${versionExpression(definition, alias)}::text AS "__version"`,
-    ...columns,
+    ...fieldSelectList(definition, alias),
   ].join(', ');
+}
+
+/**
+ * The fields a document is built from, as SELECT items: the source table's columns, and each
+ * relation field computed in the same statement (one snapshot: a document never mixes two
+ * states of its parts), named by its key. `only` limits them to those keys (the template's).
+ */
+export function fieldSelectList(
+  definition: CollectionDefinition,
+  alias: string,
+  only?: readonly string[],
+): string[] {
+  const wanted = (key: string) => only === undefined || only.includes(key);
+  return [
+    ...definition.readColumns.filter(wanted).map((column) => `${alias}.${quoteIdent(column)}`),
+    ...definition.relationFields
+      .filter((field) => wanted(field.key))
+      .map((field) => `${fieldSql(field, alias)} AS ${quoteIdent(field.key)}`),
+  ];
 }
 
 export function toSourceRow(row: Record<string, unknown>): SourceRow {

@@ -9,7 +9,7 @@ import {
   type EmbedderIdentity,
 } from '../pipeline/document-builder.js';
 import { keyAfterSql, keyOrderSql } from '../pipeline/source-key-sql.js';
-import type { SourceRow } from '../pipeline/source-reader.js';
+import { fieldSelectList, type SourceRow } from '../pipeline/source-reader.js';
 import { idBucketSql } from '../stores/id-bucket.js';
 
 /** One source row as reconciliation sees it: what its index record must be, or why it cannot be built. */
@@ -44,7 +44,7 @@ export async function* scanSource(
     `s.${quoteIdent(definition.tenantColumn.name)}::text AS "__tenant"`,
     `${versionExpression(definition, 's')}::text AS "__version"`,
     `${idBucketSql(id)} AS "__bucket"`,
-    ...definition.template.fields.map((field) => `s.${quoteIdent(field)}`),
+    ...fieldSelectList(definition, 's', definition.template.fields),
   ].join(', ');
   const fixed: unknown[] = [options.pageSize];
   const filters: string[] = [];

@@ -441,7 +441,11 @@ export class DocumentPool {
         versionColumn: definition.versionColumn.name,
         template: definition.template.source,
         keywordFields: [...definition.keywordFields],
-        payloadFields: definition.payloadFields.map((field) => ({ name: field.name, type: field.type })),
+        payloadFields: definition.payloadFields.map((field) => ({
+          name: field.name,
+          type: field.type,
+          ...(field.key !== undefined ? { key: field.key } : {}),
+        })),
         analyzer: { ...analyzer.config },
         embedder: { modelId: embedder.modelId, dimensions: embedder.dimensions },
       };

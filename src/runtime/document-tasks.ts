@@ -24,7 +24,7 @@ export interface DocumentSpec {
   versionColumn: string;
   template: string;
   keywordFields: readonly string[];
-  payloadFields: ReadonlyArray<{ name: string; type: PayloadFieldType }>;
+  payloadFields: ReadonlyArray<{ name: string; type: PayloadFieldType; key?: string }>;
   analyzer: AnalyzerConfig;
   embedder: { modelId: string; dimensions: number };
 }

@@ -1,3 +1,4 @@
+import { DOCUMENT_REVISIONS_TABLE } from '../capture/cdc/cdc-setup.js';
 import type { Lsn } from '../capture/cdc/lsn.js';
 import { PgoutputDecoder, type Relation, tupleText } from '../capture/cdc/pgoutput-decoder.js';
 import type { CollectionDefinition } from '../config/collection-definition.js';
@@ -21,6 +22,7 @@ export interface CdcTransaction {
  */
 export class CdcChangeExtractor {
   private readonly byTable = new Map<string, CollectionRuntime[]>();
+  private readonly byName = new Map<string, CollectionRuntime>();
   private decoder = new PgoutputDecoder();
   private open: CdcTransaction | undefined;
   /** Event ids stay unique across sessions of the same consumer. */
@@ -28,6 +30,7 @@ export class CdcChangeExtractor {
 
   constructor(collections: readonly CollectionRuntime[]) {
     for (const collection of collections) {
+      if (collection.definition.relations.size > 0) this.byName.set(collection.name, collection);
       const key = tableKey(collection.definition);
       this.byTable.set(key, [...(this.byTable.get(key) ?? []), collection]);
     }
@@ -59,11 +62,13 @@ export class CdcChangeExtractor {
         this.open = { xid: message.xid, endLsn: 0n, commitTime: message.commitTime, events: [] };
         break;
       case 'insert':
+        if (this.revision(message.relation, message.newTuple)) break;
         this.record(message.relation, (collection) =>
           this.rowEvent('upsert', collection, message.relation, message.newTuple),
         );
         break;
       case 'update':
+        if (this.revision(message.relation, message.newTuple)) break;
         // The old key arrives only when the key changed: the row left that id behind.
         if (message.oldTuple) {
           const oldTuple = message.oldTuple;
@@ -105,6 +110,25 @@ export class CdcChangeExtractor {
         break;
     }
     return undefined;
+  }
+
+  /**
+   * A document revision written by the triggers of a collection's related tables: that document
+   * changed. True when the message was one (whether or not it concerns a streamed collection).
+   */
+  private revision(relation: Relation, tuple: Parameters<typeof tupleText>[1]): boolean {
+    if (`${relation.schema}.${relation.name}` !== DOCUMENT_REVISIONS_TABLE) return false;
+    const collection = this.byName.get(tupleText(relation, tuple, 'collection') ?? '');
+    const id = tupleText(relation, tuple, 'id');
+    if (collection && id !== undefined && this.open)
+      this.open.events.push({
+        ...this.baseEvent(collection),
+        tenant: null,
+        sourceId: id,
+        op: 'upsert',
+        sourceVersion: null,
+      });
+    return true;
   }
 
   private record(
@@ -149,7 +173,12 @@ export class CdcChangeExtractor {
       tenant: tupleText(relation, tuple, definition.tenantColumn.name) ?? null,
       sourceId: id,
       op,
-      sourceVersion: parseVersion(definition, tupleText(relation, tuple, definition.versionColumn.name)),
+      // A document with relations has a version the row alone does not tell (its revision is
+      // not in the row): unknown, which the applier knows how to handle.
+      sourceVersion:
+        definition.relations.size > 0
+          ? null
+          : parseVersion(definition, tupleText(relation, tuple, definition.versionColumn.name)),
     };
   }
 }

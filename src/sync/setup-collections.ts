@@ -1,5 +1,6 @@
 import { ensurePublication, ensureSlot } from '../capture/cdc/cdc-setup.js';
 import { formatLsn } from '../capture/cdc/lsn.js';
+import { installDependencyCapture } from '../capture/dependency-capture.js';
 import { installVersionTrigger } from '../capture/version-trigger.js';
 import { canonicalJson } from '../config/canonical-json.js';
 import { keyColumnNames } from '../config/collection-definition.js';
@@ -94,6 +95,12 @@ async function setupCollection(
     );
     if (definition.config.manageVersion) await installVersionTrigger(tx, definition);
     const switchedFrom = await beginModeSwitch(tx, definition, previous);
+    // Related tables queue their documents in the outbox unless only CDC captures the collection.
+    const mode = definition.config.sync.mode;
+    const capturingFrom = switchedFrom ?? (previous?.mode === mode ? previous.switchFrom : null);
+    await installDependencyCapture(tx, definition, {
+      enqueue: mode !== 'cdc' || (capturingFrom !== null && capturingFrom !== 'cdc'),
+    });
     if (definition.config.sync.mode === 'outbox') {
       await tx.query('UPDATE vectorsync.collections SET capture_installed_at = now() WHERE name = $1', [
         definition.name,

@@ -1,5 +1,6 @@
 import { ensurePublication, slotInfo } from '../capture/cdc/cdc-setup.js';
 import { formatLsn, parseLsn } from '../capture/cdc/lsn.js';
+import { installDependencyCapture } from '../capture/dependency-capture.js';
 import { installOutboxCapture, removeOutboxCapture } from '../capture/outbox/outbox-capture.js';
 import type { CollectionDefinition } from '../config/collection-definition.js';
 import { hashCollectionLock } from '../db/collection-lock.js';
@@ -171,6 +172,8 @@ export async function finishModeSwitch(
       await removeOutboxCapture(tx, collection.definition);
       removed.push(`outbox triggers on ${collection.definition.tableSql}`);
     }
+    // The related tables' triggers stop queueing once only CDC captures the collection.
+    await installDependencyCapture(tx, collection.definition, { enqueue: to !== 'cdc' });
     await tx.query(
       `UPDATE vectorsync.collections SET switch_from = NULL, switch_lsn = NULL, switch_started_at = NULL WHERE name = $1`,
       [name],

@@ -9,6 +9,9 @@ import { type Lsn, parseLsn } from './lsn.js';
  * collection, and a permanent logical replication slot (pgoutput) that keeps the WAL until the
  * consumer confirms it has applied it. The application needs no code and no triggers.
  */
+/** Where dependency capture records the documents a related row's change affects. */
+export const DOCUMENT_REVISIONS_TABLE = 'vectorsync.document_revisions';
+
 export async function ensurePublication(
   db: SqlExecutor,
   publication: string,
@@ -16,7 +19,17 @@ export async function ensurePublication(
 ): Promise<void> {
   const wanted = await db.query<{ oid: string; name: string }>(
     `SELECT t::regclass::oid::text AS oid, t AS name FROM unnest($1::text[]) AS t`,
-    [[...new Set(definitions.map((definition) => definition.tableSql))]],
+    [
+      [
+        ...new Set([
+          ...definitions.map((definition) => definition.tableSql),
+          // The related tables' triggers write the documents they change here, in the same transaction.
+          ...(definitions.some((definition) => definition.relations.size > 0)
+            ? [DOCUMENT_REVISIONS_TABLE]
+            : []),
+        ]),
+      ],
+    ],
   );
   const exists = await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
   // Created empty and kept even when empty: a consumer streaming from the slot needs it to exist.
