@@ -48,6 +48,17 @@ describe('the demo on embedded Postgres (PGlite + pgvector)', () => {
           message: 'the demo catalog to be indexed',
         },
       );
+      // Documents are built from products, brands and variants: the demo's brand filter finds them.
+      const filter = encodeURIComponent(JSON.stringify({ brand: 'Northwind', colors: 'Navy' }));
+      const byBrand = await get(
+        `/v1/collections/products/search?q=jacket&k=50&filter=${filter}`,
+        state.tenantKey,
+      );
+      assert.ok(byBrand.body.hits.length > 0, 'the printed brand and colour filter finds products');
+      for (const hit of byBrand.body.hits) {
+        assert.equal(hit.payload.brand, 'Northwind');
+        assert.ok(hit.payload.colors.includes('Navy'));
+      }
       const created = await fetch(`${service.url}/v1/collections/products/documents`, {
         method: 'POST',
         headers: { authorization: `Bearer ${state.tenantKey}`, 'content-type': 'application/json' },

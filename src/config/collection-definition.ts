@@ -11,12 +11,7 @@ import { ErrorCode, VectorsyncError } from '../errors.js';
 import { canonicalIdSql } from '../pipeline/canonical-id.js';
 import type { CollectionConfig, PayloadEntry, VectorsyncConfig } from './config-schema.js';
 import { didYouMean } from './did-you-mean.js';
-import {
-  type FieldDefinition,
-  type PayloadFieldType,
-  payloadFieldType,
-  resolveField,
-} from './field-definition.js';
+import { type FieldDefinition, type PayloadFieldType, resolveField } from './field-definition.js';
 import { parseFieldExpression } from './field-expression.js';
 import { defineRelations, type RelationDefinition } from './relation-definition.js';
 import { parseTextTemplate, type TextTemplate } from './text-template.js';

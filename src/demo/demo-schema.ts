@@ -1,4 +1,5 @@
 import type { ConfigInput } from '../config/config-schema.js';
+import { demoRelations } from './demo-relations.js';
 
 /** The demo's source table, shaped like the H&M catalog in the context articles, plus a tenant. */
 export const demoProductsTableSql = `
@@ -23,8 +24,20 @@ export const DEMO_TABLE_COMMENT = 'vectorsync demo catalog';
 
 /** The demo's collection config; tests reuse it so they exercise what a newcomer sees. */
 export function demoConfig(
-  options: { dimensions?: number; embedder?: ConfigInput['embedders'][string] } = {},
+  options: {
+    dimensions?: number;
+    embedder?: ConfigInput['embedders'][string];
+    /** Documents built from the product, its brand and its variants (what `npm run demo` runs). */
+    relations?: boolean;
+  } = {},
 ): ConfigInput {
+  const related = options.relations
+    ? {
+        relations: demoRelations.relations,
+        text: demoRelations.text,
+        keywordFields: demoRelations.keywordFields,
+      }
+    : {};
   return {
     embedders: { default: options.embedder ?? { provider: 'hash', dimensions: options.dimensions ?? 256 } },
     stores: { main: { provider: 'pgvector' } },
@@ -45,9 +58,11 @@ export function demoConfig(
           'department',
           'index_name',
           'price',
+          ...(options.relations ? demoRelations.payloadFields : []),
         ],
         store: 'main',
         embedder: 'default',
+        ...related,
       },
     },
   };
