@@ -113,7 +113,7 @@ async function main() {
       );
       const vectors = await collection.embedder.embed(built.map((document) => document.text));
       for (const [index, document] of built.entries())
-        documents.push({ ...document, vector: vectors[index]! });
+        documents.push({ ...(document as Omit<typeof document, 'chunks'>), vector: vectors[index]! });
     }
     const embedSeconds = (performance.now() - embedStarted) / 1000;
     console.log(`built and embedded ${documents.length} documents in ${embedSeconds.toFixed(1)} s`);

@@ -50,6 +50,8 @@ export const ErrorCode = {
   DocumentBudgetExceeded: 'DOCUMENT_BUDGET_EXCEEDED',
   /** The worker thread building or embedding one document died, e.g. at its memory limit (not transient). */
   DocumentWorkerDied: 'DOCUMENT_WORKER_DIED',
+  /** A document's text needs more chunks than its collection's chunking.maxChunks (not transient). */
+  ChunkLimitExceeded: 'CHUNK_LIMIT_EXCEEDED',
   /** The document worker threads cannot run at all (transient: the collection pauses and retries). */
   DocumentPoolUnavailable: 'DOCUMENT_POOL_UNAVAILABLE',
   MigrationAhead: 'MIGRATION_AHEAD',

@@ -1,3 +1,4 @@
+import { type Chunker, createChunker } from '../chunking/chunker.js';
 import type { SqlExecutor } from '../db/database.js';
 import {
   parseQualifiedName,
@@ -55,6 +56,8 @@ export interface CollectionDefinition {
   readonly relations: ReadonlyMap<string, RelationDefinition>;
   /** The fields read through relations, each once, by key: the source read computes them in SQL. */
   readonly relationFields: readonly FieldDefinition[];
+  /** A chunked collection's splitter (docs/configuration.md#chunking). */
+  readonly chunker: Chunker | undefined;
 }
 
 const integerTypes = new Set(['int2', 'int4', 'int8', 'numeric']);
@@ -214,6 +217,14 @@ async function defineCollection(
       problems.push(`${at('payloadFields')}: "${payload.name}" is named twice`);
     else payloadFields.push(payload);
   }
+  let chunker: Chunker | undefined;
+  if (config.chunking) {
+    try {
+      chunker = await createChunker(config.chunking);
+    } catch (error) {
+      problems.push(`${at('chunking')}: ${(error as Error).message}`);
+    }
+  }
   if (problems.length > before || !keyColumns || !tenantColumn || !versionColumn || !template)
     return undefined;
 
@@ -233,6 +244,7 @@ async function defineCollection(
     readColumns: [...readColumns],
     relations,
     relationFields: [...relationFields.values()],
+    chunker,
   });
 }
 

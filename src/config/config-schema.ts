@@ -219,6 +219,34 @@ const payloadEntry = z.union([
   z.strictObject({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/), value: z.string().min(1) }),
 ]);
 
+/**
+ * Long text in chunks (docs/configuration.md#chunking): each chunk of the embedding input is
+ * embedded and searched on its own; results are still documents, with their best chunk.
+ */
+export const chunkingSchema = z
+  .strictObject({
+    /** recursive: by separators, largest first. markdown: by sections, headings kept with them. sentences: whole sentences. */
+    splitter: z.enum(['recursive', 'markdown', 'sentences']).default('recursive'),
+    /** What size and overlap count: characters, or tokens of an OpenAI encoding (needs the gpt-tokenizer package). */
+    unit: z.enum(['characters', 'tokens']).default('characters'),
+    encoding: z.enum(['o200k_base', 'cl100k_base']).default('o200k_base'),
+    /** Largest chunk (default: 1,000 characters or 256 tokens). */
+    size: z.number().int().min(16).max(100_000).optional(),
+    /** How much of the previous chunk each chunk repeats (same unit). */
+    overlap: z.number().int().min(0).default(0),
+    /** recursive: the separators tried in order (default: paragraphs, lines, sentences, words). */
+    separators: z.array(z.string().min(1)).min(1).max(20).optional(),
+    /** A document that needs more chunks than this fails (CHUNK_LIMIT_EXCEEDED), whole. */
+    maxChunks: z.number().int().min(1).max(100_000).default(1000),
+  })
+  .refine(
+    (chunking) => chunking.overlap * 2 <= (chunking.size ?? (chunking.unit === 'tokens' ? 256 : 1000)),
+    {
+      message: 'overlap must be at most half of size',
+      path: ['overlap'],
+    },
+  );
+
 export const collectionSchema = z.strictObject({
   /** Source table, `schema.table` or `table` (schema public). */
   table: z.string().min(1),
@@ -244,6 +272,8 @@ export const collectionSchema = z.strictObject({
   payloadFields: z.array(payloadEntry).default([]),
   /** Related tables whose rows are part of each document: one or two hops from the source table. */
   relations: z.record(name, relationSchema).default({}),
+  /** Split the embedding input into chunks (absent: one vector per document). */
+  chunking: chunkingSchema.optional(),
   store: name,
   embedder: name,
   analyzer: analyzerSchema.default(analyzerSchema.parse({})),
@@ -522,6 +552,7 @@ export type EmbedderConfig = z.output<typeof embedderSchema>;
 export type StoreConfig = z.output<typeof storeSchema>;
 export type CollectionConfig = z.output<typeof collectionSchema>;
 export type RelationConfig = z.output<typeof relationSchema>;
+export type ChunkingConfig = z.output<typeof chunkingSchema>;
 export type NestedRelationConfig = z.output<typeof nestedRelationSchema>;
 export type PayloadEntry = z.output<typeof payloadEntry>;
 export type SyncConfig = z.output<typeof syncSchema>;

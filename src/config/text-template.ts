@@ -11,6 +11,11 @@ export interface TextTemplate {
   /** The fields' canonical keys (`brand.name`, `variants.color|distinct`), each once. */
   fields: string[];
   render(row: Record<string, unknown>): string;
+  /**
+   * The same text with its line structure kept (for chunking: paragraphs and markdown headings
+   * are boundaries): spaces collapse within each line, blank lines to one.
+   */
+  renderLines(row: Record<string, unknown>): string;
 }
 
 const placeholder = new RegExp(`\\{\\{\\s*(${FIELD_EXPRESSION_SOURCE})\\s*\\}\\}`, 'g');
@@ -27,6 +32,11 @@ export function parseTextTemplate(source: string): TextTemplate {
     last = match.index + match[0].length;
   }
   parts.push(source.slice(last));
+  const raw = (row: Record<string, unknown>) => {
+    let text = '';
+    for (const part of parts) text += typeof part === 'string' ? part : formatValue(row[part.field]);
+    return text;
+  };
   if (fields.length === 0) {
     throw new VectorsyncError(
       ErrorCode.ConfigInvalid,
@@ -37,9 +47,10 @@ export function parseTextTemplate(source: string): TextTemplate {
     source,
     fields,
     render(row) {
-      let text = '';
-      for (const part of parts) text += typeof part === 'string' ? part : formatValue(row[part.field]);
-      return collapseWhitespace(text);
+      return collapseWhitespace(raw(row));
+    },
+    renderLines(row) {
+      return keepLines(raw(row));
     },
   };
 }
@@ -72,6 +83,18 @@ export function collapseWhitespace(text: string): string {
     result += String.fromCharCode.apply(null, chunk as unknown as number[]);
   }
   return result;
+}
+
+/** Lines with their spaces collapsed, runs of blank lines as one, no blank lines at the ends. */
+export function keepLines(text: string): string {
+  const lines = text.split(/\r\n?|\n|\u2028|\u2029/).map(collapseWhitespace);
+  const kept: string[] = [];
+  for (const line of lines) {
+    if (line === '' && (kept.length === 0 || kept.at(-1) === '')) continue;
+    kept.push(line);
+  }
+  while (kept.at(-1) === '') kept.pop();
+  return kept.join('\n');
 }
 
 /** What `\s` matches: ECMAScript WhiteSpace and LineTerminator (all in the BMP). */

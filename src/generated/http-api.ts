@@ -1088,6 +1088,8 @@ export interface paths {
                     /** @description A filter on the payload fields (docs/search.md#filters), as JSON text */
                     filter?: string;
                     explain?: "0" | "1" | "true" | "false" | "";
+                    /** @description A chunked collection: the best chunks each hit carries, 1 to 20 (default 1) */
+                    chunks?: string;
                     /** @description Overrides the collection's fusion */
                     fusion?: "rrf" | "weighted";
                     rrf_k?: string;
@@ -2694,6 +2696,8 @@ export interface components {
                 [key: string]: unknown;
             } | string;
             explain?: boolean;
+            /** @description A chunked collection: the best chunks each hit carries, 1 to 20 (default 1) */
+            chunks?: number;
             /**
              * @description Overrides the collection's fusion
              * @enum {string}
@@ -2726,6 +2730,17 @@ export interface components {
                 payload: {
                     [key: string]: unknown;
                 };
+                /** @description A chunked collection's matching chunks, best first */
+                chunks?: {
+                    ordinal: number;
+                    /** @description Offset of the chunk's first character in the document's text */
+                    start: number;
+                    end: number;
+                    text: string;
+                    /** @description The headings above the chunk (markdown) */
+                    context?: string;
+                    score: number;
+                }[];
                 explain?: {
                     fusion?: string;
                     signals: {
@@ -2738,6 +2753,8 @@ export interface components {
                             score: number;
                         } | null;
                     };
+                    /** @description The ordinal of the chunk that matched */
+                    chunk?: number;
                 };
             }[];
             /** @description Pass as `cursor` for the next page; null when there is none */
@@ -2824,6 +2841,8 @@ export interface components {
                 [key: string]: unknown;
             } | string;
             explain?: boolean;
+            /** @description A chunked collection: the best chunks each hit carries, 1 to 20 (default 1) */
+            chunks?: number;
             /**
              * @description Overrides the collection's fusion
              * @enum {string}
@@ -2856,6 +2875,17 @@ export interface components {
                 payload: {
                     [key: string]: unknown;
                 };
+                /** @description A chunked collection's matching chunks, best first */
+                chunks?: {
+                    ordinal: number;
+                    /** @description Offset of the chunk's first character in the document's text */
+                    start: number;
+                    end: number;
+                    text: string;
+                    /** @description The headings above the chunk (markdown) */
+                    context?: string;
+                    score: number;
+                }[];
                 explain?: {
                     fusion?: string;
                     signals: {
@@ -2868,6 +2898,8 @@ export interface components {
                             score: number;
                         } | null;
                     };
+                    /** @description The ordinal of the chunk that matched */
+                    chunk?: number;
                 };
             }[];
             /** @description Pass as `cursor` for the next page; null when there is none */

@@ -1,8 +1,9 @@
+import type { Chunker } from '../chunking/chunker.js';
 import type { CollectionDefinition, PayloadFieldType } from '../config/collection-definition.js';
 import { formatValue, type TextTemplate } from '../config/text-template.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import { contentHash } from './content-hash.js';
-import type { IndexDocument } from './index-document.js';
+import { chunkEmbeddingInput, type DocumentChunk, type IndexDocument } from './index-document.js';
 import type { SourceRow } from './source-reader.js';
 
 /** What the pipeline needs of an analyzer (analyzer.ts implements it). */
@@ -19,7 +20,9 @@ export interface DocumentShape {
   readonly table: { readonly schema: string; readonly name: string };
   readonly tenantColumn: { readonly name: string };
   readonly versionColumn: { readonly name: string };
-  readonly template: Pick<TextTemplate, 'fields' | 'render'>;
+  readonly template: Pick<TextTemplate, 'fields' | 'render' | 'renderLines'>;
+  /** A chunked collection's splitter (absent: one vector per document). */
+  readonly chunker?: Chunker | undefined;
   readonly keywordFields: CollectionDefinition['keywordFields'];
   readonly payloadFields: ReadonlyArray<{
     readonly name: string;
@@ -84,7 +87,17 @@ export function buildDocumentIdentity(
       { details: { collection: definition.name, id: row.id, fields } },
     );
   }
-  const text = definition.template.render(row.values);
+  // A chunked text keeps its lines: paragraphs and headings are where chunks end.
+  const text = definition.chunker
+    ? definition.template.renderLines(row.values)
+    : definition.template.render(row.values);
+  if (text === '') {
+    throw new VectorsyncError(
+      ErrorCode.TemplateFieldMissing,
+      `row ${row.id}: the text template renders only whitespace; there is nothing to embed`,
+      { details: { collection: definition.name, id: row.id, fields } },
+    );
+  }
   return {
     tenant: row.tenant,
     id: row.id,
@@ -111,7 +124,7 @@ export function buildDocument(
   for (const field of definition.payloadFields) {
     payload[field.name] = normalisePayloadValue(row.values[field.key ?? field.name], field.type);
   }
-  return {
+  const document: IndexDocument = {
     collection: definition.name,
     tenant,
     id: row.id,
@@ -123,6 +136,19 @@ export function buildDocument(
     termCount: length,
     payload,
   };
+  if (definition.chunker) document.chunks = documentChunks(definition.chunker, text, embedder);
+  return document;
+}
+
+function documentChunks(chunker: Chunker, text: string, embedder: EmbedderIdentity): DocumentChunk[] {
+  return chunker.split(text).map((chunk, ordinal) => ({
+    ordinal,
+    start: chunk.start,
+    end: chunk.end,
+    text: chunk.text,
+    ...(chunk.context ? { context: chunk.context } : {}),
+    contentHash: contentHash(chunkEmbeddingInput(chunk), embedder.modelId, embedder.dimensions),
+  }));
 }
 
 /** JSON-friendly payload values: numerics as numbers, timestamps as ISO strings. */

@@ -1,7 +1,7 @@
 import type { Embedder } from '../embedders/embedder.js';
 import { coerceError, ErrorCode, VectorsyncError } from '../errors.js';
 import type { EmbeddingCache } from './embedding-cache.js';
-import type { EmbeddedDocument, IndexDocument } from './index-document.js';
+import { chunkEmbeddingInput, type EmbeddedDocument, type IndexDocument } from './index-document.js';
 
 export interface EmbedStats {
   requested: number;
@@ -52,11 +52,17 @@ export async function embedEachDocument(
   cache: EmbeddingCache,
   embedTexts: EmbedTexts,
 ): Promise<{ results: DocumentEmbedding[]; stats: EmbedStats }> {
-  const uniqueHashes = [...new Set(documents.map((document) => document.contentHash))];
+  // What is embedded: each document's text, or each chunk of a chunked one, by content hash.
+  const textByHash = new Map<string, string>();
+  for (const document of documents) {
+    if (document.chunks)
+      for (const chunk of document.chunks) textByHash.set(chunk.contentHash, chunkEmbeddingInput(chunk));
+    else textByHash.set(document.contentHash, document.text);
+  }
+  const uniqueHashes = [...textByHash.keys()];
   const vectors = await cache.getMany(uniqueHashes);
   const cached = vectors.size;
   const failures = new Map<string, Error>();
-  const textByHash = new Map(documents.map((document) => [document.contentHash, document.text]));
   const missing = uniqueHashes.filter((hash) => !vectors.has(hash));
 
   for (let start = 0; start < missing.length; start += embedder.maxBatchSize) {
@@ -89,15 +95,43 @@ export async function embedEachDocument(
   }
 
   const results = documents.map((document): DocumentEmbedding => {
-    const error = failures.get(document.contentHash);
-    return error
-      ? { document, error }
-      : { document: { ...document, vector: vectors.get(document.contentHash)! } };
+    if (!document.chunks) {
+      const error = failures.get(document.contentHash);
+      return error
+        ? { document, error }
+        : {
+            document: {
+              ...(document as Omit<IndexDocument, 'chunks'>),
+              vector: vectors.get(document.contentHash)!,
+            },
+          };
+    }
+    // A document is embedded whole or not at all: one failed chunk fails it.
+    const failed = document.chunks.find((chunk) => failures.has(chunk.contentHash));
+    if (failed) return { document, error: failures.get(failed.contentHash)! };
+    const chunks = document.chunks.map((chunk) => ({ ...chunk, vector: vectors.get(chunk.contentHash)! }));
+    return { document: { ...document, chunks, vector: meanDirection(chunks.map((chunk) => chunk.vector)) } };
   });
   return {
     results,
-    stats: { requested: documents.length, cached, embedded: missing.length - failures.size },
+    stats: {
+      // Texts asked for, repeats included: a document, or each chunk of a chunked one.
+      requested: documents.reduce((sum, document) => sum + (document.chunks?.length ?? 1), 0),
+      cached,
+      embedded: missing.length - failures.size,
+    },
   };
+}
+
+/** The normalised mean of unit vectors: a chunked document's one vector. */
+export function meanDirection(vectors: readonly Float32Array[]): Float32Array {
+  const mean = new Float32Array(vectors[0]!.length);
+  for (const vector of vectors) for (let i = 0; i < mean.length; i++) mean[i]! += vector[i]!;
+  let norm = 0;
+  for (let i = 0; i < mean.length; i++) norm += mean[i]! * mean[i]!;
+  norm = Math.sqrt(norm);
+  if (norm > 0) for (let i = 0; i < mean.length; i++) mean[i]! /= norm;
+  return mean;
 }
 
 function assertDimensions(

@@ -17,8 +17,37 @@ export interface IndexDocument {
   terms: Record<string, number>;
   termCount: number;
   payload: Record<string, unknown>;
+  /**
+   * A chunked collection's pieces of `text` (src/chunking), each embedded on its own; absent
+   * otherwise. Chunk identity is (collection, tenant, id, ordinal).
+   */
+  chunks?: DocumentChunk[];
+}
+
+export interface DocumentChunk {
+  /** 0, 1, … in text order. */
+  ordinal: number;
+  /** `text.slice(start, end)` of the document's text. */
+  start: number;
+  end: number;
+  text: string;
+  /** Headings above the chunk (markdown), embedded with it. */
+  context?: string;
+  /** Hash of what is embedded (context and text, model, dimensions): unchanged, not re-embedded. */
+  contentHash: string;
+}
+
+export interface EmbeddedChunk extends DocumentChunk {
+  vector: Float32Array;
 }
 
 export interface EmbeddedDocument extends IndexDocument {
+  /** A chunked document's: the normalised mean of its chunks' vectors. */
   vector: Float32Array;
+  chunks?: EmbeddedChunk[];
+}
+
+/** What a chunk's vector is computed from. */
+export function chunkEmbeddingInput(chunk: Pick<DocumentChunk, 'text' | 'context'>): string {
+  return chunk.context ? `${chunk.context}\n\n${chunk.text}` : chunk.text;
 }

@@ -8,7 +8,11 @@ import { coerceError, ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { buildDocument } from '../pipeline/document-builder.js';
 import { type EmbedStats, embedEachDocument, type TextEmbedding } from '../pipeline/embed-documents.js';
-import type { EmbeddedDocument, IndexDocument } from '../pipeline/index-document.js';
+import {
+  chunkEmbeddingInput,
+  type EmbeddedDocument,
+  type IndexDocument,
+} from '../pipeline/index-document.js';
 import type { SourceRow } from '../pipeline/source-reader.js';
 import {
   type BuiltDocument,
@@ -121,6 +125,9 @@ export class DocumentPool {
       }
       documents.push(result.document);
       if (result.vector) computed.set(result.document.text, result.vector);
+      result.chunkVectors?.forEach((vector, index) => {
+        computed.set(chunkEmbeddingInput(result.document.chunks![index]!), vector);
+      });
     });
     let stats: EmbedStats = { requested: documents.length, cached: 0, embedded: 0 };
     if (documents.length > 0) {
@@ -448,6 +455,7 @@ export class DocumentPool {
         })),
         analyzer: { ...analyzer.config },
         embedder: { modelId: embedder.modelId, dimensions: embedder.dimensions },
+        ...(definition.config.chunking ? { chunking: definition.config.chunking } : {}),
       };
       byProfile.set(embedding.key, spec);
     }

@@ -1,5 +1,6 @@
+import { createChunker } from '../chunking/chunker.js';
 import type { PayloadFieldType } from '../config/collection-definition.js';
-import type { EmbedderConfig } from '../config/config-schema.js';
+import type { ChunkingConfig, EmbedderConfig } from '../config/config-schema.js';
 import { parseTextTemplate } from '../config/text-template.js';
 import type { Embedder } from '../embedders/embedder.js';
 import { HashEmbedder } from '../embedders/hash-embedder.js';
@@ -7,7 +8,7 @@ import { WinkEmbedder } from '../embedders/wink-embedder.js';
 import { type ErrorCode, errorCodeOf, isVectorsyncError, VectorsyncError } from '../errors.js';
 import { Analyzer, type AnalyzerConfig } from '../pipeline/analyzer.js';
 import { buildDocument, type DocumentShape } from '../pipeline/document-builder.js';
-import type { IndexDocument } from '../pipeline/index-document.js';
+import { chunkEmbeddingInput, type IndexDocument } from '../pipeline/index-document.js';
 import type { SourceRow } from '../pipeline/source-reader.js';
 
 /**
@@ -27,6 +28,7 @@ export interface DocumentSpec {
   payloadFields: ReadonlyArray<{ name: string; type: PayloadFieldType; key?: string }>;
   analyzer: AnalyzerConfig;
   embedder: { modelId: string; dimensions: number };
+  chunking?: ChunkingConfig;
 }
 
 /** The embedders that run in worker threads: pure CPU, no I/O after loading, no threads of their own. */
@@ -55,6 +57,8 @@ export type DocumentTask =
 export interface BuiltDocument {
   document: IndexDocument;
   vector?: Float32Array;
+  /** A chunked document's chunk vectors, in chunk order, when the task embedded it. */
+  chunkVectors?: Float32Array[];
 }
 
 /** An error as it crosses threads: what VectorsyncError needs to be rebuilt with its code. */
@@ -104,12 +108,19 @@ export class DocumentWork {
     rows: readonly SourceRow[],
     embedder: Embedder | undefined,
   ): Promise<Array<ItemResult<BuiltDocument>>> {
-    const { shape, analyzer } = this.shape(spec);
+    const { shape, analyzer } = await this.shape(spec);
     const results: Array<ItemResult<BuiltDocument>> = [];
     for (const row of rows) {
       try {
         this.hooks?.module.beforeBuild?.(row, this.hooks.data);
         const document = buildDocument(shape, row, spec.embedder, analyzer);
+        if (document.chunks) {
+          const chunkVectors = embedder
+            ? await embedder.embed(document.chunks.map(chunkEmbeddingInput))
+            : undefined;
+          results.push({ ok: true, value: chunkVectors ? { document, chunkVectors } : { document } });
+          continue;
+        }
         const vector = embedder ? (await embedder.embed([document.text]))[0] : undefined;
         results.push({ ok: true, value: vector ? { document, vector } : { document } });
       } catch (error) {
@@ -138,12 +149,14 @@ export class DocumentWork {
     return embedder;
   }
 
-  private shape(spec: DocumentSpec): { shape: DocumentShape; analyzer: Analyzer } {
+  private async shape(spec: DocumentSpec): Promise<{ shape: DocumentShape; analyzer: Analyzer }> {
     const key = JSON.stringify(spec);
     let entry = this.shapes.get(key);
     if (!entry) {
+      const chunker = spec.chunking ? await createChunker(spec.chunking) : undefined;
       entry = {
         shape: {
+          chunker,
           name: spec.collection,
           table: spec.table,
           tenantColumn: { name: spec.tenantColumn },

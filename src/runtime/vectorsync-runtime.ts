@@ -142,6 +142,14 @@ export class VectorsyncRuntime {
       const collections = new Map<string, CollectionRuntime>();
       const catalog = { current: CatalogSnapshot.empty };
       for (const [name, definition] of definitions) {
+        const store = stores.get(definition.config.store)!;
+        if (definition.config.chunking && !store.capabilities.chunks) {
+          throw new VectorsyncError(
+            ErrorCode.ConfigInvalid,
+            `collections.${name}.chunking: store "${definition.config.store}" (${store.kind}) does not hold chunks; use a pgvector store for a chunked collection`,
+            { details: { collection: name, store: definition.config.store } },
+          );
+        }
         const embedderName = definition.config.embedder;
         const embedding = profiles.of(config.embedders[embedderName]!, embedderName);
         collections.set(name, {

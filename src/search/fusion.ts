@@ -15,6 +15,8 @@ export interface FusedHit {
   payload: Record<string, unknown>;
   /** Rank (1-based) and raw score of the hit in each signal that returned it. */
   signals: Partial<Record<SignalName, { rank: number; score: number }>>;
+  /** The matching chunks a signal found (the semantic one, over a chunked index). */
+  chunks?: SearchHit['chunks'];
 }
 
 function collect(signals: readonly SignalResult[]): Map<string, FusedHit> {
@@ -27,6 +29,7 @@ function collect(signals: readonly SignalResult[]): Map<string, FusedHit> {
         fused.set(hit.id, entry);
       }
       entry.signals[signal.name] = { rank: index + 1, score: hit.score };
+      if (hit.chunks && !entry.chunks) entry.chunks = hit.chunks;
     });
   }
   return fused;

@@ -6,7 +6,8 @@ import { assertAnalyzerMatches } from '../index-versions/index-catalog.js';
 import { contentHash } from '../pipeline/content-hash.js';
 import { MemoryEmbeddingCache } from '../pipeline/embedding-cache.js';
 import type { CollectionRuntime, IndexTarget, VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
-import type { SearchHit } from '../stores/vector-store.js';
+import { isChunked } from '../stores/index-params.js';
+import type { ChunkHit, SearchHit, StoredChunk } from '../stores/vector-store.js';
 import { type FilterNode, parseFilter } from './filter.js';
 import {
   type FusedHit,
@@ -30,6 +31,8 @@ export interface SearchRequest {
   /** Filter JSON (text or parsed), validated against the collection's payload fields. */
   filter?: unknown;
   explain?: boolean;
+  /** A chunked collection: how many of each document's best chunks a hit carries (default 1). */
+  chunks?: number;
   /** Per-request overrides of the collection's hybrid settings. */
   fusion?: Partial<Pick<SearchSettings, 'fusion' | 'rrfK' | 'weights' | 'normalization'>>;
 }
@@ -39,11 +42,17 @@ export interface SearchResultHit {
   score: number;
   version: number;
   payload: Record<string, unknown>;
+  /** A chunked collection's matching chunks (text and offsets into the document), best first. */
+  chunks?: ChunkHit[];
   explain?: {
     fusion?: string;
     signals: Partial<Record<SignalName, { rank: number; score: number } | null>>;
+    /** The ordinal of the chunk that matched (chunked collections). */
+    chunk?: number;
   };
 }
+
+export const MAX_CHUNKS_PER_HIT = 20;
 
 export interface SearchResponse {
   collection: string;
@@ -79,6 +88,7 @@ export class SearchService {
     const mode = request.mode ?? 'hybrid';
     const offset = request.offset ?? 0;
     validateSearch({ query: request.query, k: request.k, offset, mode });
+    validateChunksPerHit(request.chunks);
     const collection = this.runtime.collection(request.collection);
     const target = options.target ?? this.runtime.activeTarget(request.collection);
     const filter = parseFilter(request.filter, collection.definition.payloadFields);
@@ -125,6 +135,7 @@ export class SearchService {
           : {}),
       }));
     }
+    if (isChunked(target.spec)) hits = await this.withChunks(collection, target, request, hits);
     const hasMore = hits.length === request.k && depth < MAX_DEPTH;
     return {
       collection: request.collection,
@@ -150,6 +161,47 @@ export class SearchService {
       vector,
       k,
       ...(filter ? { filter } : {}),
+      ...(request.chunks !== undefined ? { chunksPerHit: request.chunks } : {}),
+    });
+  }
+
+  /**
+   * Every hit of a chunked collection carries its matching chunks. A semantic match brings its
+   * nearest chunks; a document found by keywords alone gets the chunks where the query's terms
+   * weigh most (each term weighted by its rarity among the document's chunks is not needed:
+   * the terms are the query's, the ranking is within one document).
+   */
+  private async withChunks(
+    collection: CollectionRuntime,
+    target: IndexTarget,
+    request: SearchRequest,
+    hits: SearchResultHit[],
+  ): Promise<SearchResultHit[]> {
+    const wanted = request.chunks ?? 1;
+    const missing = hits.filter((hit) => !hit.chunks || hit.chunks.length === 0).map((hit) => hit.id);
+    const stored =
+      missing.length > 0 && target.store.readChunks
+        ? await target.store.readChunks(target.spec, missing)
+        : new Map();
+    const terms = [...collection.analyzer.termFrequencies(request.query).frequencies.keys()];
+    return hits.map((hit) => {
+      let chunks = hit.chunks;
+      if (!chunks || chunks.length === 0) {
+        chunks = ((stored.get(hit.id) ?? []) as StoredChunk[])
+          .map((chunk) => ({
+            ordinal: chunk.ordinal,
+            start: chunk.start,
+            end: chunk.end,
+            text: chunk.text,
+            ...(chunk.context ? { context: chunk.context } : {}),
+            score: termMatches(collection, chunk.text, terms),
+          }))
+          .sort((a, b) => b.score - a.score || a.ordinal - b.ordinal)
+          .slice(0, wanted);
+      }
+      const result: SearchResultHit = { ...hit, chunks: chunks.slice(0, wanted) };
+      if (result.explain && chunks[0]) result.explain = { ...result.explain, chunk: chunks[0].ordinal };
+      return result;
     });
   }
 
@@ -218,12 +270,32 @@ export class SearchService {
   }
 }
 
+/** How many times the query's analysed terms occur in a chunk's text. */
+function termMatches(collection: CollectionRuntime, text: string, terms: readonly string[]): number {
+  const { frequencies } = collection.analyzer.termFrequencies(text);
+  let count = 0;
+  for (const term of terms) count += frequencies.get(term) ?? 0;
+  return count;
+}
+
+function validateChunksPerHit(chunks: number | undefined): void {
+  if (chunks === undefined) return;
+  if (!Number.isInteger(chunks) || chunks < 1 || chunks > MAX_CHUNKS_PER_HIT) {
+    throw new VectorsyncError(
+      ErrorCode.InvalidRequest,
+      `parameter "chunks" must be an integer from 1 to ${MAX_CHUNKS_PER_HIT} (got ${chunks})`,
+      { details: { field: 'chunks', value: chunks } },
+    );
+  }
+}
+
 function toResult(hit: FusedHit, fusion: string | undefined): SearchResultHit {
   const result: SearchResultHit = {
     id: hit.id,
     score: hit.score,
     version: hit.version,
     payload: hit.payload,
+    ...(hit.chunks ? { chunks: hit.chunks } : {}),
   };
   if (fusion !== undefined) {
     result.explain = {

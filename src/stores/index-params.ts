@@ -6,6 +6,17 @@ import type { CollectionConfig, StoreConfig } from '../config/config-schema.js';
  * analyzer; for Qdrant the BM25 k1, b and average length baked into its sparse vectors).
  */
 export function indexParamsFor(store: StoreConfig, collection: CollectionConfig): Record<string, unknown> {
+  // How the text is cut is part of what the records are: another splitter is another version.
+  const chunking = collection.chunking ? { chunking: collection.chunking } : {};
+  return { ...storeParams(store, collection), ...chunking };
+}
+
+/** Whether an index version holds chunks (its params record a chunking). */
+export function isChunked(spec: { params: Record<string, unknown> }): boolean {
+  return spec.params.chunking !== undefined && spec.params.chunking !== null;
+}
+
+function storeParams(store: StoreConfig, collection: CollectionConfig): Record<string, unknown> {
   const analyzer = collection.analyzer;
   switch (store.provider) {
     case 'pgvector':

@@ -62,6 +62,8 @@ export interface DenseSearchRequest {
   vector: Float32Array;
   k: number;
   filter?: FilterNode;
+  /** A chunked index: how many of each document's best chunks a hit carries (default 1). */
+  chunksPerHit?: number;
 }
 
 export interface Bm25Params {
@@ -91,10 +93,33 @@ export interface HybridSearchRequest {
 
 export interface SearchHit {
   id: string;
-  /** Dense: cosine similarity (higher is closer). Keyword: the BM25 score. */
+  /** Dense: cosine similarity (higher is closer); over chunks, the best chunk's. Keyword: the BM25 score. */
   score: number;
   version: number;
   payload: Record<string, unknown>;
+  /** A chunked index's semantic hit: its best chunks, best first. */
+  chunks?: ChunkHit[];
+}
+
+/** A chunk as search returns it: where it is in the document's text, and how well it matched. */
+export interface ChunkHit {
+  ordinal: number;
+  start: number;
+  end: number;
+  text: string;
+  context?: string;
+  score: number;
+}
+
+/** A stored chunk, as the store contract and snippets read it. */
+export interface StoredChunk {
+  ordinal: number;
+  tenant: string;
+  start: number;
+  end: number;
+  text: string;
+  context?: string;
+  contentHash: string;
 }
 
 /** What reconciliation compares: identity, version and content hash, no vectors. */
@@ -146,6 +171,8 @@ export interface StoreCapabilities {
    * store is configured for it: with it, hybrid ranks differ from the other stores'.
    */
   nativeHybrid?: boolean;
+  /** Holds chunked index versions (a chunk table beside the documents' records). */
+  chunks?: boolean;
 }
 
 /**
@@ -186,6 +213,11 @@ export interface VectorStore {
    * (a row that exists at a version a tombstone refuses).
    */
   tombstoneVersions?(spec: IndexSpec, ids: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * A chunked index's stored chunks of these documents, in ordinal order (absent: none stored).
+   * Present when capabilities.chunks.
+   */
+  readChunks?(spec: IndexSpec, ids: readonly string[]): Promise<Map<string, StoredChunk[]>>;
   /** Live records (tombstones are not counted). */
   count(spec: IndexSpec, tenant?: string): Promise<number>;
   drop(spec: IndexSpec): Promise<void>;

@@ -221,9 +221,11 @@ function differingParams(recorded: Record<string, unknown>, configured: Record<s
     .filter((key) =>
       key === 'vectorType'
         ? (recorded[key] ?? 'vector') !== (configured[key] ?? 'vector')
-        : key in recorded &&
-          key in configured &&
-          canonicalJson(recorded[key]) !== canonicalJson(configured[key]),
+        : key === 'chunking'
+          ? canonicalJson(recorded[key] ?? null) !== canonicalJson(configured[key] ?? null)
+          : key in recorded &&
+            key in configured &&
+            canonicalJson(recorded[key]) !== canonicalJson(configured[key]),
     )
     .sort();
 }

@@ -3,6 +3,7 @@ import { ErrorCode, VectorsyncError } from '../../errors.js';
 import type { VectorsyncRuntime } from '../../runtime/vectorsync-runtime.js';
 import {
   decodeCursor,
+  MAX_CHUNKS_PER_HIT,
   type SearchMode,
   type SearchRequest,
   SearchService,
@@ -26,6 +27,7 @@ interface SearchQuery {
   /** JSON text (query string), or the parsed value (POST body). */
   filter?: unknown;
   explain?: string;
+  chunks?: string;
   fusion?: string;
   rrf_k?: string;
   w_semantic?: string;
@@ -151,6 +153,9 @@ function toSearchRequest(
     offset: input.cursor !== undefined ? decodeCursor(input.cursor) : parseInteger(input.offset, 'offset', 0),
     ...(input.filter !== undefined && input.filter !== '' ? { filter: input.filter } : {}),
     explain: parseBoolean(input.explain, 'explain'),
+    ...(input.chunks !== undefined && input.chunks !== ''
+      ? { chunks: parseInteger(input.chunks, 'chunks', 1, 1, MAX_CHUNKS_PER_HIT) }
+      : {}),
     ...(Object.keys(fusion).length > 0 ? { fusion } : {}),
   };
 }

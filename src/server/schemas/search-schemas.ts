@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { MAX_K, MAX_QUERY_CHARS, type SearchMode, searchModes } from '../../search/search-service.js';
+import {
+  MAX_CHUNKS_PER_HIT,
+  MAX_K,
+  MAX_QUERY_CHARS,
+  type SearchMode,
+  searchModes,
+} from '../../search/search-service.js';
 import { booleanText, integerText, oneOf } from './common-schemas.js';
 
 const mode = oneOf(searchModes as [SearchMode, ...SearchMode[]]).describe('Default hybrid');
@@ -13,6 +19,7 @@ const query = z
   .describe('The query text');
 const cursor = z.string({ error: 'must be a string' }).max(1024).describe('`next` of the previous page');
 const filterDescription = 'A filter on the payload fields (docs/search.md#filters)';
+const chunksDescription = `A chunked collection: the best chunks each hit carries, 1 to ${MAX_CHUNKS_PER_HIT} (default 1)`;
 
 /** `GET …/search`: every parameter is text; unknown parameters are refused, as in the body. */
 export const searchQuerystringSchema = z.strictObject({
@@ -23,6 +30,7 @@ export const searchQuerystringSchema = z.strictObject({
   cursor: cursor.optional(),
   filter: z.string().optional().describe(`${filterDescription}, as JSON text`),
   explain: booleanText.optional(),
+  chunks: integerText.optional().describe(chunksDescription),
   fusion: fusion.optional(),
   rrf_k: integerText.optional(),
   w_semantic: z.string().optional().describe('Weight of the dense signal, a decimal number ≥ 0'),
@@ -46,6 +54,7 @@ export const searchBodySchema = z
       .optional()
       .describe(filterDescription),
     explain: z.boolean({ error: 'must be true or false' }).optional(),
+    chunks: z.int({ error: 'must be an integer' }).optional().describe(chunksDescription),
     fusion: fusion.optional(),
     rrf_k: z.int({ error: 'must be an integer' }).optional(),
     w_semantic: z.number({ error: 'must be a number' }).optional(),
@@ -70,10 +79,24 @@ export const searchResponseSchema = z
         score: z.number(),
         version: z.number(),
         payload: z.record(z.string(), z.unknown()).describe("The collection's payload fields"),
+        chunks: z
+          .array(
+            z.object({
+              ordinal: z.int(),
+              start: z.int().describe("Offset of the chunk's first character in the document's text"),
+              end: z.int(),
+              text: z.string(),
+              context: z.string().optional().describe('The headings above the chunk (markdown)'),
+              score: z.number(),
+            }),
+          )
+          .optional()
+          .describe("A chunked collection's matching chunks, best first"),
         explain: z
           .object({
             fusion: z.string().optional(),
             signals: z.object({ semantic: signal.optional(), keyword: signal.optional() }),
+            chunk: z.int().optional().describe('The ordinal of the chunk that matched'),
           })
           .optional(),
       }),

@@ -8,6 +8,7 @@ import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
 import type { IndexOpsSupport } from '../index-ops-support.js';
+import { isChunked } from '../index-params.js';
 import type {
   ApplyResult,
   BucketChecksum,
@@ -19,11 +20,19 @@ import type {
   ScanRequest,
   SearchHit,
   StoreCapabilities,
+  StoredChunk,
   UpsertOptions,
   VectorStore,
 } from '../vector-store.js';
 import { upsertIntake } from '../version-guard.js';
 import { bm25Ddl, bm25Names, compactBm25Sql } from './pgvector-bm25.js';
+import {
+  chunkTableDdl,
+  pgvectorChunkNames,
+  readChunks,
+  searchChunks,
+  writeChunks,
+} from './pgvector-chunks.js';
 import {
   hnswParams,
   type PgvectorStoreConfig,
@@ -71,7 +80,12 @@ export class PgvectorStore implements VectorStore {
     private readonly config: PgvectorStoreConfig,
     private readonly options: { sameDatabaseAsSource: boolean; logger?: Logger; ownsDatabase?: boolean },
   ) {
-    this.capabilities = { sourceForeignKey: options.sameDatabaseAsSource, keyword: true, filters: true };
+    this.capabilities = {
+      sourceForeignKey: options.sameDatabaseAsSource,
+      keyword: true,
+      filters: true,
+      chunks: true,
+    };
     if (db instanceof PgDatabase) this.indexOps = new PgvectorIndexOps(db, config);
   }
 
@@ -123,6 +137,7 @@ export class PgvectorStore implements VectorStore {
              id text PRIMARY KEY, tenant text NOT NULL, version bigint NOT NULL, deleted_at timestamptz NOT NULL DEFAULT now())`,
         );
         if (key.source) await cascadeKeyUpdates(tx, names.table);
+        if (isChunked(spec)) for (const statement of chunkTableDdl(spec, key)) await tx.query(statement);
         for (const statement of bm25Ddl(spec.location, key.idType)) await tx.query(statement);
         // Tables created before the bucket column existed get it here (a one-time rewrite).
         for (const statement of bucketColumnDdl(spec.location, key.idSql)) await tx.query(statement);
@@ -260,6 +275,7 @@ export class PgvectorStore implements VectorStore {
             [...values, [...missing], overwrite, ...keyValues],
           );
           const writtenIds = written.rows.map((row) => row.id);
+          if (isChunked(spec)) await writeChunks(tx, spec, key, documents, new Set(writtenIds));
           // Tombstones older than what was just written can no longer block anything; an
           // overwrite also clears the ones that contradicted the source.
           const cleared = overwrite ? ids.filter((id) => !missing.has(id)) : writtenIds;
@@ -335,7 +351,8 @@ export class PgvectorStore implements VectorStore {
   async truncate(spec: IndexSpec): Promise<void> {
     const names = pgvectorNames(spec.location);
     // The table's TRUNCATE trigger empties the keyword-search tables with it (pgvector-bm25.ts).
-    await this.run(() => this.db.query(`TRUNCATE ${names.table}, ${names.tombstones}`));
+    const chunks = isChunked(spec) ? `, ${pgvectorChunkNames(spec.location).chunks}` : '';
+    await this.run(() => this.db.query(`TRUNCATE ${names.table}, ${names.tombstones}${chunks}`));
   }
 
   async search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]> {
@@ -346,6 +363,13 @@ export class PgvectorStore implements VectorStore {
         { details: { expected: spec.dimensions, received: request.vector.length } },
       );
     }
+    if (isChunked(spec))
+      return this.run(() =>
+        this.db.transaction(async (tx) => {
+          await this.applySearchSettings(tx);
+          return searchChunks(tx, spec, request);
+        }),
+      );
     const names = pgvectorNames(spec.location);
     const vectorType = pgvectorVectorType(spec);
     const params: unknown[] = [vectorLiteral(request.vector), request.tenant, request.k];
@@ -416,6 +440,11 @@ export class PgvectorStore implements VectorStore {
       ),
     );
     return new Map(result.rows.map((row) => [row.id, Number(row.version)]));
+  }
+
+  async readChunks(spec: IndexSpec, ids: readonly string[]): Promise<Map<string, StoredChunk[]>> {
+    if (!isChunked(spec)) return new Map();
+    return this.run(() => readChunks(this.db, spec, ids));
   }
 
   async count(spec: IndexSpec, tenant?: string): Promise<number> {
@@ -574,7 +603,7 @@ function sourceRowMissing(spec: IndexSpec, id: string): VectorsyncError {
 export async function dropPgvectorIndex(db: Database, location: string): Promise<void> {
   const names = bm25Names(location);
   await db.query(
-    `DROP TABLE IF EXISTS ${names.table}, ${names.tombstones}, ${names.postings}, ${names.stats}, ${names.terms}, ${names.documents}`,
+    `DROP TABLE IF EXISTS ${pgvectorChunkNames(location).chunks}, ${names.table}, ${names.tombstones}, ${names.postings}, ${names.stats}, ${names.terms}, ${names.documents}`,
   );
   await db.query(`DROP FUNCTION IF EXISTS ${names.triggerFunction}()`);
   await db.query(`DROP FUNCTION IF EXISTS ${names.truncateFunction}()`);
