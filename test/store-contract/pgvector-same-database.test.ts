@@ -3,10 +3,11 @@ import { demoConfig } from '../../src/demo/demo-schema.js';
 import type { PgvectorStoreConfig } from '../../src/stores/pgvector/pgvector-config.js';
 import { PgvectorStore } from '../../src/stores/pgvector/pgvector-store.js';
 import { createTestDatabase } from '../helpers/test-environment.js';
-import { contractSpec, storeContract } from './store-contract.js';
+import { chunkContract } from './chunk-contract.js';
+import { contractSpec, type StoreHarness, storeContract } from './store-contract.js';
 
 // pgvector in the source database: the index table references the source rows by foreign key.
-storeContract('pgvector (same database)', async () => {
+const open = async (): Promise<StoreHarness> => {
   const testDb = await createTestDatabase('contract_pg_same');
   await testDb.db.query('CREATE TABLE public.contract_docs (id text PRIMARY KEY)');
   const config = parseConfig(demoConfig()).stores.main as PgvectorStoreConfig;
@@ -27,4 +28,7 @@ storeContract('pgvector (same database)', async () => {
       await testDb.drop();
     },
   };
-});
+};
+
+storeContract('pgvector (same database)', open);
+chunkContract('pgvector (same database)', open);
