@@ -48,6 +48,20 @@ describe('the demo on embedded Postgres (PGlite + pgvector)', () => {
           message: 'the demo catalog to be indexed',
         },
       );
+      // The help-centre articles are chunked: a hit is an article with the section that matched.
+      const articles = await waitFor(
+        async () => {
+          const { body } = await get(
+            '/v1/collections/articles/search?q=how+long+do+refunds+take&k=3',
+            state.tenantKey,
+          );
+          return body.hits?.[0]?.payload?.title === 'Returns and refunds' ? body : undefined;
+        },
+        { timeoutMs: 30_000, message: 'the articles to be indexed and found' },
+      );
+      const chunk = articles.hits[0].chunks[0];
+      assert.match(chunk.text, /Refunds are issued/);
+      assert.ok(chunk.start > 0 && chunk.end > chunk.start, 'the chunk has offsets into the article');
       // Documents are built from products, brands and variants: the demo's brand filter finds them.
       const filter = encodeURIComponent(JSON.stringify({ brand: 'Northwind', colors: 'Navy' }));
       const byBrand = await get(
@@ -124,7 +138,8 @@ describe('the demo on embedded Postgres (PGlite + pgvector)', () => {
     child.stderr.on('data', (chunk) => (stderr += chunk));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 0, stderr);
-    assert.match(stderr, /indexing: 125 event\(s\) applied/);
+    // 100 products, 25 of the other tenant, 6 articles for each tenant.
+    assert.match(stderr, /indexing: 137 event\(s\) applied/);
     assert.match(stdout, /vectorsync demo is running at http:\/\/localhost:\d+/);
     assert.match(stdout, /tenant "demo": +vs_[a-z0-9]{10}_/);
     assert.match(stdout, /curl -s '.*\/v1\/collections\/products\/search\?q=/);

@@ -9,6 +9,7 @@ import { hybridFusionLabel } from '../search/fusion-label.js';
 import { createApiKey } from '../server/api-keys.js';
 import { setupCollections } from '../sync/setup-collections.js';
 import { type DemoProduct, generateCatalog } from './catalog-generator.js';
+import { demoArticlesTableSql, loadDemoArticles } from './demo-articles.js';
 import { demoRelatedTablesSql, loadDemoRelations } from './demo-relations.js';
 import { DEMO_TABLE_COMMENT, demoConfig, demoProductsTableSql } from './demo-schema.js';
 
@@ -54,12 +55,14 @@ export async function bootstrapDemo(options: DemoBootstrapOptions): Promise<Demo
   );
   await db.query(demoProductsTableSql);
   for (const statement of demoRelatedTablesSql) await db.query(statement);
+  await db.query(demoArticlesTableSql);
   // Only a table this run created is marked as the demo's (never one that was there before).
   if (!existed.rows[0]?.found) await db.query(`COMMENT ON TABLE public.products IS '${DEMO_TABLE_COMMENT}'`);
   const embedder = options.embedder ?? (winkAvailable() ? 'wink' : 'hash');
   const config = parseConfig({
     ...demoConfig({
       relations: true,
+      articles: true,
       ...(embedder === 'wink' ? { embedder: { provider: 'wink' as const } } : {}),
     }),
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
@@ -93,6 +96,8 @@ export async function bootstrapDemo(options: DemoBootstrapOptions): Promise<Demo
     );
     loaded = catalog.length + others.length;
   }
+  // Idempotent: a demo database from an earlier version gains the articles too.
+  await loadDemoArticles(db, [DEMO_TENANT, OTHER_TENANT]);
   await setupCollections(runtime);
   const tenantKey = (await createApiKey(db, { name: 'demo', tenant: DEMO_TENANT })).key;
   const otherTenantKey = (await createApiKey(db, { name: 'demo-other', tenant: OTHER_TENANT })).key;
@@ -154,6 +159,9 @@ Try:
   # documents are built from products, brands and variants: filter on a brand, a colour any variant has
   curl -s -G '${url}/v1/collections/products/search' -H 'Authorization: Bearer ${key}' \
        --data-urlencode 'q=jacket' --data-urlencode 'filter={"brand":"Northwind","colors":"Navy"}'
+
+  # help-centre articles are chunked: each hit is an article with the section that matched (text and offsets)
+  curl -s '${url}/v1/collections/articles/search?q=how+long+do+refunds+take&k=3&chunks=2' -H 'Authorization: Bearer ${key}'
 
   # add a product; capture + worker make it searchable in milliseconds
   curl -s -X POST '${url}/v1/collections/products/documents' -H 'Authorization: Bearer ${key}' \\

@@ -1,4 +1,5 @@
 import type { ConfigInput } from '../config/config-schema.js';
+import { demoArticlesCollection } from './demo-articles.js';
 import { demoRelations } from './demo-relations.js';
 
 /** The demo's source table, shaped like the H&M catalog in the context articles, plus a tenant. */
@@ -29,6 +30,8 @@ export function demoConfig(
     embedder?: ConfigInput['embedders'][string];
     /** Documents built from the product, its brand and its variants (what `npm run demo` runs). */
     relations?: boolean;
+    /** The chunked help-centre articles collection (what `npm run demo` runs). */
+    articles?: boolean;
   } = {},
 ): ConfigInput {
   const related = options.relations
@@ -64,6 +67,7 @@ export function demoConfig(
         embedder: 'default',
         ...related,
       },
+      ...(options.articles ? { articles: demoArticlesCollection } : {}),
     },
   };
 }
