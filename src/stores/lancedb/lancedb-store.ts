@@ -8,6 +8,7 @@ import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
 import { idBucket } from '../id-bucket.js';
+import { isChunked } from '../index-params.js';
 import { BucketChecksumAccumulator } from '../record-checksum.js';
 import { decodeScanCursor, encodeScanCursor, validateScanRequest } from '../scan-cursor.js';
 import type {
@@ -21,6 +22,7 @@ import type {
   ScanRequest,
   SearchHit,
   StoreCapabilities,
+  StoredChunk,
   UpsertOptions,
   VectorStore,
 } from '../vector-store.js';
@@ -34,6 +36,14 @@ import {
   upsertIntake,
   upsertWins,
 } from '../version-guard.js';
+import {
+  chunkTableName,
+  chunkTableSchema,
+  deleteChunks,
+  readChunks,
+  searchChunks,
+  writeChunks,
+} from './lancedb-chunks.js';
 import { filterColumn, filterValue, type LancedbStoreConfig, silenceLancedbLogs } from './lancedb-config.js';
 import { compileLancedbFilter, sqlString } from './lancedb-filter.js';
 
@@ -65,7 +75,12 @@ const DROP_ATTEMPTS = 8;
 
 export class LancedbStore implements VectorStore {
   readonly kind = 'lancedb';
-  readonly capabilities: StoreCapabilities = { sourceForeignKey: false, keyword: true, filters: true };
+  readonly capabilities: StoreCapabilities = {
+    sourceForeignKey: false,
+    keyword: true,
+    filters: true,
+    chunks: true,
+  };
   private modules: Promise<Modules> | undefined;
   private connection: Promise<Lancedb.Connection> | undefined;
   private readonly tables = new Map<string, Promise<Lancedb.Table>>();
@@ -114,7 +129,34 @@ export class LancedbStore implements VectorStore {
         if (!indexed.has(column))
           await table.createIndex(column, { config: lancedb.Index.btree(), replace: false });
       }
+      if (isChunked(spec)) await this.ensureChunkTable(spec, db, lancedb, arrow);
     });
+  }
+
+  private async ensureChunkTable(
+    spec: IndexSpec,
+    db: Lancedb.Connection,
+    lancedb: typeof Lancedb,
+    arrow: typeof Arrow,
+  ): Promise<void> {
+    const name = chunkTableName(spec.location);
+    let table: Lancedb.Table;
+    if ((await db.tableNames()).includes(name)) {
+      table = await db.openTable(name);
+      await this.addMissingFilterColumns(table, spec, arrow);
+    } else {
+      table = await db.createEmptyTable(
+        name,
+        chunkTableSchema(spec, arrow, (field, type) => filterField(field, type, arrow)),
+        { existOk: true },
+      );
+    }
+    this.tables.set(name, Promise.resolve(table));
+    const indexed = new Set((await table.listIndices()).flatMap((index) => index.columns));
+    for (const column of ['id', 'tenant'] as const) {
+      if (!indexed.has(column))
+        await table.createIndex(column, { config: lancedb.Index.btree(), replace: false });
+    }
   }
 
   /** A payload field added to the collection after the table was created gets its (empty) column. */
@@ -153,6 +195,14 @@ export class LancedbStore implements VectorStore {
             if (newer) rows.push(row);
           }
           if (rows.length === 0) return;
+          if (isChunked(spec)) {
+            const winners = new Set(rows.map((row) => String(row.id)));
+            await writeChunks(
+              await this.chunkTable(spec),
+              spec,
+              valid.filter((document) => winners.has(document.id)),
+            );
+          }
           // The condition is the guard itself: a commit that lost a race re-evaluates it against
           // the winner's data, so the decision above can only err towards writing nothing.
           await table
@@ -201,6 +251,17 @@ export class LancedbStore implements VectorStore {
             .whenNotMatchedInsertAll()
             .execute(tombstones);
         }
+        if (isChunked(spec)) {
+          // A record deleted takes its chunks; one left standing (newer, another tenant's) keeps them.
+          const removed = unique
+            .filter((request) => outcome.get(request.id) === 'applied')
+            .map((request) => request.id);
+          const still = await this.storedStates(table, removed);
+          await deleteChunks(
+            await this.chunkTable(spec),
+            removed.filter((id) => still.get(id)?.deleted !== false),
+          );
+        }
         return outcome;
       }),
     );
@@ -211,6 +272,7 @@ export class LancedbStore implements VectorStore {
     await this.run(() =>
       this.serialised(spec, async () => {
         await (await this.table(spec)).delete('true');
+        if (isChunked(spec)) await (await this.chunkTable(spec)).delete('true');
       }),
     );
   }
@@ -246,6 +308,13 @@ export class LancedbStore implements VectorStore {
 
   async search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]> {
     assertQueryDimensions(spec, request.vector);
+    if (isChunked(spec))
+      return this.run(async () =>
+        searchChunks(await this.chunkTable(spec), request, {
+          nprobes: this.config.nprobes,
+          refineFactor: this.config.refineFactor,
+        }),
+      );
     const rows = await this.run(async () => {
       const table = await this.table(spec);
       return table
@@ -358,6 +427,11 @@ export class LancedbStore implements VectorStore {
     return versions;
   }
 
+  async readChunks(spec: IndexSpec, ids: readonly string[]): Promise<Map<string, StoredChunk[]>> {
+    if (!isChunked(spec)) return new Map();
+    return this.run(async () => readChunks(await this.chunkTable(spec), ids));
+  }
+
   async count(spec: IndexSpec, tenant?: string): Promise<number> {
     return this.run(async () => (await this.table(spec)).countRows(liveWhere(tenant)));
   }
@@ -366,6 +440,9 @@ export class LancedbStore implements VectorStore {
     await this.run(async () => {
       const db = await this.connect();
       this.tables.delete(spec.location);
+      const chunks = chunkTableName(spec.location);
+      this.tables.delete(chunks);
+      if ((await db.tableNames()).includes(chunks)) await db.dropTable(chunks);
       // Another process may still be finishing a write or an optimize of a version just retired
       // (it stops once it reloads the catalog): its new files make the directory removal fail.
       // Dropping is idempotent, so it is tried again once that work has had time to end.
@@ -406,6 +483,19 @@ export class LancedbStore implements VectorStore {
         }
       }
       await table.optimize();
+      if (isChunked(spec)) {
+        const chunks = await this.chunkTable(spec);
+        const chunkIndexes = await chunks.listIndices();
+        if (!chunkIndexes.some((index) => index.columns.includes('vector'))) {
+          const rows = await chunks.countRows();
+          if (rows >= this.config.annIndexMinRows)
+            await chunks.createIndex('vector', {
+              config: lancedb.Index.hnswSq({ distanceType: 'cosine' }),
+              replace: false,
+            });
+        }
+        await chunks.optimize();
+      }
     });
   }
 
@@ -460,11 +550,19 @@ export class LancedbStore implements VectorStore {
   }
 
   private table(spec: IndexSpec): Promise<Lancedb.Table> {
-    let table = this.tables.get(spec.location);
+    return this.tableNamed(spec.location);
+  }
+
+  private chunkTable(spec: IndexSpec): Promise<Lancedb.Table> {
+    return this.tableNamed(chunkTableName(spec.location));
+  }
+
+  private tableNamed(name: string): Promise<Lancedb.Table> {
+    let table = this.tables.get(name);
     if (!table) {
-      table = this.connect().then((db) => db.openTable(spec.location));
-      table.catch(() => this.tables.delete(spec.location));
-      this.tables.set(spec.location, table);
+      table = this.connect().then((db) => db.openTable(name));
+      table.catch(() => this.tables.delete(name));
+      this.tables.set(name, table);
     }
     return table;
   }

@@ -1,0 +1,186 @@
+import type * as Lancedb from '@lancedb/lancedb';
+import type * as Arrow from 'apache-arrow';
+import type { EmbeddedDocument } from '../../pipeline/index-document.js';
+import type { ChunkHit, DenseSearchRequest, IndexSpec, SearchHit, StoredChunk } from '../vector-store.js';
+import { filterColumn, filterValue } from './lancedb-config.js';
+import { compileLancedbFilter, sqlString } from './lancedb-filter.js';
+
+/**
+ * The chunks of a chunked LanceDB index: a table of its own (`<location>_chunks`), one row per
+ * (id, ordinal) with the document's version, payload filter columns and the chunk's vector.
+ * Written inside the document's serialised write, before the document's own row and only when
+ * that write wins the guard: the chunks of the winning version go in, ordinals past its count
+ * go, and the document's row, written last, marks the write done (a write interrupted before
+ * it is repeated whole by the retry, since the document still looks older).
+ */
+export function chunkTableName(location: string): string {
+  return `${location}_chunks`;
+}
+
+type Row = Record<string, unknown>;
+
+export function chunkTableSchema(
+  spec: IndexSpec,
+  arrow: typeof Arrow,
+  filterField: (name: string, type: string) => Arrow.Field,
+): Arrow.Schema {
+  const { Field, Schema, Utf8, Int32, Int64, FixedSizeList, Float32 } = arrow;
+  return new Schema([
+    new Field('chunk_key', new Utf8(), false),
+    new Field('id', new Utf8(), false),
+    new Field('ordinal', new Int32(), false),
+    new Field('tenant', new Utf8(), false),
+    new Field('version', new Int64(), false),
+    new Field('content_hash', new Utf8(), false),
+    new Field('start_offset', new Int32(), false),
+    new Field('end_offset', new Int32(), false),
+    new Field('body', new Utf8(), false),
+    new Field('context', new Utf8(), true),
+    new Field('payload', new Utf8(), false),
+    ...spec.payloadFields.map((field) => filterField(field.name, field.type)),
+    new Field('vector', new FixedSizeList(spec.dimensions, new Field('item', new Float32(), true)), false),
+  ]);
+}
+
+function chunkRows(spec: IndexSpec, document: EmbeddedDocument): Row[] {
+  const payload = JSON.stringify(document.payload);
+  return (document.chunks ?? []).map((chunk) => {
+    const row: Row = {
+      chunk_key: `${chunk.ordinal}:${document.id}`,
+      id: document.id,
+      ordinal: chunk.ordinal,
+      tenant: document.tenant,
+      version: BigInt(document.version),
+      content_hash: chunk.contentHash,
+      start_offset: chunk.start,
+      end_offset: chunk.end,
+      body: chunk.text,
+      context: chunk.context ?? null,
+      payload,
+      vector: Array.from(chunk.vector),
+    };
+    for (const field of spec.payloadFields)
+      row[filterColumn(field.name)] = filterValue(field, document.payload[field.name]);
+    return row;
+  });
+}
+
+/** Replaces the chunks of the documents whose write won (call before writing their rows). */
+export async function writeChunks(
+  table: Lancedb.Table,
+  spec: IndexSpec,
+  documents: readonly EmbeddedDocument[],
+): Promise<void> {
+  if (documents.length === 0) return;
+  const rows = documents.flatMap((document) => chunkRows(spec, document));
+  if (rows.length > 0) {
+    await table.mergeInsert('chunk_key').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
+  }
+  await table.delete(
+    documents
+      .map((document) => `(id = ${sqlString(document.id)} AND ordinal >= ${document.chunks?.length ?? 0})`)
+      .join(' OR '),
+  );
+}
+
+export async function deleteChunks(table: Lancedb.Table, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await table.delete(`id IN (${ids.map(sqlString).join(', ')})`);
+}
+
+/** Nearest chunks of the tenant grouped into documents by their best chunk (as pgvector's). */
+export async function searchChunks(
+  table: Lancedb.Table,
+  request: DenseSearchRequest,
+  tuning: { nprobes: number; refineFactor: number },
+): Promise<SearchHit[]> {
+  const perHit = Math.max(1, request.chunksPerHit ?? 1);
+  const where = [
+    `tenant = ${sqlString(request.tenant)}`,
+    ...(request.filter ? [compileLancedbFilter(request.filter)] : []),
+  ].join(' AND ');
+  let limit = Math.min(10_000, Math.max(40, request.k * 4 * perHit));
+  for (;;) {
+    const rows: Row[] = await table
+      .vectorSearch(Array.from(request.vector))
+      .column('vector')
+      .distanceType('cosine')
+      .where(where)
+      .nprobes(tuning.nprobes)
+      .refineFactor(tuning.refineFactor)
+      .select([
+        'id',
+        'ordinal',
+        'version',
+        'start_offset',
+        'end_offset',
+        'body',
+        'context',
+        'payload',
+        '_distance',
+      ])
+      .limit(limit)
+      .toArray();
+    const hits = groupChunks(rows, perHit);
+    if (hits.length >= request.k || rows.length < limit || limit >= 10_000) return hits.slice(0, request.k);
+    limit = Math.min(10_000, limit * 4);
+  }
+}
+
+function groupChunks(rows: readonly Row[], perHit: number): SearchHit[] {
+  const byId = new Map<string, SearchHit & { chunks: ChunkHit[] }>();
+  const scored = rows
+    .map((row) => ({ row, score: 1 - Number(row._distance) }))
+    .sort((a, b) => b.score - a.score || Number(a.row.ordinal) - Number(b.row.ordinal));
+  for (const { row, score } of scored) {
+    const id = String(row.id);
+    const chunk: ChunkHit = {
+      ordinal: Number(row.ordinal),
+      start: Number(row.start_offset),
+      end: Number(row.end_offset),
+      text: String(row.body),
+      ...(row.context ? { context: String(row.context) } : {}),
+      score,
+    };
+    const hit = byId.get(id);
+    if (!hit)
+      byId.set(id, {
+        id,
+        score,
+        version: Number(row.version),
+        payload: JSON.parse(String(row.payload)) as Record<string, unknown>,
+        chunks: [chunk],
+      });
+    else if (hit.chunks.length < perHit) hit.chunks.push(chunk);
+  }
+  return [...byId.values()].sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+}
+
+export async function readChunks(
+  table: Lancedb.Table,
+  ids: readonly string[],
+): Promise<Map<string, StoredChunk[]>> {
+  const found = new Map<string, StoredChunk[]>();
+  if (ids.length === 0) return found;
+  const rows: Row[] = await table
+    .query()
+    .where(`id IN (${ids.map(sqlString).join(', ')})`)
+    .select(['id', 'ordinal', 'tenant', 'start_offset', 'end_offset', 'body', 'context', 'content_hash'])
+    .toArray();
+  for (const row of rows) {
+    const id = String(row.id);
+    const list = found.get(id) ?? [];
+    list.push({
+      ordinal: Number(row.ordinal),
+      tenant: String(row.tenant),
+      start: Number(row.start_offset),
+      end: Number(row.end_offset),
+      text: String(row.body),
+      ...(row.context ? { context: String(row.context) } : {}),
+      contentHash: String(row.content_hash),
+    });
+    found.set(id, list);
+  }
+  for (const list of found.values()) list.sort((a, b) => a.ordinal - b.ordinal);
+  return found;
+}
