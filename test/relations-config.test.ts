@@ -72,6 +72,34 @@ describe('relations: config checked against the live schema', () => {
     assert.match(text, /relations\.tags\.table: public\.tags has no primary key/);
   });
 
+  it('refuses a many relation on a non-unique owner column (it would join across tenants) and over-long fields', async () => {
+    const text = await problems((collection) => {
+      (collection.relations.variants as Record<string, unknown>).references = 'tenant_id';
+      (collection.relations as Record<string, unknown>).a_relation_name_that_goes_on_and_on = {
+        table: 'brands',
+        kind: 'one',
+        foreignKey: 'brand_id',
+      };
+      collection.keywordFields.push('a_relation_name_that_goes_on_and_on.name');
+    });
+    assert.match(
+      text,
+      /relations\.variants\.references: column "tenant_id" is not unique in public\.products/,
+    );
+    assert.doesNotMatch(text, /longer than 63 bytes/, 'a 40-byte key is fine');
+    const long = await problems((collection) => {
+      (
+        collection.relations.category.relations as Record<string, unknown>
+      ).a_parent_relation_name_that_is_long = {
+        table: 'categories',
+        kind: 'one',
+        foreignKey: 'parent_id',
+      };
+      collection.keywordFields.push('category.a_parent_relation_name_that_is_long.name');
+    });
+    assert.match(long, /is longer than 63 bytes/);
+  });
+
   it('refuses aggregates that mean nothing, paths too deep, and unnamed payload paths', async () => {
     const text = await problems((collection) => {
       collection.keywordFields.push('brand.name | distinct', 'name | count', 'category.parent.x.name');

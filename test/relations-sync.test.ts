@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { silentLogger } from '../src/logger.js';
 import { reconcileCollection } from '../src/reconcile/reconcile-collection.js';
 import { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
@@ -32,6 +33,14 @@ for (const mode of ['outbox', 'cdc', 'dual-write'] as const) {
       waitFor(async () => (await catalogDrift(runtime, testDb.db)) === undefined, {
         message: async () => `the index to equal the source: ${await catalogDrift(runtime, testDb.db)}`,
       });
+    /** The index holds the product at its current source version. */
+    const productApplied = async (id: number) => {
+      const source = await testDb.db.query<{ version: string }>(
+        `SELECT (version + vectorsync.document_revision('catalog', id::text))::text AS version FROM products WHERE id = $1`,
+        [id],
+      );
+      return (await indexedCatalog(runtime)).get(String(id))?.version === Number(source.rows[0]!.version);
+    };
     const versions = async () =>
       new Map([...(await indexedCatalog(runtime))].map(([id, record]) => [id, record.version]));
 
@@ -171,6 +180,45 @@ for (const mode of ['outbox', 'cdc', 'dual-write'] as const) {
       }
       await converged();
     });
+
+    if (mode !== 'dual-write') {
+      it('a brand renamed while a product is pointed at it: whichever commits second sees the other', async () => {
+        await converged();
+        const rename = new pg.Client({ connectionString: testDb.url });
+        const point = new pg.Client({ connectionString: testDb.url });
+        await Promise.all([rename.connect(), point.connect()]);
+        try {
+          await rename.query('BEGIN');
+          await rename.query(`UPDATE brands SET name = 'Raced Brand' WHERE id = 6`);
+          const pointPid = (await point.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!
+            .pid;
+          let pointed = false;
+          const pointing = point
+            .query(`UPDATE products SET brand_id = 6 WHERE id = 8 AND brand_id <> 6`)
+            .then(() => {
+              pointed = true;
+            });
+          // The product's write either waits for the rename (it pins the brand), or, were it
+          // not to, commits first and is applied while the rename is still open.
+          const waiting = async () =>
+            (
+              await testDb.db.query<{ waiting: boolean }>(
+                `SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1`,
+                [pointPid],
+              )
+            ).rows[0]?.waiting === true;
+          await waitFor(async () => pointed || (await waiting()), {
+            message: 'the product write to wait or finish',
+          });
+          if (pointed) await waitFor(() => productApplied(8), { message: 'the product write to be applied' });
+          await rename.query('COMMIT');
+          await pointing;
+        } finally {
+          await Promise.all([rename.end(), point.end()]);
+        }
+        await converged();
+      });
+    }
 
     it('reconciliation compares the related data and repairs what capture never saw', async () => {
       await converged();

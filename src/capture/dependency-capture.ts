@@ -3,7 +3,8 @@ import type { CollectionDefinition } from '../config/collection-definition.js';
 import { idExpression } from '../config/collection-definition.js';
 import type { RelationDefinition } from '../config/relation-definition.js';
 import type { SqlExecutor } from '../db/database.js';
-import { quoteIdent, quoteLiteral } from '../db/sql-identifier.js';
+import { dollarQuote, quoteIdent, quoteLiteral } from '../db/sql-identifier.js';
+import { ErrorCode, VectorsyncError } from '../errors.js';
 import { enqueueRelationSql } from '../outbox/enqueue-many.js';
 import { keyTupleSql } from '../pipeline/source-key-sql.js';
 
@@ -99,6 +100,92 @@ function updatedRowsSql(table: DependencyTable): string {
           UNION ALL SELECT o.* FROM old_rows o WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE ${same('n', 'o')})`;
 }
 
+/**
+ * A change two hops down under a `one` relation (a brand's aliases) reaches its documents
+ * through rows it does not write (the brands): those are locked, so that a writer pointing a
+ * document at one of them (which pins it, see pinFunctionSql) waits for this transaction, or
+ * this one for it, and whichever commits second sees the other.
+ */
+function parentLocksSql(table: DependencyTable, changed: string): string[] {
+  return table.relations
+    .filter((relation) => relation.parent?.kind === 'one')
+    .map((relation) => {
+      const parent = relation.parent!;
+      return `PERFORM 1 FROM ${parent.tableSql} o WHERE o.${quoteIdent(relation.ownerColumn.name)} IN (SELECT x.${quoteIdent(relation.relatedColumn.name)} FROM (${changed}) x) ORDER BY o.${quoteIdent(parent.relatedColumn.name)} FOR NO KEY UPDATE OF o;`;
+    });
+}
+
+/** The `one` relations some field reads through, by the table of their owner (source or parent). */
+function pinnedRelations(definition: CollectionDefinition): Array<{
+  ownerTableSql: string;
+  ownerPrimaryKey: readonly string[];
+  relations: RelationDefinition[];
+}> {
+  const used = new Set(definition.relationFields.flatMap((field) => field.relations));
+  const byOwner = new Map<
+    string,
+    { ownerTableSql: string; ownerPrimaryKey: readonly string[]; relations: RelationDefinition[] }
+  >();
+  for (const relation of used) {
+    if (relation.kind !== 'one') continue;
+    const ownerTableSql = relation.parent?.tableSql ?? definition.tableSql;
+    const entry = byOwner.get(ownerTableSql) ?? {
+      ownerTableSql,
+      ownerPrimaryKey: relation.parent?.tableInfo.primaryKey ?? definition.tableInfo.primaryKey,
+      relations: [],
+    };
+    byOwner.set(ownerTableSql, entry);
+    entry.relations.push(relation);
+  }
+  return [...byOwner.values()];
+}
+
+/**
+ * The pin trigger of a table whose rows reference `one` relations (products → brands): rows
+ * inserted, or whose reference changed, lock the rows they now reference FOR SHARE. A change
+ * to such a row (a brand renamed) holds a row lock that conflicts, so of two concurrent
+ * transactions, one renaming a brand and one pointing a product at it, the one that commits
+ * second sees the other: the rename's trigger finds the product, or the product's re-index
+ * reads the new name. Without it, the rename's trigger could miss the product while the
+ * product's re-index read the old name, and nothing would fix the document.
+ */
+function pinFunctionSql(
+  definition: CollectionDefinition,
+  owner: ReturnType<typeof pinnedRelations>[number],
+): string {
+  const pin = (rows: (relation: RelationDefinition) => string) =>
+    owner.relations
+      .map(
+        (relation) =>
+          `PERFORM 1 FROM ${relation.tableSql} r WHERE r.${quoteIdent(relation.relatedColumn.name)} IN (${rows(relation)}) ORDER BY r.${quoteIdent(relation.relatedColumn.name)} FOR SHARE OF r;`,
+      )
+      .join('\n    ');
+  const changedReference = (relation: RelationDefinition) => {
+    const column = quoteIdent(relation.ownerColumn.name);
+    if (owner.ownerPrimaryKey.length === 0) return `SELECT n.${column} FROM new_rows n`;
+    const sameRow = owner.ownerPrimaryKey
+      .map((key) => `o.${quoteIdent(key)} = n.${quoteIdent(key)}`)
+      .join(' AND ');
+    return `SELECT n.${column} FROM new_rows n WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE ${sameRow} AND o.${column}::text IS NOT DISTINCT FROM n.${column}::text)`;
+  };
+  const body = `
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    ${pin((relation) => `SELECT n.${quoteIdent(relation.ownerColumn.name)} FROM new_rows n`)}
+  ELSIF TG_OP = 'UPDATE' THEN
+    ${pin(changedReference)}
+  END IF;
+  RETURN NULL;
+END
+`;
+  return `CREATE OR REPLACE FUNCTION ${pinFunctionName(definition.name, owner.ownerTableSql)}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS ${dollarQuote(body, 'pin')};`;
+}
+
+function pinFunctionName(collection: string, ownerTableSql: string): string {
+  return `vectorsync.${quoteIdent(`${functionPrefix(collection)}${tableHash(ownerTableSql)}:pin`)}`;
+}
+
 /** Adds one to the revision of each affected document, in id order (concurrent bumps lock alike). */
 function bumpSql(definition: CollectionDefinition, affected: string): string {
   return `INSERT INTO vectorsync.document_revisions AS r (collection, id, revision)
@@ -139,7 +226,8 @@ export function dependencyFunctionSql(
       changed === null
         ? `SELECT s.* FROM ${definition.tableSql} s`
         : affectedSourceRowsSql(definition, table, changed);
-    const statements = [`${bumpSql(definition, affected)};`];
+    const statements = changed === null ? [] : parentLocksSql(table, changed);
+    statements.push(`${bumpSql(definition, affected)};`);
     // A second statement, so the versions it queues include the revisions just bumped.
     if (enqueue)
       statements.push(
@@ -147,10 +235,7 @@ export function dependencyFunctionSql(
       );
     return statements.join('\n    ');
   };
-  // SECURITY DEFINER: the application's role writes its tables, not vectorsync's.
-  return `
-CREATE OR REPLACE FUNCTION ${functionName(definition.name, table)}() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $deps$
+  const body = `
 BEGIN
   IF TG_OP = 'INSERT' THEN
     ${apply('SELECT * FROM new_rows')}
@@ -164,7 +249,10 @@ BEGIN
   END IF;
   RETURN NULL;
 END
-$deps$;`;
+`;
+  // SECURITY DEFINER: the application's role writes its tables, not vectorsync's.
+  return `CREATE OR REPLACE FUNCTION ${functionName(definition.name, table)}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS ${dollarQuote(body, 'deps')};`;
 }
 
 /**
@@ -177,6 +265,19 @@ export async function installDependencyCapture(
   options: { enqueue: boolean },
 ): Promise<void> {
   await removeDependencyCapture(tx, definition.name);
+  await assertCanLock(tx, definition);
+  for (const owner of pinnedRelations(definition)) {
+    await tx.query(pinFunctionSql(definition, owner));
+    const name = (suffix: string) =>
+      quoteIdent(`${triggerPrefix(definition.name)}${tableHash(owner.ownerTableSql)}:${suffix}`);
+    const fn = pinFunctionName(definition.name, owner.ownerTableSql);
+    await tx.query(
+      `CREATE TRIGGER ${name('pin_ins')} AFTER INSERT ON ${owner.ownerTableSql} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`,
+    );
+    await tx.query(
+      `CREATE TRIGGER ${name('pin_upd')} AFTER UPDATE ON ${owner.ownerTableSql} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`,
+    );
+  }
   for (const table of dependencyTables(definition)) {
     await tx.query(dependencyFunctionSql(definition, table, options.enqueue));
     const fn = functionName(definition.name, table);
@@ -193,6 +294,33 @@ export async function installDependencyCapture(
     ];
     for (const [suffix, when] of triggers)
       await tx.query(`CREATE TRIGGER ${name(suffix)} ${when} EXECUTE FUNCTION ${fn}()`);
+  }
+}
+
+/**
+ * The triggers lock rows of the related tables (FOR SHARE, FOR NO KEY UPDATE), which Postgres
+ * allows only to a role with UPDATE on them: setup refuses early rather than let the
+ * application's writes fail in a trigger.
+ */
+async function assertCanLock(tx: SqlExecutor, definition: CollectionDefinition): Promise<void> {
+  const tables = new Set<string>();
+  for (const owner of pinnedRelations(definition))
+    for (const relation of owner.relations) tables.add(relation.tableSql);
+  for (const table of dependencyTables(definition))
+    for (const relation of table.relations)
+      if (relation.parent?.kind === 'one') tables.add(relation.parent.tableSql);
+  if (tables.size === 0) return;
+  const result = await tx.query<{ table: string }>(
+    `SELECT t AS table FROM unnest($1::text[]) AS t WHERE NOT has_table_privilege(t, 'UPDATE')`,
+    [[...tables]],
+  );
+  if (result.rows.length > 0) {
+    const missing = result.rows.map((row) => row.table);
+    throw new VectorsyncError(
+      ErrorCode.ConfigInvalid,
+      `collections.${definition.name}.relations: the role running setup needs UPDATE on ${missing.join(', ')}: its capture triggers lock referenced rows (FOR SHARE) so that concurrent changes are never missed; they never write them`,
+      { details: { collection: definition.name, tables: missing } },
+    );
   }
 }
 

@@ -1,6 +1,6 @@
 import type { CollectionDefinition } from '../config/collection-definition.js';
 import type { SqlExecutor } from '../db/database.js';
-import { quoteIdent } from '../db/sql-identifier.js';
+import { dollarQuote, quoteIdent } from '../db/sql-identifier.js';
 
 /**
  * With `manageVersion`, a BEFORE trigger stamps every inserted or updated row with the next
@@ -14,13 +14,15 @@ export async function installVersionTrigger(
 ): Promise<void> {
   const versionFn = versionFunctionName(definition.name);
   const trigger = quoteIdent(versionTriggerName(definition.name));
-  await tx.query(`
-CREATE OR REPLACE FUNCTION ${versionFn}() RETURNS trigger LANGUAGE plpgsql AS $version$
+  const body = `
 BEGIN
   NEW.${quoteIdent(definition.versionColumn.name)} := nextval('vectorsync.row_version');
   RETURN NEW;
 END
-$version$;`);
+`;
+  await tx.query(
+    `CREATE OR REPLACE FUNCTION ${versionFn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(body, 'version')};`,
+  );
   await tx.query(`DROP TRIGGER IF EXISTS ${trigger} ON ${definition.tableSql}`);
   await tx.query(
     `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${definition.tableSql} FOR EACH ROW EXECUTE FUNCTION ${versionFn}()`,

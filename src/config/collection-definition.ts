@@ -58,6 +58,11 @@ export interface CollectionDefinition {
   readonly relationFields: readonly FieldDefinition[];
   /** A chunked collection's splitter (docs/configuration.md#chunking). */
   readonly chunker: Chunker | undefined;
+  /**
+   * Versions include the document revision: the collection has relations, or had them (its
+   * revisions stay, and a version must never go back when relations are taken out).
+   */
+  readonly revisioned: boolean;
 }
 
 const integerTypes = new Set(['int2', 'int4', 'int8', 'numeric']);
@@ -72,7 +77,7 @@ const timestampTypes = new Set(['timestamp', 'timestamptz']);
 export function versionExpression(
   definition: Pick<
     CollectionDefinition,
-    'name' | 'versionKind' | 'versionColumn' | 'keyColumns' | 'relations'
+    'name' | 'versionKind' | 'versionColumn' | 'keyColumns' | 'revisioned'
   >,
   alias: string,
 ): string {
@@ -81,7 +86,7 @@ export function versionExpression(
     definition.versionKind === 'timestamp'
       ? `(floor(extract(epoch FROM ${column}) * 1000000))::bigint`
       : `(${column})::bigint`;
-  if (definition.relations.size === 0) return version;
+  if (!definition.revisioned) return version;
   return `(${version} + vectorsync.document_revision(${quoteLiteral(definition.name)}, ${idExpression(definition, alias)}))`;
 }
 
@@ -107,8 +112,9 @@ export async function loadCollectionDefinitions(
 ): Promise<Map<string, CollectionDefinition>> {
   const problems: string[] = [];
   const definitions = new Map<string, CollectionDefinition>();
+  const revisioned = await revisionedCollections(db, Object.keys(config.collections));
   for (const [name, collection] of Object.entries(config.collections)) {
-    const definition = await defineCollection(db, name, collection, problems);
+    const definition = await defineCollection(db, name, collection, problems, revisioned.has(name));
     if (definition) definitions.set(name, definition);
   }
   if (problems.length > 0) {
@@ -123,11 +129,26 @@ export async function loadCollectionDefinitions(
   return definitions;
 }
 
+/** Which of these collections have document revisions recorded (before migration 12: none). */
+async function revisionedCollections(db: SqlExecutor, names: readonly string[]): Promise<Set<string>> {
+  const exists = await db.query<{ present: boolean }>(
+    `SELECT to_regclass('vectorsync.document_revisions') IS NOT NULL AS present`,
+  );
+  if (!exists.rows[0]?.present || names.length === 0) return new Set();
+  const rows = await db.query<{ collection: string }>(
+    `SELECT c AS collection FROM unnest($1::text[]) AS c
+      WHERE EXISTS (SELECT 1 FROM vectorsync.document_revisions r WHERE r.collection = c)`,
+    [names],
+  );
+  return new Set(rows.rows.map((row) => row.collection));
+}
+
 async function defineCollection(
   db: SqlExecutor,
   name: string,
   config: CollectionConfig,
   problems: string[],
+  hadRevisions: boolean,
 ): Promise<CollectionDefinition | undefined> {
   const at = (key: string) => `collections.${name}.${key}`;
   let table: QualifiedName;
@@ -193,6 +214,11 @@ async function defineCollection(
       return undefined;
     }
     if (!resolved) return undefined;
+    // Postgres cuts longer names, and the value would silently go missing from the row.
+    if (resolved.relations.length > 0 && Buffer.byteLength(resolved.key) > 63) {
+      problems.push(`${key}: field "${resolved.key}" is longer than 63 bytes; use shorter relation names`);
+      return undefined;
+    }
     if (resolved.relations.length === 0) readColumns.add(resolved.column!.name);
     else relationFields.set(resolved.key, resolved);
     return resolved;
@@ -245,6 +271,7 @@ async function defineCollection(
     relations,
     relationFields: [...relationFields.values()],
     chunker,
+    revisioned: relations.size > 0 || hadRevisions,
   });
 }
 

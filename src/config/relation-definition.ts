@@ -34,7 +34,7 @@ export interface RelationOwner {
 }
 
 const integerTypes = new Set(['int2', 'int4', 'int8']);
-const textTypes = new Set(['text', 'varchar', 'bpchar', 'citext', 'name']);
+const textTypes = new Set(['text', 'varchar', 'bpchar', 'name']);
 
 /** Resolves a collection's relations; problems are collected, not thrown, like the columns'. */
 export async function defineRelations(
@@ -102,6 +102,12 @@ async function defineRelation(
     ownerColumn = config.references
       ? column('references', owner.tableInfo, config.references)
       : owner.keyColumn;
+    // A column that is not unique in the owner would join one owner's rows into another's
+    // (with a tenant-and-id key: another tenant's).
+    if (config.references && ownerColumn && !owner.tableInfo.uniqueColumns.has(ownerColumn.name))
+      problems.push(
+        `${at}.references: column "${ownerColumn.name}" is not unique in ${owner.table.schema}.${owner.table.name}, so its rows would join into several documents (of any tenant); reference a unique column`,
+      );
     if (!config.references && !owner.keyColumn)
       problems.push(
         `${at}.references: ${owner.table.schema}.${owner.table.name} has no single-column key; name the column that "${config.foreignKey}" references`,
@@ -112,7 +118,11 @@ async function defineRelation(
         `${at}.table: ${table.schema}.${table.name} has no primary key; a "many" relation needs one to order its rows the same way on every read`,
       );
   }
-  if (ownerColumn && relatedColumn && !comparable(ownerColumn, relatedColumn))
+  if (ownerColumn && relatedColumn && [ownerColumn, relatedColumn].some((c) => c.baseType === 'citext'))
+    problems.push(
+      `${at}: citext join columns are not supported (the capture triggers compare with pg_catalog's operators); join on text or an integer`,
+    );
+  else if (ownerColumn && relatedColumn && !comparable(ownerColumn, relatedColumn))
     problems.push(
       `${at}: "${ownerColumn.name}" (${ownerColumn.type}) and "${relatedColumn.name}" (${relatedColumn.type}) cannot be joined: their types differ`,
     );

@@ -41,3 +41,13 @@ export function qualified(name: QualifiedName): string {
 export function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
+
+/**
+ * A dollar-quoted SQL body whose tag cannot occur in it: identifiers quoted by quoteIdent may
+ * hold any text, `$tag$` included, which would end a fixed tag early.
+ */
+export function dollarQuote(body: string, tag: string): string {
+  let delimiter = `$${tag}$`;
+  for (let n = 1; body.includes(delimiter); n++) delimiter = `$${tag}_${n}$`;
+  return `${delimiter}${body}${delimiter}`;
+}

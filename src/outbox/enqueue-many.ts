@@ -43,6 +43,11 @@ export function enqueueRelationSql(options: {
   if (!Number.isSafeInteger(chunkRows) || chunkRows < 1)
     throw new Error(`chunkRows must be a positive integer, got ${chunkRows}`);
   const tenant = `coalesce(${alias}.${quoteIdent(definition.tenantColumn.name)}::text, '')`;
+  // A document built from several tables can be re-indexed by a related change after its row's
+  // delete was captured (the delete still uncommitted): the version the delete saw may be below
+  // the one stored by then. Unknown, the delete removes whatever is stored and is checked
+  // against the source afterwards (the applier's rule for versionless deletes).
+  const deleteVersionUnknown = options.op === 'delete' && definition.revisioned;
   const call = enqueueManyCall({
     collection: quoteLiteral(definition.name),
     op: quoteLiteral(options.op),
@@ -54,7 +59,7 @@ export function enqueueRelationSql(options: {
   return `SELECT coalesce(sum(queued), 0)::bigint AS enqueued FROM (
     SELECT ${call} AS queued
       FROM (SELECT ${tenant} AS tenant, ${idExpression(definition, alias)} AS source_id,
-                   ${versionExpression(definition, alias)} AS source_version, row_number() OVER () AS n
+                   ${deleteVersionUnknown ? 'NULL::bigint' : versionExpression(definition, alias)} AS source_version, row_number() OVER () AS n
               FROM ${options.relation} ${alias} ${options.where ?? ''}) r
      GROUP BY (r.n - 1) / ${chunkRows}) enqueued`;
 }

@@ -181,7 +181,7 @@ export class SearchService {
     const missing = hits.filter((hit) => !hit.chunks || hit.chunks.length === 0).map((hit) => hit.id);
     const stored =
       missing.length > 0 && target.store.readChunks
-        ? await target.store.readChunks(target.spec, missing)
+        ? await target.store.readChunks(target.spec, missing, request.tenant)
         : new Map();
     const terms = [...collection.analyzer.termFrequencies(request.query).frequencies.keys()];
     return hits.map((hit) => {

@@ -214,10 +214,10 @@ export interface VectorStore {
    */
   tombstoneVersions?(spec: IndexSpec, ids: readonly string[]): Promise<Map<string, number>>;
   /**
-   * A chunked index's stored chunks of these documents, in ordinal order (absent: none stored).
-   * Present when capabilities.chunks.
+   * A chunked index's stored chunks of these documents, in ordinal order (absent: none stored),
+   * of one tenant when given (what a search answers with). Present when capabilities.chunks.
    */
-  readChunks?(spec: IndexSpec, ids: readonly string[]): Promise<Map<string, StoredChunk[]>>;
+  readChunks?(spec: IndexSpec, ids: readonly string[], tenant?: string): Promise<Map<string, StoredChunk[]>>;
   /** Live records (tombstones are not counted). */
   count(spec: IndexSpec, tenant?: string): Promise<number>;
   drop(spec: IndexSpec): Promise<void>;

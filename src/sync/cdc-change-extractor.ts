@@ -30,7 +30,7 @@ export class CdcChangeExtractor {
 
   constructor(collections: readonly CollectionRuntime[]) {
     for (const collection of collections) {
-      if (collection.definition.relations.size > 0) this.byName.set(collection.name, collection);
+      if (collection.definition.revisioned) this.byName.set(collection.name, collection);
       const key = tableKey(collection.definition);
       this.byTable.set(key, [...(this.byTable.get(key) ?? []), collection]);
     }
@@ -175,10 +175,9 @@ export class CdcChangeExtractor {
       op,
       // A document with relations has a version the row alone does not tell (its revision is
       // not in the row): unknown, which the applier knows how to handle.
-      sourceVersion:
-        definition.relations.size > 0
-          ? null
-          : parseVersion(definition, tupleText(relation, tuple, definition.versionColumn.name)),
+      sourceVersion: definition.revisioned
+        ? null
+        : parseVersion(definition, tupleText(relation, tuple, definition.versionColumn.name)),
     };
   }
 }

@@ -128,7 +128,11 @@ export class DocumentWriter {
           tenant: String(row[definition.tenantColumn.name]),
           sourceId: String(id),
           op,
-          sourceVersion: version === null || version === undefined ? null : Number(version),
+          // A revisioned document's delete carries no version (outbox/enqueue-many.ts says why).
+          sourceVersion:
+            version === null || version === undefined || (op === 'delete' && definition.revisioned)
+              ? null
+              : Number(version),
         };
         const captured = capture ? await capture(tx, change) : undefined;
         return {

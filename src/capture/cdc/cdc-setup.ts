@@ -24,9 +24,7 @@ export async function ensurePublication(
         ...new Set([
           ...definitions.map((definition) => definition.tableSql),
           // The related tables' triggers write the documents they change here, in the same transaction.
-          ...(definitions.some((definition) => definition.relations.size > 0)
-            ? [DOCUMENT_REVISIONS_TABLE]
-            : []),
+          ...(definitions.some((definition) => definition.revisioned) ? [DOCUMENT_REVISIONS_TABLE] : []),
         ]),
       ],
     ],

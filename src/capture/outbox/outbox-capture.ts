@@ -1,6 +1,6 @@
 import type { CollectionDefinition } from '../../config/collection-definition.js';
 import type { SqlExecutor } from '../../db/database.js';
-import { quoteIdent } from '../../db/sql-identifier.js';
+import { dollarQuote, quoteIdent } from '../../db/sql-identifier.js';
 import { enqueueRelationSql, enqueueTruncateSql } from '../../outbox/enqueue-many.js';
 
 /**
@@ -34,8 +34,7 @@ export function captureSql(definition: CollectionDefinition): string[] {
     })}) e;`;
   const fn = captureFunctionName(definition.name);
   // The entry point notifies the workers, once per statement that queued anything.
-  const body = `
-CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $capture$
+  const plpgsql = `
 BEGIN
   IF TG_OP = 'INSERT' THEN
     ${enqueue('n', 'upsert')}
@@ -50,7 +49,8 @@ BEGIN
   END IF;
   RETURN NULL;
 END
-$capture$;`;
+`;
+  const body = `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(plpgsql, 'capture')};`;
   const table = definition.tableSql;
   const statements = [body];
   const triggers: Array<[string, string]> = [

@@ -159,12 +159,14 @@ function groupChunks(rows: readonly Row[], perHit: number): SearchHit[] {
 export async function readChunks(
   table: Lancedb.Table,
   ids: readonly string[],
+  tenant?: string,
 ): Promise<Map<string, StoredChunk[]>> {
   const found = new Map<string, StoredChunk[]>();
   if (ids.length === 0) return found;
+  const tenantWhere = tenant !== undefined ? ` AND tenant = ${sqlString(tenant)}` : '';
   const rows: Row[] = await table
     .query()
-    .where(`id IN (${ids.map(sqlString).join(', ')})`)
+    .where(`id IN (${ids.map(sqlString).join(', ')})${tenantWhere}`)
     .select(['id', 'ordinal', 'tenant', 'start_offset', 'end_offset', 'body', 'context', 'content_hash'])
     .toArray();
   for (const row of rows) {

@@ -309,12 +309,22 @@ export class LancedbStore implements VectorStore {
   async search(spec: IndexSpec, request: DenseSearchRequest): Promise<SearchHit[]> {
     assertQueryDimensions(spec, request.vector);
     if (isChunked(spec))
-      return this.run(async () =>
-        searchChunks(await this.chunkTable(spec), request, {
+      return this.run(async () => {
+        const hits = await searchChunks(await this.chunkTable(spec), request, {
           nprobes: this.config.nprobes,
           refineFactor: this.config.refineFactor,
-        }),
-      );
+        });
+        // Chunks are written before their document's row and removed after its tombstone: only
+        // chunks of the live version, of this tenant, are an answer.
+        const live = await this.storedStates(
+          await this.table(spec),
+          hits.map((hit) => hit.id),
+        );
+        return hits.filter((hit) => {
+          const state = live.get(hit.id);
+          return state && !state.deleted && state.version === hit.version && state.tenant === request.tenant;
+        });
+      });
     const rows = await this.run(async () => {
       const table = await this.table(spec);
       return table
@@ -427,9 +437,13 @@ export class LancedbStore implements VectorStore {
     return versions;
   }
 
-  async readChunks(spec: IndexSpec, ids: readonly string[]): Promise<Map<string, StoredChunk[]>> {
+  async readChunks(
+    spec: IndexSpec,
+    ids: readonly string[],
+    tenant?: string,
+  ): Promise<Map<string, StoredChunk[]>> {
     if (!isChunked(spec)) return new Map();
-    return this.run(async () => readChunks(await this.chunkTable(spec), ids));
+    return this.run(async () => readChunks(await this.chunkTable(spec), ids, tenant));
   }
 
   async count(spec: IndexSpec, tenant?: string): Promise<number> {

@@ -174,6 +174,7 @@ export async function readChunks(
   db: SqlExecutor,
   spec: IndexSpec,
   ids: readonly string[],
+  tenant?: string,
 ): Promise<Map<string, StoredChunk[]>> {
   const found = new Map<string, StoredChunk[]>();
   if (ids.length === 0) return found;
@@ -189,8 +190,8 @@ export async function readChunks(
     content_hash: string;
   }>(
     `SELECT id::text AS id, ordinal, tenant, start_offset, end_offset, body, context, content_hash
-       FROM ${chunks} WHERE id::text = ANY($1::text[]) ORDER BY id, ordinal`,
-    [ids],
+       FROM ${chunks} WHERE id::text = ANY($1::text[]) AND ($2::text IS NULL OR tenant = $2) ORDER BY id, ordinal`,
+    [ids, tenant ?? null],
   );
   for (const row of result.rows) {
     const list = found.get(row.id) ?? [];

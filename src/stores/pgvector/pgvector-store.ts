@@ -442,9 +442,13 @@ export class PgvectorStore implements VectorStore {
     return new Map(result.rows.map((row) => [row.id, Number(row.version)]));
   }
 
-  async readChunks(spec: IndexSpec, ids: readonly string[]): Promise<Map<string, StoredChunk[]>> {
+  async readChunks(
+    spec: IndexSpec,
+    ids: readonly string[],
+    tenant?: string,
+  ): Promise<Map<string, StoredChunk[]>> {
     if (!isChunked(spec)) return new Map();
-    return this.run(() => readChunks(this.db, spec, ids));
+    return this.run(() => readChunks(this.db, spec, ids, tenant));
   }
 
   async count(spec: IndexSpec, tenant?: string): Promise<number> {
