@@ -88,14 +88,15 @@ describe('relations: config checked against the live schema', () => {
     );
     assert.doesNotMatch(text, /longer than 63 bytes/, 'a 40-byte key is fine');
     const long = await problems((collection) => {
-      (
-        collection.relations.category.relations as Record<string, unknown>
-      ).a_parent_relation_name_that_is_long = {
+      const outer = 'category_relation_with_a_long_name_abcde';
+      const inner = 'parent_relation_with_a_long_name_abcdefg';
+      (collection.relations as Record<string, unknown>)[outer] = {
         table: 'categories',
         kind: 'one',
-        foreignKey: 'parent_id',
+        foreignKey: 'category_id',
+        relations: { [inner]: { table: 'categories', kind: 'one', foreignKey: 'parent_id' } },
       };
-      collection.keywordFields.push('category.a_parent_relation_name_that_is_long.name');
+      collection.keywordFields.push(`${outer}.${inner}.name`);
     });
     assert.match(long, /is longer than 63 bytes/);
   });
