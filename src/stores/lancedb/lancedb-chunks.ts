@@ -1,7 +1,8 @@
 import type * as Lancedb from '@lancedb/lancedb';
 import type * as Arrow from 'apache-arrow';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
-import type { ChunkHit, DenseSearchRequest, IndexSpec, SearchHit, StoredChunk } from '../vector-store.js';
+import { searchByChunks } from '../chunk-hits.js';
+import type { DenseSearchRequest, IndexSpec, SearchHit, StoredChunk } from '../vector-store.js';
 import { filterColumn, filterValue } from './lancedb-config.js';
 import { compileLancedbFilter, sqlString } from './lancedb-filter.js';
 
@@ -88,19 +89,17 @@ export async function deleteChunks(table: Lancedb.Table, ids: readonly string[])
   await table.delete(`id IN (${ids.map(sqlString).join(', ')})`);
 }
 
-/** Nearest chunks of the tenant grouped into documents by their best chunk (as pgvector's). */
+/** The nearest chunks of the tenant (searchByChunks groups them into documents). */
 export async function searchChunks(
   table: Lancedb.Table,
   request: DenseSearchRequest,
   tuning: { nprobes: number; refineFactor: number },
 ): Promise<SearchHit[]> {
-  const perHit = Math.max(1, request.chunksPerHit ?? 1);
   const where = [
     `tenant = ${sqlString(request.tenant)}`,
     ...(request.filter ? [compileLancedbFilter(request.filter)] : []),
   ].join(' AND ');
-  let limit = Math.min(10_000, Math.max(40, request.k * 4 * perHit));
-  for (;;) {
+  return searchByChunks(request, async (limit) => {
     const rows: Row[] = await table
       .vectorSearch(Array.from(request.vector))
       .column('vector')
@@ -121,39 +120,20 @@ export async function searchChunks(
       ])
       .limit(limit)
       .toArray();
-    const hits = groupChunks(rows, perHit);
-    if (hits.length >= request.k || rows.length < limit || limit >= 10_000) return hits.slice(0, request.k);
-    limit = Math.min(10_000, limit * 4);
-  }
-}
-
-function groupChunks(rows: readonly Row[], perHit: number): SearchHit[] {
-  const byId = new Map<string, SearchHit & { chunks: ChunkHit[] }>();
-  const scored = rows
-    .map((row) => ({ row, score: 1 - Number(row._distance) }))
-    .sort((a, b) => b.score - a.score || Number(a.row.ordinal) - Number(b.row.ordinal));
-  for (const { row, score } of scored) {
-    const id = String(row.id);
-    const chunk: ChunkHit = {
-      ordinal: Number(row.ordinal),
-      start: Number(row.start_offset),
-      end: Number(row.end_offset),
-      text: String(row.body),
-      ...(row.context ? { context: String(row.context) } : {}),
-      score,
-    };
-    const hit = byId.get(id);
-    if (!hit)
-      byId.set(id, {
-        id,
-        score,
-        version: Number(row.version),
-        payload: JSON.parse(String(row.payload)) as Record<string, unknown>,
-        chunks: [chunk],
-      });
-    else if (hit.chunks.length < perHit) hit.chunks.push(chunk);
-  }
-  return [...byId.values()].sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+    return rows.map((row) => ({
+      id: String(row.id),
+      version: Number(row.version),
+      payload: JSON.parse(String(row.payload)) as Record<string, unknown>,
+      chunk: {
+        ordinal: Number(row.ordinal),
+        start: Number(row.start_offset),
+        end: Number(row.end_offset),
+        text: String(row.body),
+        ...(row.context ? { context: String(row.context) } : {}),
+        score: 1 - Number(row._distance),
+      },
+    }));
+  });
 }
 
 export async function readChunks(

@@ -585,6 +585,7 @@ export class LancedbStore implements VectorStore {
     table: Lancedb.Table,
     ids: readonly string[],
   ): Promise<Map<string, StoredState>> {
+    if (ids.length === 0) return new Map();
     const rows = await table
       .query()
       .where(`id IN (${ids.map(sqlString).join(', ')})`)

@@ -1,7 +1,8 @@
 import type { SqlExecutor } from '../../db/database.js';
 import { quoteIdent } from '../../db/sql-identifier.js';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
-import type { ChunkHit, DenseSearchRequest, IndexSpec, SearchHit, StoredChunk } from '../vector-store.js';
+import { searchByChunks } from '../chunk-hits.js';
+import type { DenseSearchRequest, IndexSpec, SearchHit, StoredChunk } from '../vector-store.js';
 import { hnswParams, pgvectorNames, pgvectorVectorType, vectorLiteral } from './pgvector-config.js';
 import { compileFilter } from './pgvector-filter.js';
 import type { PgvectorSourceKey } from './pgvector-source-key.js';
@@ -109,8 +110,7 @@ interface ChunkRow {
 
 /**
  * Semantic search over chunks: the nearest chunks of the tenant (filters on the payload each
- * chunk carries), grouped into documents scored by their best chunk. Enough chunks are read
- * for k documents: four per document asked, more while the documents found fall short.
+ * chunk carries), joined to their document's record for its version (searchByChunks groups them).
  */
 export async function searchChunks(
   tx: SqlExecutor,
@@ -120,9 +120,7 @@ export async function searchChunks(
   const names = pgvectorNames(spec.location);
   const { chunks } = pgvectorChunkNames(spec.location);
   const vectorType = pgvectorVectorType(spec);
-  const perHit = Math.max(1, request.chunksPerHit ?? 1);
-  let limit = Math.min(10_000, Math.max(40, request.k * 4 * perHit));
-  for (;;) {
+  return searchByChunks(request, async (limit) => {
     const params: unknown[] = [vectorLiteral(request.vector), request.tenant, limit];
     const filter = request.filter ? ` AND ${compileFilter(request.filter, 'c', params)}` : '';
     const result = await tx.query<ChunkRow>(
@@ -136,38 +134,20 @@ export async function searchChunks(
        JOIN ${names.table} d ON d.id = n.id`,
       params,
     );
-    const hits = groupChunks(result.rows, perHit);
-    if (hits.length >= request.k || result.rows.length < limit || limit >= 10_000)
-      return hits.slice(0, request.k);
-    limit = Math.min(10_000, limit * 4);
-  }
-}
-
-function groupChunks(rows: readonly ChunkRow[], perHit: number): SearchHit[] {
-  const byId = new Map<string, SearchHit & { chunks: ChunkHit[] }>();
-  const sorted = [...rows].sort((a, b) => Number(b.score) - Number(a.score) || a.ordinal - b.ordinal);
-  for (const row of sorted) {
-    const id = String(row.id);
-    const chunk: ChunkHit = {
-      ordinal: row.ordinal,
-      start: row.start_offset,
-      end: row.end_offset,
-      text: row.body,
-      ...(row.context ? { context: row.context } : {}),
-      score: Number(row.score),
-    };
-    const hit = byId.get(id);
-    if (!hit)
-      byId.set(id, {
-        id,
-        score: chunk.score,
-        version: Number(row.version),
-        payload: row.payload,
-        chunks: [chunk],
-      });
-    else if (hit.chunks.length < perHit) hit.chunks.push(chunk);
-  }
-  return [...byId.values()].sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+    return result.rows.map((row) => ({
+      id: String(row.id),
+      version: Number(row.version),
+      payload: row.payload,
+      chunk: {
+        ordinal: row.ordinal,
+        start: row.start_offset,
+        end: row.end_offset,
+        text: row.body,
+        ...(row.context ? { context: row.context } : {}),
+        score: Number(row.score),
+      },
+    }));
+  });
 }
 
 export async function readChunks(
