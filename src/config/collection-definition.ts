@@ -131,10 +131,14 @@ export async function loadCollectionDefinitions(
 
 /** Which of these collections have document revisions recorded (before migration 12: none). */
 async function revisionedCollections(db: SqlExecutor, names: readonly string[]): Promise<Set<string>> {
-  const exists = await db.query<{ present: boolean }>(
-    `SELECT to_regclass('vectorsync.document_revisions') IS NOT NULL AS present`,
+  // From the catalog, which every role may read: `vectorsync check` runs this as a role that may
+  // lack the schema (it reports that); such a role reads no revisions.
+  const readable = await db.query<{ readable: boolean }>(
+    `SELECT has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') AS readable
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'vectorsync' AND c.relname = 'document_revisions'`,
   );
-  if (!exists.rows[0]?.present || names.length === 0) return new Set();
+  if (!readable.rows[0]?.readable || names.length === 0) return new Set();
   const rows = await db.query<{ collection: string }>(
     `SELECT c AS collection FROM unnest($1::text[]) AS c
       WHERE EXISTS (SELECT 1 FROM vectorsync.document_revisions r WHERE r.collection = c)`,
