@@ -160,14 +160,10 @@ function pinFunctionSql(
           `PERFORM 1 FROM ${relation.tableSql} r WHERE r.${quoteIdent(relation.relatedColumn.name)} IN (${rows(relation)}) ORDER BY r.${quoteIdent(relation.relatedColumn.name)} FOR SHARE OF r;`,
       )
       .join('\n    ');
-  const changedReference = (relation: RelationDefinition) => {
-    const column = quoteIdent(relation.ownerColumn.name);
-    if (owner.ownerPrimaryKey.length === 0) return `SELECT n.${column} FROM new_rows n`;
-    const sameRow = owner.ownerPrimaryKey
-      .map((key) => `o.${quoteIdent(key)} = n.${quoteIdent(key)}`)
-      .join(' AND ');
-    return `SELECT n.${column} FROM new_rows n WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE ${sameRow} AND o.${column}::text IS NOT DISTINCT FROM n.${column}::text)`;
-  };
+  // Every updated row, not only those whose reference changed: a row whose link to its own
+  // parent moved (a variant to another product) brings its reference into other documents.
+  const changedReference = (relation: RelationDefinition) =>
+    `SELECT n.${quoteIdent(relation.ownerColumn.name)} FROM new_rows n`;
   const body = `
 BEGIN
   IF TG_OP = 'INSERT' THEN
@@ -200,7 +196,7 @@ function tableHash(tableSql: string): string {
 /**
  * Names carry the collection between colons, which a collection name cannot contain: the
  * prefix of one collection is never the prefix of another's ("products" and "products_eu").
- * At most 61 bytes with the longest names, below Postgres' 63.
+ * At most 63 bytes (Postgres' limit) with the longest names: `vsdep:<40>:<8>:pin_ins`.
  */
 function triggerPrefix(collection: string): string {
   return `vsdep:${collection}:`;
@@ -311,7 +307,7 @@ async function assertCanLock(tx: SqlExecutor, definition: CollectionDefinition):
       if (relation.parent?.kind === 'one') tables.add(relation.parent.tableSql);
   if (tables.size === 0) return;
   const result = await tx.query<{ table: string }>(
-    `SELECT t AS table FROM unnest($1::text[]) AS t WHERE NOT has_table_privilege(t, 'UPDATE')`,
+    `SELECT t AS table FROM unnest($1::text[]) AS t WHERE NOT has_any_column_privilege(t, 'UPDATE')`,
     [[...tables]],
   );
   if (result.rows.length > 0) {

@@ -229,7 +229,15 @@ export class Applier {
         const versions = list
           .map((event) => event.sourceVersion)
           .filter((version): version is number => version !== null);
-        deletes.push({ tenant: null, id, version: versions.length > 0 ? Math.max(...versions) : null });
+        // A revisioned document's delete carries no version on purpose (outbox/enqueue-many.ts):
+        // an older upsert's version in the same batch must not stand in for it.
+        const unknown =
+          run.collection.definition.revisioned && list.some((event) => event.sourceVersion === null);
+        deletes.push({
+          tenant: null,
+          id,
+          version: versions.length > 0 && !unknown ? Math.max(...versions) : null,
+        });
       }
     }
 

@@ -1,7 +1,7 @@
 import type * as Lancedb from '@lancedb/lancedb';
 import type * as Arrow from 'apache-arrow';
 import type { EmbeddedDocument } from '../../pipeline/index-document.js';
-import { searchByChunks } from '../chunk-hits.js';
+import { type ChunkCandidate, searchByChunks } from '../chunk-hits.js';
 import type { DenseSearchRequest, IndexSpec, SearchHit, StoredChunk } from '../vector-store.js';
 import { filterColumn, filterValue } from './lancedb-config.js';
 import { compileLancedbFilter, sqlString } from './lancedb-filter.js';
@@ -94,6 +94,8 @@ export async function searchChunks(
   table: Lancedb.Table,
   request: DenseSearchRequest,
   tuning: { nprobes: number; refineFactor: number },
+  /** Keeps the candidates that may answer (chunks of live documents at their stored version). */
+  keep: (candidates: ChunkCandidate[]) => Promise<ChunkCandidate[]>,
 ): Promise<SearchHit[]> {
   const where = [
     `tenant = ${sqlString(request.tenant)}`,
@@ -120,19 +122,21 @@ export async function searchChunks(
       ])
       .limit(limit)
       .toArray();
-    return rows.map((row) => ({
-      id: String(row.id),
-      version: Number(row.version),
-      payload: JSON.parse(String(row.payload)) as Record<string, unknown>,
-      chunk: {
-        ordinal: Number(row.ordinal),
-        start: Number(row.start_offset),
-        end: Number(row.end_offset),
-        text: String(row.body),
-        ...(row.context ? { context: String(row.context) } : {}),
-        score: 1 - Number(row._distance),
-      },
-    }));
+    return keep(
+      rows.map((row) => ({
+        id: String(row.id),
+        version: Number(row.version),
+        payload: JSON.parse(String(row.payload)) as Record<string, unknown>,
+        chunk: {
+          ordinal: Number(row.ordinal),
+          start: Number(row.start_offset),
+          end: Number(row.end_offset),
+          text: String(row.body),
+          ...(row.context ? { context: String(row.context) } : {}),
+          score: 1 - Number(row._distance),
+        },
+      })),
+    );
   });
 }
 

@@ -310,20 +310,27 @@ export class LancedbStore implements VectorStore {
     assertQueryDimensions(spec, request.vector);
     if (isChunked(spec))
       return this.run(async () => {
-        const hits = await searchChunks(await this.chunkTable(spec), request, {
-          nprobes: this.config.nprobes,
-          refineFactor: this.config.refineFactor,
-        });
+        const documents = await this.table(spec);
         // Chunks are written before their document's row and removed after its tombstone: only
-        // chunks of the live version, of this tenant, are an answer.
-        const live = await this.storedStates(
-          await this.table(spec),
-          hits.map((hit) => hit.id),
+        // chunks of the live version, of this tenant, may answer (filtered before grouping, so
+        // the search still reads on until it has k documents).
+        return searchChunks(
+          await this.chunkTable(spec),
+          request,
+          { nprobes: this.config.nprobes, refineFactor: this.config.refineFactor },
+          async (candidates) => {
+            const live = await this.storedStates(documents, [...new Set(candidates.map((c) => c.id))]);
+            return candidates.filter((candidate) => {
+              const state = live.get(candidate.id);
+              return (
+                state !== undefined &&
+                !state.deleted &&
+                state.version === candidate.version &&
+                state.tenant === request.tenant
+              );
+            });
+          },
         );
-        return hits.filter((hit) => {
-          const state = live.get(hit.id);
-          return state && !state.deleted && state.version === hit.version && state.tenant === request.tenant;
-        });
       });
     const rows = await this.run(async () => {
       const table = await this.table(spec);
