@@ -82,3 +82,12 @@ export async function writeReport(file: string, markdown: string, data: unknown)
   await writeFile(`docs/benchmarks/${file}.json`, `${JSON.stringify(data, null, 2)}\n`);
   console.log(`\nwrote docs/benchmarks/${file}.md and .json`);
 }
+
+/** `--name=N` from the command line: a positive integer, or `fallback` when absent. */
+export function integerArgument(name: string, fallback: number): number {
+  const raw = process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
+  const value = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new Error(`--${name} must be a positive integer (got "${raw}")`);
+  return value;
+}

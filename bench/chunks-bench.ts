@@ -19,6 +19,7 @@ import { articleBody } from '../test/helpers/articles-fixture.js';
 import { FakeEmbeddingServer } from '../test/helpers/fake-embedding-server.js';
 import {
   benchDatabase,
+  integerArgument,
   machineDescription,
   markdownTable,
   percentile,
@@ -27,14 +28,7 @@ import {
 } from './bench-environment.js';
 import { chunkRelevance } from './chunk-relevance.js';
 
-const argument = (name: string, fallback: number) => {
-  const raw = process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value <= 0)
-    throw new Error(`--${name} must be a positive integer (got "${raw}")`);
-  return value;
-};
-const DOCUMENTS = argument('documents', 10_000);
+const DOCUMENTS = integerArgument('documents', 10_000);
 const QUERIES = 200;
 const CHUNKING = { splitter: 'markdown' as const, size: 200, overlap: 0 };
 

@@ -19,21 +19,15 @@ import { setupCollections } from '../src/sync/setup-collections.js';
 import { SyncWorkers } from '../src/sync/sync-workers.js';
 import {
   benchDatabase,
+  integerArgument,
   machineDescription,
   markdownTable,
   printTable,
   writeReport,
 } from './bench-environment.js';
 
-const argument = (name: string, fallback: number) => {
-  const raw = process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value <= 0)
-    throw new Error(`--${name} must be a positive integer (got "${raw}")`);
-  return value;
-};
-const PRODUCTS = argument('products', 20_000);
-const FANOUT = Math.min(PRODUCTS, argument('fanout', 10_000));
+const PRODUCTS = integerArgument('products', 20_000);
+const FANOUT = Math.min(PRODUCTS, integerArgument('fanout', 10_000));
 
 async function main(): Promise<void> {
   const bench = await benchDatabase('relations');

@@ -118,20 +118,15 @@ function parentLocksSql(table: DependencyTable, changed: string): string[] {
 /** The `one` relations some field reads through, by the table of their owner (source or parent). */
 function pinnedRelations(definition: CollectionDefinition): Array<{
   ownerTableSql: string;
-  ownerPrimaryKey: readonly string[];
   relations: RelationDefinition[];
 }> {
   const used = new Set(definition.relationFields.flatMap((field) => field.relations));
-  const byOwner = new Map<
-    string,
-    { ownerTableSql: string; ownerPrimaryKey: readonly string[]; relations: RelationDefinition[] }
-  >();
+  const byOwner = new Map<string, { ownerTableSql: string; relations: RelationDefinition[] }>();
   for (const relation of used) {
     if (relation.kind !== 'one') continue;
     const ownerTableSql = relation.parent?.tableSql ?? definition.tableSql;
     const entry = byOwner.get(ownerTableSql) ?? {
       ownerTableSql,
-      ownerPrimaryKey: relation.parent?.tableInfo.primaryKey ?? definition.tableInfo.primaryKey,
       relations: [],
     };
     byOwner.set(ownerTableSql, entry);
@@ -337,16 +332,4 @@ export async function removeDependencyCapture(tx: SqlExecutor, collection: strin
   );
   for (const fn of functions.rows)
     await tx.query(`DROP FUNCTION IF EXISTS vectorsync.${quoteIdent(fn.name)}()`);
-}
-
-/** The dependency triggers a collection should have on its tables (for `vectorsync check`). */
-export function dependencyTriggerNames(
-  definition: CollectionDefinition,
-): Array<{ tableSql: string; names: string[] }> {
-  return dependencyTables(definition).map((table) => ({
-    tableSql: table.tableSql,
-    names: ['ins', 'upd', 'del', 'trunc'].map(
-      (suffix) => `${triggerPrefix(definition.name)}${tableHash(table.tableSql)}:${suffix}`,
-    ),
-  }));
 }
