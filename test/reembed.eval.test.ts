@@ -155,6 +155,17 @@ describe('reembed --eval on a shared judged collection', {
       ['semantic', 'hybrid'],
     );
 
+    // Both versions were measured with planner statistics: without them a dense search is an
+    // exact sort, and the autovacuum that analyses the table later turns it into an HNSW scan
+    // that may rank differently from what was reported.
+    for (const location of [report.from.location, report.to.location]) {
+      const analysed = await testDb.db.query<{ analysed: boolean }>(
+        `SELECT last_analyze IS NOT NULL AS analysed FROM pg_stat_user_tables WHERE schemaname = 'vectorsync' AND relname = $1`,
+        [location],
+      );
+      assert.equal(analysed.rows[0]?.analysed, true, `${location} has no ANALYZE of the build`);
+    }
+
     // Each reported number is what searching that version gives.
     const operator = await VectorsyncRuntime.open({ config: parseConfig(newInput()), logger: silentLogger });
     try {

@@ -237,6 +237,10 @@ export async function buildIndexVersion(
     stage('settle', 'waiting for sync to apply the changes made during the fill');
     await settle();
 
+    // Both versions are measured below (shadow reads, judged queries): each must be planned
+    // as it will be served, not as a table the planner has no statistics of.
+    for (const measured of [active, target]) await measured.store.refreshStatistics?.(measured.spec);
+
     stage('verify', 'comparing the new version with the source');
     const completeness = await checkCompleteness(runtime.db, collection.definition, target, {
       bucketFraction: options.verifyFraction ?? 1,

@@ -221,6 +221,12 @@ export interface VectorStore {
   /** Live records (tombstones are not counted). */
   count(spec: IndexSpec, tenant?: string): Promise<number>;
   drop(spec: IndexSpec): Promise<void>;
+  /**
+   * Brings the store's query-planning statistics up to date after a bulk change (a build's
+   * fill), so that a version's searches are planned, and approximate ones answered, as steady
+   * serving will plan and answer them. Absent: the store keeps no such statistics.
+   */
+  refreshStatistics?(spec: IndexSpec): Promise<void>;
   /** Periodic housekeeping (e.g. folding statistics deltas); called by sync workers. */
   maintain?(spec: IndexSpec): Promise<void>;
   /** Present when src/indexops can manage the store's ANN indexes (build, rebuild, rehearse, abort). */

@@ -397,6 +397,20 @@ export class PgvectorStore implements VectorStore {
     return this.run(() => pgvectorKeywordSearch(this.db, spec, request));
   }
 
+  /**
+   * ANALYZE of the version's tables. Until a table has statistics the planner guesses it tiny
+   * and answers dense searches exactly (a sort); once autovacuum analyses it, the same query
+   * goes through HNSW and may rank differently. A build calls this after its fill so that what
+   * it measures is what serving will give. ANALYZE blocks neither reads nor writes.
+   */
+  async refreshStatistics(spec: IndexSpec): Promise<void> {
+    const names = pgvectorNames(spec.location);
+    const bm25 = bm25Names(spec.location);
+    const tables = [names.table, bm25.documents, bm25.postings, bm25.terms, bm25.stats];
+    if (isChunked(spec)) tables.push(pgvectorChunkNames(spec.location).chunks);
+    await this.run(() => this.db.query(`ANALYZE ${tables.join(', ')}`));
+  }
+
   /** Folds BM25 statistics deltas; cheap, and safe to run alongside writers. */
   async maintain(spec: IndexSpec): Promise<void> {
     await this.run(() =>
