@@ -40,6 +40,10 @@ export const ErrorCode = {
   AnalyzerMismatch: 'ANALYZER_MISMATCH',
   EmbedderFailed: 'EMBEDDER_FAILED',
   EmbedderUnavailable: 'EMBEDDER_UNAVAILABLE',
+  /** The provider is at its rate limit for longer than limits.maxWaitMs (transient: the collection pauses until then). */
+  EmbedderRateLimited: 'EMBEDDER_RATE_LIMITED',
+  /** An embedding budget of the collection (or tenant) is spent for its period (transient: the work waits). */
+  EmbeddingBudgetExhausted: 'EMBEDDING_BUDGET_EXHAUSTED',
   StoreFailed: 'STORE_FAILED',
   StoreUnavailable: 'STORE_UNAVAILABLE',
   BusUnavailable: 'BUS_UNAVAILABLE',

@@ -190,6 +190,8 @@ describe('vectorsync eval on a collection with documents it cannot index', () =>
             maxRetries: 2,
             maxInputChars: 8000,
             cache: 'memory',
+            limits: { concurrency: 4, maxWaitMs: 2000 },
+            tokenizer: 'cl100k_base',
           },
           modes: ['keyword'],
           sync: { maxAttempts: 1 },

@@ -34,6 +34,21 @@ const openAiEmbedder = z.strictObject({
   /** Inputs longer than this are cut (at a word boundary) before they are sent. */
   maxInputChars: z.number().int().min(16).default(8000),
   cache: z.enum(['postgres', 'memory', 'none']).default('postgres'),
+  /**
+   * Client-side limits of this provider, per process (docs/embedders.md): the provider's own
+   * 429s, Retry-After and x-ratelimit-* headers are honoured whatever these say.
+   */
+  limits: z
+    .strictObject({
+      requestsPerMinute: z.number().int().positive().optional(),
+      tokensPerMinute: z.number().int().positive().optional(),
+      concurrency: z.number().int().min(1).max(256).default(4),
+      /** A longer wait for a turn pauses the collections using this provider instead of holding a worker. */
+      maxWaitMs: z.number().int().min(0).max(600_000).default(2000),
+    })
+    .default({ concurrency: 4, maxWaitMs: 2000 }),
+  /** The OpenAI encoding that estimates tokens a request's answer does not report (and dry runs). */
+  tokenizer: z.enum(['o200k_base', 'cl100k_base']).default('cl100k_base'),
 });
 
 const winkEmbedder = z.strictObject({
@@ -531,6 +546,28 @@ export const serverSchema = z
     { message: 'handlerTimeoutMs must exceed requestTimeoutMs (or be 0)', path: ['handlerTimeoutMs'] },
   );
 
+/** What a model's tokens cost, in US dollars per million input tokens (the provider's list price). */
+const modelPrice = z.strictObject({
+  perMillionTokens: z.number().min(0),
+  /** The batch API's price; absent: the batch lane is priced like the synchronous API. */
+  batchPerMillionTokens: z.number().min(0).optional(),
+});
+
+export const costsSchema = z.strictObject({
+  /**
+   * Prices by model, keyed by the embedder's model name (`text-embedding-3-small`) or its model
+   * id (`openai:text-embedding-3-small`). A model without a price has an unknown cost: the
+   * ledger still counts its tokens, and a budget over it pauses embedding rather than guess.
+   */
+  prices: z.record(z.string().min(1), modelPrice).default({}),
+  /** setup, reembed and backfills ask before spending more than this (a dry run's estimate). */
+  confirmAboveUsd: z.number().min(0).default(1),
+  /** How often the ledger's counts are written to Postgres (and read back by budgets elsewhere). */
+  ledgerFlushMs: z.number().int().min(10).max(60_000).default(1000),
+  /** How often work paused by a spent budget looks again (a raised budget resumes within this). */
+  budgetRecheckMs: z.number().int().min(100).max(3_600_000).default(5000),
+});
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   databaseUrl: z.string().optional(),
@@ -544,6 +581,7 @@ export const configSchema = z.strictObject({
   server: serverSchema.default(serverSchema.parse({})),
   reconcile: reconcileSchema.default(reconcileSchema.parse({})),
   indexOps: indexOpsSchema.default(indexOpsSchema.parse({})),
+  costs: costsSchema.default(costsSchema.parse({})),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;
@@ -556,6 +594,8 @@ export type ChunkingConfig = z.output<typeof chunkingSchema>;
 export type NestedRelationConfig = z.output<typeof nestedRelationSchema>;
 export type PayloadEntry = z.output<typeof payloadEntry>;
 export type SyncConfig = z.output<typeof syncSchema>;
+export type CostsConfig = z.output<typeof costsSchema>;
+export type ModelPrice = z.output<typeof modelPrice>;
 export type CdcConfig = z.output<typeof cdcSchema>;
 export type BusConfig = z.output<typeof busSchema>;
 export type AnalyzerSettings = z.output<typeof analyzerSchema>;

@@ -1,3 +1,19 @@
+/** What one embed() call cost, as the provider billed it (or as estimated, when it did not say). */
+export interface EmbedUsage {
+  requests: number;
+  tokens: number;
+  /** The answer carried no token count: `tokens` is our estimate. */
+  estimated: boolean;
+  /** The count is exact: the provider's, or a real tokenizer's (not the characters/4 approximation). */
+  exact: boolean;
+}
+
+export interface EmbedOptions {
+  signal?: AbortSignal;
+  /** Called once per request the call made, with what it cost (remote providers only). */
+  onUsage?: (usage: EmbedUsage) => void;
+}
+
 /**
  * Turns texts into vectors. Implementations are stateless with respect to documents; the
  * pipeline batches, caches by content hash and checks dimensions around them.
@@ -8,7 +24,7 @@ export interface Embedder {
   readonly dimensions: number;
   /** The most texts one embed() call may receive. */
   readonly maxBatchSize: number;
-  embed(texts: readonly string[], options?: { signal?: AbortSignal }): Promise<Float32Array[]>;
+  embed(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
   /** Loads models or files ahead of the first embed() (so progress can be shown up front). */
   init?(): Promise<void>;
   close?(): Promise<void>;

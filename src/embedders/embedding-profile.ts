@@ -67,6 +67,11 @@ export class EmbeddingProfiles {
     return profile;
   }
 
+  /** Every profile made so far (the configured embedders and those of recorded versions in use). */
+  all(): EmbeddingProfile[] {
+    return [...this.byKey.values()];
+  }
+
   async close(): Promise<void> {
     for (const profile of this.byKey.values()) await profile.embedder.close?.();
   }

@@ -1,7 +1,14 @@
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import type { Embedder } from './embedder.js';
+import {
+  approximateTokenCounter,
+  type TokenCounter,
+  type TokenEncoding,
+  tokenCounterFor,
+} from '../pipeline/token-counter.js';
+import type { Embedder, EmbedOptions } from './embedder.js';
+import { type LimiterState, ProviderLimiter, type ProviderLimits, retryAfterMs } from './provider-limiter.js';
 
 export interface OpenAiEmbedderOptions {
   model: string;
@@ -15,6 +22,10 @@ export interface OpenAiEmbedderOptions {
   maxRetries?: number;
   maxInputChars?: number;
   logger?: Logger;
+  /** Client-side limits; the provider's own limits (429, headers) are honoured in any case. */
+  limits?: Partial<ProviderLimits>;
+  /** The encoding whose token counts estimate a request when the answer carries no `usage`. */
+  tokenizer?: TokenEncoding;
   /** Injected for tests of the backoff schedule; defaults to setTimeout. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -22,6 +33,7 @@ export interface OpenAiEmbedderOptions {
 interface EmbeddingResponse {
   data?: Array<{ index?: number; embedding?: unknown }>;
   model?: string;
+  usage?: { prompt_tokens?: unknown; total_tokens?: unknown };
 }
 
 /**
@@ -34,7 +46,11 @@ export class OpenAiEmbedder implements Embedder {
   readonly modelId: string;
   readonly dimensions: number;
   readonly maxBatchSize: number;
-  private readonly options: Required<Omit<OpenAiEmbedderOptions, 'apiKey'>> & { apiKey: string | undefined };
+  private readonly options: Required<Omit<OpenAiEmbedderOptions, 'apiKey' | 'limits'>> & {
+    apiKey: string | undefined;
+  };
+  readonly limiter: ProviderLimiter;
+  private tokens: TokenCounter = approximateTokenCounter;
 
   constructor(options: OpenAiEmbedderOptions) {
     this.modelId = `openai:${options.model}`;
@@ -47,23 +63,46 @@ export class OpenAiEmbedder implements Embedder {
       maxRetries: 5,
       maxInputChars: 8000,
       logger: silentLogger,
+      tokenizer: 'cl100k_base',
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       ...options,
       apiKey: options.apiKey,
       baseUrl: options.baseUrl.replace(/\/+$/, ''),
     };
+    this.limiter = new ProviderLimiter(
+      `${this.modelId} at ${this.options.baseUrl}`,
+      { concurrency: 4, maxWaitMs: 2000, ...options.limits },
+      Date.now,
+      this.options.sleep,
+    );
   }
 
-  async embed(texts: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Float32Array[]> {
+  /** Loads the tokenizer that estimates requests (the approximation without gpt-tokenizer). */
+  async init(): Promise<void> {
+    this.tokens = await tokenCounterFor(this.options.tokenizer);
+  }
+
+  limits(): LimiterState {
+    return this.limiter.state();
+  }
+
+  async embed(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     const vectors: Float32Array[] = [];
     for (let start = 0; start < texts.length; start += this.maxBatchSize) {
       const batch = texts.slice(start, start + this.maxBatchSize).map((text) => this.prepareInput(text));
-      vectors.push(...(await this.embedBatch(batch, options.signal)));
+      vectors.push(...(await this.embedBatch(batch, options)));
     }
     return vectors;
   }
 
-  private prepareInput(text: string): string {
+  /** What the request will cost in tokens, before the provider says. */
+  estimateTokens(texts: readonly string[]): { tokens: number; exact: boolean } {
+    let tokens = 0;
+    for (const text of texts) tokens += this.tokens.count(this.prepareInput(text));
+    return { tokens, exact: this.tokens.exact };
+  }
+
+  prepareInput(text: string): string {
     // Providers reject empty inputs; a single space embeds as "nothing" consistently.
     if (text.trim() === '') return ' ';
     if (text.length <= this.options.maxInputChars) return text;
@@ -72,7 +111,9 @@ export class OpenAiEmbedder implements Embedder {
     return lastSpace > this.options.maxInputChars * 0.8 ? cut.slice(0, lastSpace) : cut;
   }
 
-  private async embedBatch(input: string[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
+  private async embedBatch(input: string[], options: EmbedOptions): Promise<Float32Array[]> {
+    const { signal } = options;
+    const estimate = this.estimateTokens(input);
     const body = JSON.stringify({
       model: this.options.model,
       input,
@@ -85,7 +126,9 @@ export class OpenAiEmbedder implements Embedder {
     let lastProblem = '';
     for (let attempt = 0; attempt <= this.options.maxRetries; attempt++) {
       if (signal?.aborted) throw new VectorsyncError(ErrorCode.Aborted, 'embedding aborted');
+      const release = await this.limiter.acquire(estimate.tokens);
       let response: Response;
+      let text: string;
       try {
         const timeout = AbortSignal.timeout(this.options.timeoutMs);
         response = await fetch(`${this.options.baseUrl}/embeddings`, {
@@ -94,7 +137,9 @@ export class OpenAiEmbedder implements Embedder {
           body,
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         });
+        text = await response.text();
       } catch (error) {
+        release();
         if (signal?.aborted)
           throw new VectorsyncError(ErrorCode.Aborted, 'embedding aborted', { cause: error });
         const reason =
@@ -105,13 +150,35 @@ export class OpenAiEmbedder implements Embedder {
         await this.backoff(attempt, undefined, lastProblem);
         continue;
       }
-      if (response.ok) return this.parseResponse(await response.json(), input.length);
+      release();
+      if (response.ok) {
+        this.limiter.succeeded(response.headers);
+        const json = parseJson(text);
+        const vectors = this.parseResponse(json, input.length);
+        const reported = reportedTokens(json);
+        options.onUsage?.({
+          requests: 1,
+          tokens: reported ?? estimate.tokens,
+          estimated: reported === undefined,
+          exact: reported !== undefined || estimate.exact,
+        });
+        return vectors;
+      }
 
-      const text = await response.text().catch(() => '');
       const message = extractErrorMessage(text) ?? response.statusText;
-      if (response.status === 429 || response.status >= 500) {
+      if (response.status === 429) {
+        lastProblem = `HTTP 429: ${message}`;
+        const waitMs = this.limiter.throttledBy(response.headers, this.exponential(attempt));
+        this.options.logger.warn(
+          { model: this.options.model, attempt: attempt + 1, waitMs, problem: lastProblem },
+          'embedding provider is throttling',
+        );
+        // The next acquire() waits inline for a short block, or defers the work for a long one.
+        continue;
+      }
+      if (response.status >= 500) {
         lastProblem = `HTTP ${response.status}: ${message}`;
-        await this.backoff(attempt, response.headers.get('retry-after'), lastProblem);
+        await this.backoff(attempt, retryAfterMs(response.headers), lastProblem);
         continue;
       }
       throw new VectorsyncError(
@@ -127,16 +194,15 @@ export class OpenAiEmbedder implements Embedder {
     );
   }
 
-  private async backoff(
-    attempt: number,
-    retryAfter: string | null | undefined,
-    problem: string,
-  ): Promise<void> {
-    if (attempt >= this.options.maxRetries) return;
-    const requested = parseRetryAfter(retryAfter);
+  private exponential(attempt: number): number {
     const exponential = Math.min(20_000, 250 * 2 ** attempt);
     // Full jitter: spreads retries of many workers instead of synchronising them.
-    const delay = requested ?? Math.round(exponential / 2 + Math.random() * (exponential / 2));
+    return Math.round(exponential / 2 + Math.random() * (exponential / 2));
+  }
+
+  private async backoff(attempt: number, retryAfter: number | undefined, problem: string): Promise<void> {
+    if (attempt >= this.options.maxRetries) return;
+    const delay = retryAfter ?? this.exponential(attempt);
     this.options.logger.warn(
       { model: this.options.model, attempt: attempt + 1, delayMs: delay, problem },
       'embedding request failed; retrying',
@@ -175,12 +241,19 @@ export class OpenAiEmbedder implements Embedder {
   }
 }
 
-function parseRetryAfter(value: string | null | undefined): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The provider's count of the request's input tokens, when its answer has one. */
+function reportedTokens(json: unknown): number | undefined {
+  const usage = (json as EmbeddingResponse | undefined)?.usage;
+  const tokens = usage?.prompt_tokens ?? usage?.total_tokens;
+  return typeof tokens === 'number' && Number.isFinite(tokens) && tokens >= 0 ? tokens : undefined;
 }
 
 function extractErrorMessage(body: string): string | undefined {

@@ -1379,6 +1379,65 @@ export interface paths {
                         "application/json": {
                             collections: ({
                                 collection: string;
+                                /** @description Embedding tokens and cost from the ledger (UTC day and month) */
+                                spend: {
+                                    today: {
+                                        requests: number;
+                                        texts: number;
+                                        tokens: number;
+                                        /** @description Counted by our tokenizer: the provider did not report them */
+                                        estimatedTokens: number;
+                                        /** @description Null: no price configured for the model (unknown, not free) */
+                                        costUsd: number | null;
+                                        /** @description Texts the embedding cache answered instead of the provider */
+                                        cachedTexts: number;
+                                        savedUsd: number | null;
+                                        byLane: {
+                                            [key: string]: {
+                                                tokens: number;
+                                                costUsd: number | null;
+                                            };
+                                        };
+                                    } & {
+                                        [key: string]: unknown;
+                                    };
+                                    month: {
+                                        requests: number;
+                                        texts: number;
+                                        tokens: number;
+                                        /** @description Counted by our tokenizer: the provider did not report them */
+                                        estimatedTokens: number;
+                                        /** @description Null: no price configured for the model (unknown, not free) */
+                                        costUsd: number | null;
+                                        /** @description Texts the embedding cache answered instead of the provider */
+                                        cachedTexts: number;
+                                        savedUsd: number | null;
+                                        byLane: {
+                                            [key: string]: {
+                                                tokens: number;
+                                                costUsd: number | null;
+                                            };
+                                        };
+                                    } & {
+                                        [key: string]: unknown;
+                                    };
+                                };
+                                budgets: ({
+                                    /** @description '' for the whole collection */
+                                    tenant: string;
+                                    /** @enum {string} */
+                                    period: "day" | "month";
+                                    limitUsd: number;
+                                    spentUsd: number;
+                                    periodStart: string;
+                                    periodEnd: string;
+                                    exhausted: boolean;
+                                    /** @description Embedding for the budget's scope waits (its events are kept, nothing is dropped) */
+                                    paused: boolean;
+                                    reason: string | null;
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
                             } & {
                                 [key: string]: unknown;
                             })[];

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { sourcePages } from '../pipeline/source-pages.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier } from '../sync/applier.js';
-import { backoffDelay } from '../sync/backoff.js';
+import { backoffDelay, requestedWaitMs } from '../sync/backoff.js';
 import type { ChangeEvent, EventOutcome } from '../sync/change-event.js';
 
 export interface FillProgress {
@@ -57,7 +57,7 @@ export async function fillIndexFromSource(
         (outcome) => outcome.status === 'failed' && outcome.transient,
       );
       if (transient && transient.status === 'failed') {
-        const delay = backoffDelay(attempt, 500, 30_000);
+        const delay = Math.max(requestedWaitMs(transient.error), backoffDelay(attempt, 500, 30_000));
         options.logger.warn(
           { err: transient.error.message, retryInMs: delay },
           'fill page failed transiently; retrying',

@@ -3,7 +3,7 @@ import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier } from '../sync/applier.js';
-import { backoffDelay } from '../sync/backoff.js';
+import { backoffDelay, requestedWaitMs } from '../sync/backoff.js';
 import { toChangeEvent } from '../sync/bus-consumer.js';
 import {
   type BuildStage,
@@ -190,7 +190,10 @@ async function replayInto(
         );
         if (transient && transient.status === 'failed') {
           if (attempt >= TRANSIENT_ATTEMPTS) throw transient.error;
-          await sleep(backoffDelay(attempt, 200, 10_000), options.signal);
+          await sleep(
+            Math.max(requestedWaitMs(transient.error), backoffDelay(attempt, 200, 10_000)),
+            options.signal,
+          );
           continue;
         }
         tallyOutcomes(result, events, outcomes);

@@ -3,6 +3,7 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { SyncConfig } from '../config/config-schema.js';
+import { isBilled, MeteredBatch, type SpendMeter } from '../costs/metered-embedding.js';
 import type { EmbeddingProfile } from '../embedders/embedding-profile.js';
 import { coerceError, ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -46,6 +47,8 @@ export interface DocumentPoolOptions {
    * INLINE_MAX_CHARS).
    */
   inlineMaxChars?: number;
+  /** Meters billed embedders: the cost ledger and the budgets (absent: nothing is metered). */
+  spend?: SpendMeter;
 }
 
 /**
@@ -131,17 +134,27 @@ export class DocumentPool {
     });
     let stats: EmbedStats = { requested: documents.length, cached: 0, embedded: 0 };
     if (documents.length > 0) {
+      const metered =
+        this.options.spend && isBilled(embedder)
+          ? new MeteredBatch(this.options.spend, collection.name, embedder, tenantsByText(documents))
+          : undefined;
       const embedTexts = async (texts: string[]): Promise<TextEmbedding[]> => {
         const missing = texts.filter((text) => !computed.has(text));
+        // A text a spent budget holds back answers with that budget's error.
+        const refused = new Map<string, Error>();
         if (missing.length > 0) {
-          const vectors = await embedder.embed(missing);
+          const vectors = metered ? await metered.embed(missing) : await embedder.embed(missing);
           missing.forEach((text, index) => {
             const vector = vectors[index];
-            if (vector) computed.set(text, vector);
+            if (vector instanceof Error) refused.set(text, vector);
+            else if (vector) computed.set(text, vector);
           });
         }
         return texts.map(
-          (text) => computed.get(text) ?? new Error(`embedder ${embedder.modelId} returned no vector`),
+          (text) =>
+            computed.get(text) ??
+            refused.get(text) ??
+            new Error(`embedder ${embedder.modelId} returned no vector`),
         );
       };
       try {
@@ -154,6 +167,7 @@ export class DocumentPool {
             'error' in result ? { id, error: result.error } : { id, document: result.document },
           );
         }
+        metered?.finish(embeddingInputs(documents));
       } catch (error) {
         for (const document of documents)
           prepared.set(document.id, { id: document.id, error: coerceError(error) });
@@ -516,4 +530,26 @@ function rowSize(row: SourceRow): number {
     }
   }
   return size;
+}
+
+/** What is embedded for a document: its text, or each chunk's input when it is chunked. */
+function* embeddingInputs(documents: readonly IndexDocument[]): Generator<string> {
+  for (const document of documents) {
+    if (document.chunks) for (const chunk of document.chunks) yield chunkEmbeddingInput(chunk);
+    else yield document.text;
+  }
+}
+
+/** The tenants each embedding input is needed for, in document order. */
+function tenantsByText(documents: readonly IndexDocument[]): Map<string, string[]> {
+  const tenants = new Map<string, string[]>();
+  for (const document of documents) {
+    const inputs = document.chunks ? document.chunks.map(chunkEmbeddingInput) : [document.text];
+    for (const input of inputs) {
+      const list = tenants.get(input);
+      if (!list) tenants.set(input, [document.tenant]);
+      else if (!list.includes(document.tenant)) list.push(document.tenant);
+    }
+  }
+  return tenants;
 }

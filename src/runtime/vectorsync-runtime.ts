@@ -1,5 +1,7 @@
 import { type CollectionDefinition, loadCollectionDefinitions } from '../config/collection-definition.js';
 import type { ResolvedConfig } from '../config/resolve-config.js';
+import { BudgetGate } from '../costs/budget-gate.js';
+import { EmbeddingLedger } from '../costs/embedding-ledger.js';
 import { assertSourceReachable } from '../db/connection-failure.js';
 import type { Database } from '../db/database.js';
 import { assertMigrated } from '../db/migrator.js';
@@ -7,6 +9,8 @@ import { PgDatabase } from '../db/pg-database.js';
 import type { EmbedderProgress } from '../embedders/create-embedder.js';
 import type { Embedder } from '../embedders/embedder.js';
 import { type EmbeddingProfile, EmbeddingProfiles } from '../embedders/embedding-profile.js';
+import { OpenAiEmbedder } from '../embedders/openai-embedder.js';
+import type { LimiterState } from '../embedders/provider-limiter.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import { CatalogSnapshot, type IndexTarget } from '../index-versions/catalog-snapshot.js';
 import { allLiveIndexes, type IndexRecord } from '../index-versions/index-catalog.js';
@@ -84,6 +88,10 @@ export class VectorsyncRuntime {
    * use): what the Applier calls for every changed row.
    */
   readonly documents: DocumentPool;
+  /** Tokens and cost of billed embedders, per collection, tenant, model, day and lane. */
+  readonly ledger: EmbeddingLedger;
+  /** The embedding budgets, checked before each batch is sent to a billed provider. */
+  readonly budgets: BudgetGate;
 
   private constructor(
     readonly config: ResolvedConfig,
@@ -96,8 +104,11 @@ export class VectorsyncRuntime {
     private readonly profiles: EmbeddingProfiles,
     poolOptions: OpenRuntimeOptions['documentPool'] = {},
   ) {
+    this.ledger = new EmbeddingLedger(db, config.costs, logger.child({ component: 'embedding-ledger' }));
+    this.budgets = new BudgetGate(db, this.ledger, config.costs);
     this.documents = new DocumentPool({
       ...poolOptions,
+      spend: { ledger: this.ledger, gate: this.budgets },
       threads: resolveCpuThreads(config.sync.cpuThreads),
       budgetMs: config.sync.documentBudgetMs,
       memoryMb: config.sync.cpuThreadMemoryMb,
@@ -264,8 +275,18 @@ export class VectorsyncRuntime {
     return store;
   }
 
+  /** The client-side limiter of each remote embedder in use here (for metrics and status). */
+  embedderLimits(): Array<{ model: string; baseUrl: string; state: LimiterState }> {
+    return this.profiles.all().flatMap((profile) => {
+      const { embedder, config } = profile;
+      if (!(embedder instanceof OpenAiEmbedder) || config.provider !== 'openai') return [];
+      return [{ model: embedder.modelId, baseUrl: config.baseUrl, state: embedder.limits() }];
+    });
+  }
+
   async close(): Promise<void> {
     await this.documents.close();
+    await this.ledger.close();
     await this.profiles.close();
     for (const store of this.stores.values()) await store.close();
     if (this.ownsDb) await this.db.close();

@@ -155,7 +155,7 @@ export class SearchService {
     filter: FilterNode | undefined,
   ): Promise<SearchHit[]> {
     // The version's own embedder: during a model change the old version still answers.
-    const vector = await this.embedQuery(embeddingOf(target).embedder, request.query);
+    const vector = await this.embedQuery(embeddingOf(target).embedder, request);
     return target.store.search(target.spec, {
       tenant: request.tenant,
       vector,
@@ -214,7 +214,7 @@ export class SearchService {
     filter: FilterNode | undefined,
   ): Promise<SearchHit[]> {
     assertAnalyzerMatches(target.record, collection.definition.config.analyzer);
-    const vector = await this.embedQuery(embeddingOf(target).embedder, request.query);
+    const vector = await this.embedQuery(embeddingOf(target).embedder, request);
     const { frequencies } = collection.analyzer.termFrequencies(request.query);
     return target.store.hybridSearch!(target.spec, {
       tenant: request.tenant,
@@ -254,11 +254,27 @@ export class SearchService {
     });
   }
 
-  private async embedQuery(embedder: Embedder, query: string): Promise<Float32Array> {
+  private async embedQuery(embedder: Embedder, request: SearchRequest): Promise<Float32Array> {
+    const { query } = request;
     const key = contentHash(query, embedder.modelId, embedder.dimensions);
     const cached = (await this.queryVectors.getMany([key])).get(key);
     if (cached) return cached;
-    const [vector] = await embedder.embed([query]);
+    // Queries are billed too: the ledger's 'query' lane (budgets cap indexing, never searches).
+    const [vector] = await embedder.embed([query], {
+      onUsage: (usage) =>
+        this.runtime.ledger.record({
+          collection: request.collection,
+          tenant: request.tenant,
+          model: embedder.modelId,
+          lane: 'query',
+          requests: usage.requests,
+          texts: 1,
+          tokens: usage.tokens,
+          estimatedTokens: usage.estimated ? usage.tokens : 0,
+          cachedTexts: 0,
+          cachedTokens: 0,
+        }),
+    });
     if (!vector || vector.length !== embedder.dimensions) {
       throw new VectorsyncError(
         ErrorCode.DimensionMismatch,

@@ -38,6 +38,7 @@ const statusByCode: Record<string, number> = {
   [ErrorCode.UriTooLong]: 414,
   [ErrorCode.HandlerTimeout]: 503,
   [ErrorCode.EmbedderUnavailable]: 503,
+  [ErrorCode.EmbedderRateLimited]: 503,
   [ErrorCode.StoreUnavailable]: 503,
   [ErrorCode.SourceUnavailable]: 503,
   [ErrorCode.DocumentPoolUnavailable]: 503,

@@ -7,6 +7,7 @@ import { type CdcStatus, readSyncStatus } from '../status/sync-status.js';
 import type { OutboxWorker } from '../sync/outbox-worker.js';
 import type { SyncWorkers } from '../sync/sync-workers.js';
 import { registerIndexOpsMetrics } from './index-ops-metrics.js';
+import { registerSpendMetrics } from './spend-metrics.js';
 
 /** Prometheus metrics of one service process; queue depths are read from Postgres at scrape time. */
 export class ServiceMetrics {
@@ -198,6 +199,7 @@ export class ServiceMetrics {
       });
     }
     registerIndexOpsMetrics(this.registry, runtime);
+    registerSpendMetrics(this.registry, runtime);
   }
 
   /** Call after `workers.start()` (the CDC consumer is created there). */

@@ -1,5 +1,9 @@
 import { slotInfo } from '../capture/cdc/cdc-setup.js';
 import { formatLsn } from '../capture/cdc/lsn.js';
+import { type BudgetStanding, budgetStandings, listBudgets } from '../costs/embedding-budgets.js';
+import { priceOf } from '../costs/embedding-prices.js';
+import { isBilled } from '../costs/metered-embedding.js';
+import { type CollectionSpend, emptySpend, readSpend } from '../costs/usage-summary.js';
 import type { SqlExecutor } from '../db/database.js';
 import {
   latestOutboxErrors,
@@ -55,6 +59,13 @@ export interface CollectionSyncStatus {
   index: { id: number; location: string; store: string; embedderModel: string; dimensions: number } | null;
   /** The latest finished reconciliation: when, how long, what it found and repaired. */
   lastReconcile: ReconcileRunSummary | null;
+  /** Embedding spend from the ledger (billed embedders), today and this month (UTC). */
+  spend: CollectionSpend;
+  /**
+   * The collection's budgets with what their scope spent this period; an exhausted one holds its
+   * scope's embedding back (its events wait with EMBEDDING_BUDGET_EXHAUSTED, nothing is dropped).
+   */
+  budgets: Array<BudgetStanding & { paused: boolean; reason: string | null }>;
 }
 
 export interface WorkerStatus {
@@ -110,6 +121,11 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
 
   const captures = db.kind === 'postgres' ? await readCaptureStates(db) : new Map();
   const reconciles = await latestReconcileRuns(db);
+  const now = new Date();
+  const spend = await readSpend(db, now);
+  const standings = await budgetStandings(db, await listBudgets(db), now, (budget, since) =>
+    runtime.ledger.unwrittenSpend(budget.collection, budget.tenant === '' ? undefined : budget.tenant, since),
+  );
 
   const collections = names.map((name): CollectionSyncStatus => {
     const capture = captures.get(name);
@@ -170,6 +186,19 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
           }
         : null,
       lastReconcile: reconciles.get(name) ?? null,
+      spend: spend.get(name) ?? { today: emptySpend(), month: emptySpend() },
+      budgets: standings
+        .filter((standing) => standing.collection === name)
+        .map((standing) => {
+          const reason = !isBilled(collection.embedder)
+            ? null
+            : priceOf(runtime.config.costs, collection.embedder.modelId) === undefined
+              ? `cannot be measured: ${collection.embedder.modelId} has no price in costs.prices, so embedding is paused until one is configured or the budget is cleared`
+              : standing.exhausted
+                ? `spent ${standing.spentUsd.toFixed(6)} of ${standing.limitUsd} USD this ${standing.period}: embedding of ${standing.tenant === '' ? 'the collection' : `tenant "${standing.tenant}"`} is paused until the budget is raised or the period ends`
+                : null;
+          return { ...standing, paused: reason !== null, reason };
+        }),
     };
   });
   return {

@@ -14,7 +14,7 @@ import { recordFailedEvents } from '../outbox/outbox-records.js';
 import type { AppliedLag } from '../outbox/work-kind.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier, type ApplyStats, emptyApplyStats } from './applier.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, isDeferral, requestedWaitMs } from './backoff.js';
 import { CdcApplyMarker, type CrashSuspect } from './cdc-apply-marker.js';
 import { mergeRouted, splitByRow, takeBatch } from './cdc-batching.js';
 import { CdcChangeExtractor, type CdcTransaction } from './cdc-change-extractor.js';
@@ -408,12 +408,41 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
         published = routed?.published ?? new Set();
         const transient = [...outcomes.values()].find(
           (outcome): outcome is Extract<EventOutcome, { status: 'failed' }> =>
-            outcome.status === 'failed' && outcome.transient,
+            outcome.status === 'failed' && outcome.transient && !isDeferral(outcome.error),
         );
         if (transient) throw transient.error;
+        // A provider at its rate limit, or a spent budget, holds back only its own collections:
+        // their changes wait in the outbox (pending, retried when the wait is over) and the
+        // slot moves on for everyone else.
+        const deferred = events.flatMap((event) => {
+          const outcome = outcomes.get(event.eventId);
+          return outcome?.status === 'failed' && outcome.transient
+            ? [
+                {
+                  event,
+                  error: outcome.error.message,
+                  code: outcome.code,
+                  waitMs: requestedWaitMs(outcome.error),
+                },
+              ]
+            : [];
+        });
+        if (deferred.length > 0) {
+          await recordFailedEvents(this.runtime.db, deferred, 'cdc', {
+            status: 'pending',
+            delayMs: Math.max(...deferred.map((item) => item.waitMs)),
+          });
+          this.logger.warn(
+            {
+              deferred: deferred.length,
+              collections: [...new Set(deferred.map((item) => item.event.collection))],
+            },
+            'changes held back by an embedding rate limit or budget; queued in the outbox',
+          );
+        }
         const failed = events.flatMap((event) => {
           const outcome = outcomes.get(event.eventId);
-          return outcome?.status === 'failed'
+          return outcome?.status === 'failed' && !outcome.transient
             ? [{ event, error: outcome.error.message, code: outcome.code }]
             : [];
         });

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { EventBus } from '../bus/event-bus.js';
 import type { SyncConfig } from '../config/config-schema.js';
-import { coerceError } from '../errors.js';
+import { coerceError, ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { OUTBOX_CHANNEL } from '../outbox/outbox-channel.js';
 import {
@@ -20,7 +20,7 @@ import {
 import { type AppliedLag, workKindOfOrigin } from '../outbox/work-kind.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier, type ApplyStats } from './applier.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, requestedWaitMs } from './backoff.js';
 import { ChangeRouter } from './change-router.js';
 import { NotifyListener } from './notify-listener.js';
 import { WakeSignal } from './wake-signal.js';
@@ -263,21 +263,33 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
     const { outcomes, stats, published } = await this.router.route(events);
     const done: string[] = [];
     const retries: EventRetry[] = [];
-    const unavailable = new Map<string, string>();
+    const unavailable = new Map<string, { reason: string; waitMs: number }>();
     for (const event of events) {
       const outcome = outcomes.get(event.eventId) ?? { status: 'applied' as const };
       if (outcome.status !== 'failed') {
         done.push(event.eventId);
         continue;
       }
-      if (outcome.transient) unavailable.set(event.collection, outcome.error.message);
+      // A rate-limited provider or a spent budget names how long to wait; the rest back off.
+      const waitMs = outcome.transient ? requestedWaitMs(outcome.error) : 0;
+      // A spent budget may hold back one tenant only: its events wait, the collection goes on.
+      if (outcome.transient && outcome.code !== ErrorCode.EmbeddingBudgetExhausted) {
+        const known = unavailable.get(event.collection);
+        unavailable.set(event.collection, {
+          reason: outcome.error.message,
+          waitMs: Math.max(waitMs, known?.waitMs ?? 0),
+        });
+      }
       const pause = this.pausedUntil.get(event.collection);
       retries.push({
         id: event.eventId,
         error: outcome.error.message,
         code: outcome.code,
         delayMs: outcome.transient
-          ? backoffDelay((pause?.failures ?? 0) + 1, this.sync.backoffBaseMs, this.sync.backoffMaxMs)
+          ? Math.max(
+              waitMs,
+              backoffDelay((pause?.failures ?? 0) + 1, this.sync.backoffBaseMs, this.sync.backoffMaxMs),
+            )
           : backoffDelay(event.attempts, this.sync.backoffBaseMs, this.sync.backoffMaxMs),
         countAttempt: !outcome.transient,
       });
@@ -347,15 +359,22 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
   }
 
   /** A store or embedder that is down pauses its collection instead of burning every event's attempts. */
-  private updatePauses(events: ClaimedEvent[], unavailable: Map<string, string>): void {
+  private updatePauses(
+    events: ClaimedEvent[],
+    unavailable: Map<string, { reason: string; waitMs: number }>,
+  ): void {
     for (const collection of new Set(events.map((event) => event.collection))) {
-      const reason = unavailable.get(collection);
-      if (reason === undefined) {
+      const problem = unavailable.get(collection);
+      if (problem === undefined) {
         if (this.pausedUntil.delete(collection)) this.logger.info({ collection }, 'collection resumed');
         continue;
       }
+      const { reason } = problem;
       const failures = (this.pausedUntil.get(collection)?.failures ?? 0) + 1;
-      const delay = backoffDelay(failures, this.sync.backoffBaseMs, this.sync.backoffMaxMs);
+      const delay =
+        problem.waitMs > 0
+          ? problem.waitMs
+          : backoffDelay(failures, this.sync.backoffBaseMs, this.sync.backoffMaxMs);
       this.pausedUntil.set(collection, { until: Date.now() + delay, failures });
       this.logger.warn(
         { collection, failures, pauseMs: delay, reason },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 interface EmbeddingRequest {
@@ -7,6 +7,22 @@ interface EmbeddingRequest {
   input: string[];
   encoding_format?: string;
   dimensions?: number;
+}
+
+/**
+ * A route the fake serves beside /v1/embeddings (the Files and Batches API): true when it answered.
+ */
+export type FakeRoute = (
+  request: IncomingMessage,
+  body: Buffer,
+  response: ServerResponse,
+) => boolean | Promise<boolean>;
+
+/** What a throttling provider answers: OpenAI's 429 with its rate-limit headers. */
+export interface ThrottleOptions {
+  /** Requests answered per window before 429s start. */
+  requestsPerWindow: number;
+  windowMs: number;
 }
 
 /**
@@ -18,20 +34,68 @@ interface EmbeddingRequest {
 export class FakeEmbeddingServer {
   private server: Server | undefined;
   readonly requests: EmbeddingRequest[] = [];
+  /** The requests answered with vectors (billed), in order. */
+  readonly answered: EmbeddingRequest[] = [];
   readonly authorizations: Array<string | undefined> = [];
   private failures: number[] = [];
   private hangs = 0;
   private holds: Array<Promise<void>> = [];
   private rejectedMarker: string | undefined;
   delayMs = 0;
+  /** 429 answers given. */
+  throttledCount = 0;
+  private throttle: (ThrottleOptions & { windowStart: number; used: number }) | undefined;
+  private readonly routes: FakeRoute[] = [];
 
   constructor(private readonly options: { dimensions: number }) {}
 
+  /** Serves another route on this server (checked before /v1/embeddings). */
+  addRoute(route: FakeRoute): void {
+    this.routes.push(route);
+  }
+
+  /**
+   * Throttles like OpenAI: past `requestsPerWindow` in a window, 429 with retry-after-ms,
+   * x-ratelimit-remaining-requests 0 and x-ratelimit-reset-requests; successes carry the headers too.
+   */
+  throttleTo(options: ThrottleOptions | undefined): void {
+    this.throttle = options ? { ...options, windowStart: Date.now(), used: 0 } : undefined;
+  }
+
+  private rateLimitHeaders(): Record<string, string> {
+    const throttle = this.throttle;
+    if (!throttle) return {};
+    const now = Date.now();
+    if (now - throttle.windowStart >= throttle.windowMs) {
+      throttle.windowStart = now;
+      throttle.used = 0;
+    }
+    const resetMs = Math.max(1, throttle.windowStart + throttle.windowMs - now);
+    return {
+      'x-ratelimit-limit-requests': String(throttle.requestsPerWindow),
+      'x-ratelimit-remaining-requests': String(Math.max(0, throttle.requestsPerWindow - throttle.used)),
+      'x-ratelimit-reset-requests': `${resetMs}ms`,
+    };
+  }
+
+  /** True when the request must be refused with 429 (and counts it otherwise). */
+  private overLimit(): boolean {
+    const throttle = this.throttle;
+    if (!throttle) return false;
+    this.rateLimitHeaders();
+    if (throttle.used >= throttle.requestsPerWindow) return true;
+    throttle.used++;
+    return false;
+  }
+
   async start(): Promise<string> {
     this.server = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk) => (body += chunk));
+      const parts: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => parts.push(chunk));
       request.on('end', async () => {
+        const raw = Buffer.concat(parts);
+        for (const route of this.routes) if (await route(request, raw, response)) return;
+        const body = raw.toString('utf8');
         if (request.method !== 'POST' || request.url !== '/v1/embeddings') {
           response
             .writeHead(404, { 'content-type': 'application/json' })
@@ -59,6 +123,26 @@ export class FakeEmbeddingServer {
           );
           return;
         }
+        if (this.overLimit()) {
+          this.throttledCount++;
+          const headers = this.rateLimitHeaders();
+          response
+            .writeHead(429, {
+              'content-type': 'application/json',
+              'retry-after-ms': headers['x-ratelimit-reset-requests']!.replace('ms', ''),
+              ...headers,
+            })
+            .end(
+              JSON.stringify({
+                error: {
+                  message: 'Rate limit reached for requests',
+                  type: 'requests',
+                  code: 'rate_limit_exceeded',
+                },
+              }),
+            );
+          return;
+        }
         const failure = this.failures.shift();
         if (failure !== undefined) {
           const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -71,7 +155,8 @@ export class FakeEmbeddingServer {
           return;
         }
         if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
-        response.writeHead(200, { 'content-type': 'application/json' }).end(
+        this.answered.push(parsed);
+        response.writeHead(200, { 'content-type': 'application/json', ...this.rateLimitHeaders() }).end(
           JSON.stringify({
             object: 'list',
             data: parsed.input.map((text, index) => ({
@@ -80,13 +165,18 @@ export class FakeEmbeddingServer {
               embedding: Array.from(this.vectorFor(text)),
             })),
             model: parsed.model,
-            usage: { prompt_tokens: parsed.input.length, total_tokens: parsed.input.length },
+            usage: { prompt_tokens: this.tokensOf(parsed.input), total_tokens: this.tokensOf(parsed.input) },
           }),
         );
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/v1`;
+  }
+
+  /** The fake's billing: one token per whitespace-separated word (at least one per input). */
+  tokensOf(input: readonly string[]): number {
+    return input.reduce((sum, text) => sum + Math.max(1, text.split(/\s+/).filter(Boolean).length), 0);
   }
 
   vectorFor(text: string): Float32Array {
@@ -122,12 +212,15 @@ export class FakeEmbeddingServer {
 
   reset(): void {
     this.requests.length = 0;
+    this.answered.length = 0;
     this.authorizations.length = 0;
     this.failures = [];
     this.hangs = 0;
     this.holds = [];
     this.rejectedMarker = undefined;
     this.delayMs = 0;
+    this.throttle = undefined;
+    this.throttledCount = 0;
   }
 
   async stop(): Promise<void> {

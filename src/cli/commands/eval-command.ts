@@ -151,6 +151,8 @@ export function parseEmbedder(spec: string): EmbedderConfig {
       maxRetries: 5,
       maxInputChars: 8000,
       cache: 'postgres',
+      limits: { concurrency: 4, maxWaitMs: 2000 },
+      tokenizer: 'cl100k_base',
     };
   }
   throw new Error(`--embedder must be wink, wink-nopc, hash or openai:<model>:<dimensions> (got "${spec}")`);

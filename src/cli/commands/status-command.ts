@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { formatUsd } from '../../costs/embedding-prices.js';
+import type { SpendSummary } from '../../costs/usage-summary.js';
 import { readSyncStatus, type WorkStatus } from '../../status/sync-status.js';
 import { type GlobalOptions, printJson, printTable, withRuntime } from '../cli-context.js';
 
@@ -33,8 +35,23 @@ export function registerStatusCommand(program: Command): void {
             'last reconcile': c.lastReconcile
               ? `${c.lastReconcile.finishedAt} ${c.lastReconcile.status}${c.lastReconcile.inSync ? ', in sync' : `, ${c.lastReconcile.counts.missing + c.lastReconcile.counts.orphaned + c.lastReconcile.counts.stale + c.lastReconcile.counts.unbuildable} drifted`}`
               : '-',
+            'embedding today': formatSpend(c.spend.today),
+            'embedding month': formatSpend(c.spend.month),
           })),
         );
+        const budgets = status.collections.flatMap((c) =>
+          c.budgets.map((b) => ({
+            collection: c.collection,
+            scope: b.tenant === '' ? 'collection' : `tenant ${b.tenant}`,
+            period: b.period,
+            spent: `${formatUsd(b.spentUsd)} of ${formatUsd(b.limitUsd)}`,
+            state: b.paused ? `PAUSED: ${b.reason}` : 'ok',
+          })),
+        );
+        if (budgets.length > 0) {
+          process.stdout.write('\nembedding budgets:\n');
+          printTable(budgets);
+        }
         process.stdout.write('\nworkers:\n');
         printTable(
           status.workers.map((w) => ({
@@ -65,4 +82,12 @@ function formatWork(work: WorkStatus): string {
   const open = work.pending + work.processing;
   if (open === 0 && work.lag.samples === 0) return '-';
   return `${open} open${work.lag.p50Ms === null ? '' : `, lag p50 ${formatMs(work.lag.p50Ms)}`}`;
+}
+
+/** `12,400 tokens, $0.000248 (saved $0.0001, 30 cached)`; '-' when nothing was billed or cached. */
+function formatSpend(spend: SpendSummary): string {
+  if (spend.tokens === 0 && spend.cachedTexts === 0) return '-';
+  const saved =
+    spend.cachedTexts > 0 ? ` (${spend.cachedTexts} cached, saved ${formatUsd(spend.savedUsd)})` : '';
+  return `${spend.tokens.toLocaleString('en-US')} tokens, ${spend.costUsd === null ? 'cost unknown' : formatUsd(spend.costUsd)}${saved}`;
 }

@@ -31,9 +31,42 @@ export const readyResponseSchema = z.object({
   ),
 });
 
+const spendSummary = z.looseObject({
+  requests: z.number(),
+  texts: z.number(),
+  tokens: z.number(),
+  estimatedTokens: z.number().describe('Counted by our tokenizer: the provider did not report them'),
+  costUsd: z.number().nullable().describe('Null: no price configured for the model (unknown, not free)'),
+  cachedTexts: z.number().describe('Texts the embedding cache answered instead of the provider'),
+  savedUsd: z.number().nullable(),
+  byLane: z.record(z.string(), z.object({ tokens: z.number(), costUsd: z.number().nullable() })),
+});
+
+const budgetStanding = z.looseObject({
+  tenant: z.string().describe("'' for the whole collection"),
+  period: z.enum(['day', 'month']),
+  limitUsd: z.number(),
+  spentUsd: z.number(),
+  periodStart: z.string(),
+  periodEnd: z.string(),
+  exhausted: z.boolean(),
+  paused: z
+    .boolean()
+    .describe("Embedding for the budget's scope waits (its events are kept, nothing is dropped)"),
+  reason: z.string().nullable(),
+});
+
 export const syncStatusSchema = z
   .looseObject({
-    collections: z.array(z.looseObject({ collection: z.string() })),
+    collections: z.array(
+      z.looseObject({
+        collection: z.string(),
+        spend: z
+          .object({ today: spendSummary, month: spendSummary })
+          .describe('Embedding tokens and cost from the ledger (UTC day and month)'),
+        budgets: z.array(budgetStanding),
+      }),
+    ),
     workers: z.array(z.looseObject({})),
     cdc: z.looseObject({}).nullable(),
   })
