@@ -44,6 +44,8 @@ export const ErrorCode = {
   EmbedderRateLimited: 'EMBEDDER_RATE_LIMITED',
   /** An embedding budget of the collection (or tenant) is spent for its period (transient: the work waits). */
   EmbeddingBudgetExhausted: 'EMBEDDING_BUDGET_EXHAUSTED',
+  /** A CLI run would spend more than costs.confirmAboveUsd and was not confirmed (--yes). */
+  SpendNotConfirmed: 'SPEND_NOT_CONFIRMED',
   StoreFailed: 'STORE_FAILED',
   StoreUnavailable: 'STORE_UNAVAILABLE',
   BusUnavailable: 'BUS_UNAVAILABLE',

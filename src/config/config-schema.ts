@@ -564,6 +564,8 @@ export const costsSchema = z.strictObject({
   confirmAboveUsd: z.number().min(0).default(1),
   /** How often the ledger's counts are written to Postgres (and read back by budgets elsewhere). */
   ledgerFlushMs: z.number().int().min(10).max(60_000).default(1000),
+  /** How often the batch lane asks the provider about its batches (they take minutes to hours). */
+  batchPollIntervalMs: z.number().int().min(10).max(3_600_000).default(30_000),
   /** How often work paused by a spent budget looks again (a raised budget resumes within this). */
   budgetRecheckMs: z.number().int().min(100).max(3_600_000).default(5000),
 });

@@ -13,8 +13,9 @@ import { addBuildCheckOptions, type BuildCheckOptions } from '../build-check-opt
 import { type GlobalOptions, printJson, withRuntime } from '../cli-context.js';
 import { abortOnInterrupt, finishBuild, printVersions, stageProgress } from '../index-version-output.js';
 import { numberArgument } from '../number-argument.js';
+import { planSpend, type SpendOptions, spendOptionHelp } from '../spend-planning.js';
 
-interface ReembedCommandOptions extends BuildCheckOptions {
+interface ReembedCommandOptions extends BuildCheckOptions, SpendOptions {
   collection: string;
   eval?: string;
   evalTenant?: string;
@@ -61,6 +62,9 @@ export function registerReembedCommand(program: Command): void {
     .option('--abort', 'drop a version that was built (or half built) but never cut over to')
     .option('--status', 'show the active, standby and building versions')
     .option('--json', 'print the report as JSON')
+    .option('--dry-run', spendOptionHelp.dryRun)
+    .option('--yes', spendOptionHelp.yes)
+    .option('--batch', spendOptionHelp.batch)
     .action(async (options: ReembedCommandOptions) => {
       await withRuntime(program.opts<GlobalOptions>(), async (runtime, logger) => {
         const collection = options.collection;
@@ -85,6 +89,10 @@ export function registerReembedCommand(program: Command): void {
             '--eval needs --eval-tenant <tenant>: the tenant whose rows the queries are judged against',
           );
         const judged = options.eval ? await loadJudgedQueries(options.eval) : undefined;
+        // The new version is built with the configured embedder: that is what would be paid for.
+        const configured = runtime.collection(collection);
+        if (!(await planSpend(runtime, [{ collection, profile: configured.embedding }], options, logger)))
+          return;
         const interrupt = abortOnInterrupt();
         // A collection on the bus is kept current by its consumers: settling waits for them.
         const bus = runtime.collection(collection).definition.config.sync.bus
