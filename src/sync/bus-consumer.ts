@@ -7,7 +7,7 @@ import { recordFailedEvents } from '../outbox/outbox-records.js';
 import { type AppliedLag, workKindOfBusOrigin } from '../outbox/work-kind.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier, type ApplyStats } from './applier.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, isDeferral, requestedWaitMs } from './backoff.js';
 import type { ChangeEvent } from './change-event.js';
 import { BUS_RETRY_ORIGIN } from './change-router.js';
 import { WakeSignal } from './wake-signal.js';
@@ -128,11 +128,18 @@ export class BusConsumer extends EventEmitter<BusConsumerEvents> {
     const ack: BusMessage[] = [];
     const redeliver: BusMessage[] = [];
     const failed: Array<{ event: ChangeEvent; error: string; code: string }> = [];
+    // A rate-limited provider or a spent budget names its wait: redeliver no sooner.
+    let requestedWait = 0;
+    let storeAway = false;
     messages.forEach((message, index) => {
       const event = events[index]!;
       const outcome = outcomes.get(event.eventId) ?? { status: 'applied' as const };
       if (outcome.status !== 'failed') ack.push(message);
-      else if (outcome.transient) redeliver.push(message);
+      else if (outcome.transient) {
+        redeliver.push(message);
+        requestedWait = Math.max(requestedWait, requestedWaitMs(outcome.error));
+        if (!isDeferral(outcome.error)) storeAway = true;
+      }
       else failed.push({ event, error: outcome.error.message, code: outcome.code });
     });
     if (failed.length > 0) {
@@ -157,18 +164,22 @@ export class BusConsumer extends EventEmitter<BusConsumerEvents> {
     const appliedAt = Date.now();
     if (redeliver.length > 0) {
       this.unavailableFor++;
-      const delay = backoffDelay(
-        this.unavailableFor,
-        this.options.runtime.config.sync.backoffBaseMs,
-        this.options.runtime.config.sync.backoffMaxMs,
+      const delay = Math.max(
+        requestedWait,
+        backoffDelay(
+          this.unavailableFor,
+          this.options.runtime.config.sync.backoffBaseMs,
+          this.options.runtime.config.sync.backoffMaxMs,
+        ),
       );
       for (const message of redeliver) message.nak(delay);
       this.logger.warn(
         { redelivered: redeliver.length, retryInMs: delay },
         'store or embedder unavailable; change events will be redelivered',
       );
-      // Back-pressure: do not pull more while the store is away.
-      await this.wake.wait(delay);
+      // Back-pressure: do not pull more while the store is away. A rate limit or a budget holds
+      // back only its own collection's messages: the others keep flowing.
+      if (storeAway) await this.wake.wait(delay);
     } else this.unavailableFor = 0;
     const ackedSet = new Set(ack);
     this.emit('batch', {
