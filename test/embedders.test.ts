@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { EmbedUsage } from '../src/embedders/embedder.js';
 import { HashEmbedder } from '../src/embedders/hash-embedder.js';
 import { OpenAiEmbedder } from '../src/embedders/openai-embedder.js';
 import { ErrorCode, isVectorsyncError } from '../src/errors.js';
@@ -7,6 +8,7 @@ import { canonicalUuid, uuidV5 } from '../src/pipeline/canonical-key.js';
 import { contentHash } from '../src/pipeline/content-hash.js';
 import { embedDocuments } from '../src/pipeline/embed-documents.js';
 import { MemoryEmbeddingCache } from '../src/pipeline/embedding-cache.js';
+import { loadTokenizer } from '../src/pipeline/token-counter.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';
 
 function norm(vector: Float32Array): number {
@@ -179,6 +181,32 @@ describe('OpenAI-compatible embedder against a server speaking the OpenAI wire f
     const [vector] = await embedder.embed(['slow']);
     assert.deepEqual(vector, server.vectorFor('slow'));
     assert.equal(server.requests.length, 2);
+  });
+
+  it("reports each request's usage: the provider's token count, or gpt-tokenizer's when the answer has none", async () => {
+    server.reset();
+    const embedder = new OpenAiEmbedder({ model: 'm', dimensions: 8, baseUrl, batchSize: 2, sleep: noSleep });
+    await embedder.init();
+    const texts = ['the quick brown fox', 'jumps over', 'the lazy dog'];
+    const usages: EmbedUsage[] = [];
+    await embedder.embed(texts, { onUsage: (usage) => usages.push(usage) });
+    assert.deepEqual(usages, [
+      { requests: 1, tokens: server.tokensOf(texts.slice(0, 2)), estimated: false, exact: true },
+      { requests: 1, tokens: server.tokensOf(texts.slice(2)), estimated: false, exact: true },
+    ]);
+    server.omitUsage = true;
+    usages.length = 0;
+    await embedder.embed(texts, { onUsage: (usage) => usages.push(usage) });
+    const count = await loadTokenizer('cl100k_base', 'the test');
+    assert.deepEqual(usages, [
+      { requests: 1, tokens: count(texts[0]!) + count(texts[1]!), estimated: true, exact: true },
+      { requests: 1, tokens: count(texts[2]!), estimated: true, exact: true },
+    ]);
+    assert.notEqual(
+      usages[0]!.tokens,
+      server.tokensOf(texts.slice(0, 2)),
+      'counted by the tokenizer, not by words',
+    );
   });
 
   it('never embeds the same content twice through the cache', async () => {

@@ -204,7 +204,7 @@ for (const mode of ['outbox', 'cdc'] as const)
       assert.ok(busy.throttledCount > 0, 'the busy provider answered 429');
       assert.equal(await ticketsIndexed(), 0, 'no ticket can be applied while its provider refuses');
       const held = await testDb.db.query<{ failed: number; attempts: number; codes: string[] }>(
-        `SELECT count(*) FILTER (WHERE status = 'failed')::int AS failed, coalesce(max(attempts), 0)::int AS attempts,
+        `SELECT count(*) FILTER (WHERE status = 'failed')::int AS failed, coalesce(max(attempts) FILTER (WHERE status = 'pending'), 0)::int AS attempts,
               array_agg(DISTINCT last_error_code) FILTER (WHERE last_error_code IS NOT NULL) AS codes
          FROM vectorsync.outbox WHERE collection = 'tickets'`,
       );
@@ -349,7 +349,7 @@ for (const mode of ['outbox', 'cdc'] as const)
       });
       assert.equal(await indexedOf(globexItems.map((item) => item.article_id)), 0);
       const attempts = await testDb.db.query<{ failed: number; attempts: number }>(
-        `SELECT count(*) FILTER (WHERE status = 'failed')::int AS failed, coalesce(max(attempts), 0)::int AS attempts
+        `SELECT count(*) FILTER (WHERE status = 'failed')::int AS failed, coalesce(max(attempts) FILTER (WHERE status = 'pending'), 0)::int AS attempts
          FROM vectorsync.outbox WHERE collection = 'products' AND status <> 'done'`,
       );
       assert.deepEqual(attempts.rows[0], { failed: 0, attempts: 0 });

@@ -42,6 +42,8 @@ export class FakeEmbeddingServer {
   private holds: Array<Promise<void>> = [];
   private rejectedMarker: string | undefined;
   delayMs = 0;
+  /** Answer without `usage` (as some OpenAI-compatible servers do). */
+  omitUsage = false;
   /** 429 answers given. */
   throttledCount = 0;
   private throttle: (ThrottleOptions & { windowStart: number; used: number }) | undefined;
@@ -165,7 +167,14 @@ export class FakeEmbeddingServer {
               embedding: Array.from(this.vectorFor(text)),
             })),
             model: parsed.model,
-            usage: { prompt_tokens: this.tokensOf(parsed.input), total_tokens: this.tokensOf(parsed.input) },
+            ...(this.omitUsage
+              ? {}
+              : {
+                  usage: {
+                    prompt_tokens: this.tokensOf(parsed.input),
+                    total_tokens: this.tokensOf(parsed.input),
+                  },
+                }),
           }),
         );
       });
@@ -221,6 +230,7 @@ export class FakeEmbeddingServer {
     this.delayMs = 0;
     this.throttle = undefined;
     this.throttledCount = 0;
+    this.omitUsage = false;
   }
 
   async stop(): Promise<void> {
