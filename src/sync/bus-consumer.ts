@@ -139,8 +139,7 @@ export class BusConsumer extends EventEmitter<BusConsumerEvents> {
         redeliver.push(message);
         requestedWait = Math.max(requestedWait, requestedWaitMs(outcome.error));
         if (!isDeferral(outcome.error)) storeAway = true;
-      }
-      else failed.push({ event, error: outcome.error.message, code: outcome.code });
+      } else failed.push({ event, error: outcome.error.message, code: outcome.code });
     });
     if (failed.length > 0) {
       try {
