@@ -125,6 +125,20 @@ describe('OpenAI-compatible embedder against a server speaking the OpenAI wire f
     assert.ok(sleeps[2]! >= sleeps[1]! * 0.5, 'exponential backoff');
   });
 
+  it('a provider that keeps answering 429 with short waits defers the work (EMBEDDER_RATE_LIMITED), it is not reported down', async () => {
+    server.reset();
+    server.throttleTo({ requestsPerWindow: 0, windowMs: 40 });
+    const embedder = new OpenAiEmbedder({ model: 'm', dimensions: 8, baseUrl, maxRetries: 3 });
+    await assert.rejects(embedder.embed(['x']), (error) => {
+      assert.ok(isVectorsyncError(error, ErrorCode.EmbedderRateLimited), String(error));
+      assert.equal(error.transient, true);
+      assert.ok((error.details.retryAfterMs as number) > 0);
+      return true;
+    });
+    assert.equal(server.throttledCount, 4, 'each attempt honoured the short wait inline, then gave up');
+    server.throttleTo(undefined);
+  });
+
   it('gives up after maxRetries with a transient EMBEDDER_UNAVAILABLE', async () => {
     server.reset();
     server.failNext([500, 500, 500]);

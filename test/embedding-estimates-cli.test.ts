@@ -18,7 +18,7 @@ describe('spend estimates: --dry-run, confirmation above costs.confirmAboveUsd, 
   const batches = new FakeOpenAiBatches(server);
   let baseUrl: string;
 
-  const config = (model: string) => {
+  const config = (model: string, billed = true) => {
     const base = demoConfig();
     return {
       ...base,
@@ -32,6 +32,7 @@ describe('spend estimates: --dry-run, confirmation above costs.confirmAboveUsd, 
           baseUrl,
           apiKeyEnv: 'NO_KEY',
           tokenizer: 'cl100k_base',
+          billed,
         },
       },
       costs: {
@@ -119,6 +120,13 @@ describe('spend estimates: --dry-run, confirmation above costs.confirmAboveUsd, 
       `SELECT count(*)::int AS n FROM vectorsync.indexes`,
     );
     assert.equal(versions.rows[0]!.n, 1, 'no new version was started');
+  });
+
+  it('a self-hosted endpoint (not billed) is never asked about', async () => {
+    const run = await runCli(config('m-two', false), ['reembed', '--collection', 'products', '--dry-run']);
+    assert.equal(run.code, 0, run.output);
+    const row = run.stdout.split('\n').find((line) => line.includes('openai:m-two'))!;
+    assert.match(row, /not billed/);
   });
 
   it('reembed --dry-run is cache-aware: the same model costs nothing, another model all of it', async () => {

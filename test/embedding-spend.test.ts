@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig, type ResolvedConfig } from '../src/config/resolve-config.js';
-import { setBudget } from '../src/costs/embedding-budgets.js';
+import { clearBudget, setBudget } from '../src/costs/embedding-budgets.js';
 import { demoConfig } from '../src/demo/demo-schema.js';
 import { silentLogger } from '../src/logger.js';
 import { VectorsyncRuntime } from '../src/runtime/vectorsync-runtime.js';
@@ -133,6 +133,7 @@ for (const mode of ['outbox', 'cdc'] as const)
             model: 'calm-model',
             dimensions: 16,
             baseUrl: calmUrl,
+            billed: true,
             apiKeyEnv: 'NO_KEY',
             batchSize: 20,
           },
@@ -141,6 +142,7 @@ for (const mode of ['outbox', 'cdc'] as const)
             model: 'busy-model',
             dimensions: 16,
             baseUrl: busyUrl,
+            billed: true,
             apiKeyEnv: 'NO_KEY',
             batchSize: 20,
             limits: { maxWaitMs: 20 },
@@ -169,7 +171,8 @@ for (const mode of ['outbox', 'cdc'] as const)
             'openai:busy-model': { perMillionTokens: BUSY_PRICE },
           },
           ledgerFlushMs: 20,
-          budgetRecheckMs: 150,
+          // Ten minutes: work held by a budget resumes only because `budget set`/`clear` wake it.
+          budgetRecheckMs: 600_000,
         },
       });
       runtime = await VectorsyncRuntime.open({ config, db: testDb.connect() });
@@ -378,7 +381,7 @@ for (const mode of ['outbox', 'cdc'] as const)
         message: 'all 10 new tickets to wait on the collection budget',
       });
       assert.equal(await ticketsIndexed(), 60);
-      await testDb.db.query(`DELETE FROM vectorsync.embedding_budgets WHERE collection = 'tickets'`);
+      await clearBudget(testDb.db, { collection: 'tickets', tenant: '', period: 'month' });
       await waitFor(
         async () => (await ticketsIndexed()) === 70 && (await openCount(testDb.db, 'tickets')) === 0,
         {

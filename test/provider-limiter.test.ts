@@ -108,8 +108,8 @@ describe('provider limiter', () => {
     assert.deepEqual(time.sleeps, [1500]);
   });
 
-  it('holds at most `concurrency` requests in flight', async () => {
-    const limiter = new ProviderLimiter('p', { concurrency: 2, maxWaitMs: 0 });
+  it('holds at most `concurrency` requests in flight; a slot not free within maxWaitMs defers', async () => {
+    const limiter = new ProviderLimiter('p', { concurrency: 2, maxWaitMs: 60_000 });
     const first = await limiter.acquire(1);
     const second = await limiter.acquire(1);
     let thirdIn = false;
@@ -124,6 +124,43 @@ describe('provider limiter', () => {
     (await third)();
     assert.equal(thirdIn, true);
     second();
+    assert.equal(limiter.state().inFlight, 0);
+
+    const impatient = new ProviderLimiter('p', { concurrency: 1, maxWaitMs: 30 });
+    const held = await impatient.acquire(1);
+    await assert.rejects(impatient.acquire(1), (error) =>
+      isVectorsyncError(error, ErrorCode.EmbedderRateLimited),
+    );
+    held();
+    (await impatient.acquire(1))();
+    assert.equal(impatient.state().inFlight, 0, 'a deferred caller holds nothing');
+  });
+
+  it('concurrent callers cannot all take one full bucket', async () => {
+    const time = virtualTime();
+    const limiter = new ProviderLimiter(
+      'p',
+      { requestsPerMinute: 2, concurrency: 10, maxWaitMs: 0 },
+      time.clock,
+      time.sleep,
+    );
+    const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => limiter.acquire(1)));
+    assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 2);
+    assert.equal(limiter.state().deferred, 8);
+  });
+
+  it('a caller queued behind a slot honours a block the provider set meanwhile', async () => {
+    const time = virtualTime();
+    const limiter = new ProviderLimiter('p', { concurrency: 1, maxWaitMs: 5000 }, time.clock, time.sleep);
+    const first = await limiter.acquire(1);
+    const queued = limiter.acquire(1);
+    limiter.throttledBy(new Headers({ 'retry-after': '30' }), 10);
+    first();
+    await assert.rejects(queued, (error) => {
+      assert.ok(isVectorsyncError(error, ErrorCode.EmbedderRateLimited));
+      assert.ok((error.details.retryAfterMs as number) >= 29_000);
+      return true;
+    });
     assert.equal(limiter.state().inFlight, 0);
   });
 });

@@ -16,7 +16,7 @@ export function printPlans(plans: readonly EmbeddingPlan[]): void {
       cached: plan.cached,
       'to embed': plan.toEmbed,
       tokens: `${plan.tokensExact ? '' : '~'}${plan.tokens.toLocaleString('en-US')}`,
-      cost: plan.billed ? formatUsd(plan.costUsd) : 'free (local embedder)',
+      cost: plan.billed ? formatUsd(plan.costUsd) : 'not billed',
       'batch lane': plan.billed ? formatUsd(plan.batchCostUsd) : '-',
     })),
   );

@@ -1,5 +1,6 @@
 import { prewarmThroughBatches } from '../costs/batch-prewarm.js';
 import { type EmbeddingPlan, planEmbedding } from '../costs/embedding-plan.js';
+import { isBilled } from '../costs/metered-embedding.js';
 import type { EmbeddingProfile } from '../embedders/embedding-profile.js';
 import type { Logger } from '../logger.js';
 import { NoEmbeddingCache } from '../pipeline/embedding-cache.js';
@@ -10,6 +11,17 @@ export interface SpendOptions {
   dryRun?: boolean;
   yes?: boolean;
   batch?: boolean;
+}
+
+/** What `setup` would backfill: the collections (of `names`, default all) that have no index yet. */
+export function backfillWork(
+  runtime: VectorsyncRuntime,
+  names?: readonly string[],
+): Array<{ collection: string; profile: EmbeddingProfile }> {
+  return (names ?? [...runtime.collections.keys()])
+    .map((name) => runtime.collection(name))
+    .filter((collection) => !collection.targets.some((target) => target.record.state === 'active'))
+    .map((collection) => ({ collection: collection.name, profile: collection.embedding }));
 }
 
 /** The options every command that embeds a whole collection takes. */
@@ -48,7 +60,7 @@ export async function planSpend(
     return false;
   }
   const thresholdUsd = runtime.config.costs.confirmAboveUsd;
-  const billed = work.filter(({ profile }) => 'estimateTokens' in profile.embedder);
+  const billed = work.filter(({ profile }) => isBilled(profile.embedder));
   if (options.batch) {
     for (const { collection, profile } of billed) {
       const { report } = await prewarmThroughBatches(runtime, collection, profile, {
@@ -62,8 +74,15 @@ export async function planSpend(
           ),
       });
       process.stderr.write(
-        `[batch] ${collection}: ${report.embedded} vectors in the cache (${report.tokens} tokens)${report.failed > 0 ? `; ${report.failed} texts failed every batch and go through the synchronous API` : ''}\n`,
+        `[batch] ${collection}: ${report.embedded} vectors in the cache (${report.tokens} tokens)${report.failed > 0 ? `; ${report.failed} texts failed every batch and would go through the synchronous API` : ''}\n`,
       );
+      // What the batches could not do costs the synchronous price: asked about again.
+      if (report.failed > 0)
+        await confirmSpend([await planEmbedding(runtime, collection, profile)], {
+          yes: options.yes ?? false,
+          thresholdUsd,
+          batch: false,
+        });
     }
     return true;
   }

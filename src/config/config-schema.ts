@@ -47,6 +47,12 @@ const openAiEmbedder = z.strictObject({
       maxWaitMs: z.number().int().min(0).max(600_000).default(2000),
     })
     .default({ concurrency: 4, maxWaitMs: 2000 }),
+  /**
+   * The provider bills by the token: metered in the ledger, capped by budgets, estimated and
+   * confirmed before big runs. Absent: true for api.openai.com and Azure OpenAI, false for other
+   * endpoints (a self-hosted Ollama, vLLM or TEI); set it for another paid provider.
+   */
+  billed: z.boolean().optional(),
   /** The OpenAI encoding that estimates tokens a request's answer does not report (and dry runs). */
   tokenizer: z.enum(['o200k_base', 'cl100k_base']).default('cl100k_base'),
 });
@@ -566,8 +572,11 @@ export const costsSchema = z.strictObject({
   ledgerFlushMs: z.number().int().min(10).max(60_000).default(1000),
   /** How often the batch lane asks the provider about its batches (they take minutes to hours). */
   batchPollIntervalMs: z.number().int().min(10).max(3_600_000).default(30_000),
-  /** How often work paused by a spent budget looks again (a raised budget resumes within this). */
-  budgetRecheckMs: z.number().int().min(100).max(3_600_000).default(5000),
+  /**
+   * How often work held back by a spent budget looks again (each look reads and builds its
+   * rows). `vectorsync budget set` and `clear` wake it at once; a period's end within this.
+   */
+  budgetRecheckMs: z.number().int().min(100).max(3_600_000).default(60_000),
 });
 
 export const configSchema = z.strictObject({

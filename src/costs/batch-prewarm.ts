@@ -9,7 +9,9 @@ import { OpenAiEmbedder } from '../embedders/openai-embedder.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
+import { budgetStandings, listBudgets } from './embedding-budgets.js';
 import { type EmbeddingPlan, planEmbedding } from './embedding-plan.js';
+import { formatUsd } from './embedding-prices.js';
 
 export interface PrewarmOptions {
   env?: NodeJS.ProcessEnv;
@@ -59,6 +61,7 @@ export async function prewarmThroughBatches(
   const stopped = await runtime.budgets.blocked(collectionName, embedder.modelId, ['']);
   const budget = stopped.get('');
   if (budget && texts.length > 0) throw budget;
+  await refuseOverBudget(runtime, collectionName, plan);
   await options.beforeSubmit?.(plan);
   const env = options.env ?? process.env;
   const api = new OpenAiBatchApi({
@@ -97,4 +100,34 @@ export async function prewarmThroughBatches(
   });
   await runtime.ledger.flush();
   return { plan, report };
+}
+
+/**
+ * A batch is paid for as a whole, up to a day later: one that would spend more than what is left
+ * of a collection budget is not submitted at all (tenant budgets are not split out of a batch).
+ */
+async function refuseOverBudget(
+  runtime: VectorsyncRuntime,
+  collection: string,
+  plan: EmbeddingPlan,
+): Promise<void> {
+  if (plan.batchCostUsd === null || plan.batchCostUsd === 0) return;
+  const budgets = (await listBudgets(runtime.db, collection)).filter((budget) => budget.tenant === '');
+  for (const standing of await budgetStandings(runtime.db, budgets, new Date())) {
+    const left = standing.limitUsd - standing.spentUsd;
+    if (plan.batchCostUsd <= left) continue;
+    throw new VectorsyncError(
+      ErrorCode.EmbeddingBudgetExhausted,
+      `the batch for "${collection}" would cost ${formatUsd(plan.batchCostUsd)}, more than the ${formatUsd(Math.max(0, left))} left of its ${standing.period} budget (${formatUsd(standing.limitUsd)}); nothing was submitted: raise it with \`vectorsync budget set\`, or run without --batch to embed as the budget allows`,
+      {
+        details: {
+          collection,
+          period: standing.period,
+          limitUsd: standing.limitUsd,
+          spentUsd: standing.spentUsd,
+          costUsd: plan.batchCostUsd,
+        },
+      },
+    );
+  }
 }

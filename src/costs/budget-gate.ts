@@ -32,8 +32,33 @@ export class BudgetGate {
     model: string,
     tenants: readonly string[],
   ): Promise<Map<string, VectorsyncError>> {
+    const stopped = this.stoppedBy(await this.read(collection, false), model, tenants);
+    // Holding work back is the rare path: make sure of it on a fresh read, so work a raised
+    // budget has just woken is not held again by what this process read a moment before.
+    if (stopped.size === 0) return stopped;
+    return this.stoppedBy(await this.read(collection, true), model, tenants);
+  }
+
+  private async read(collection: string, fresh: boolean): Promise<BudgetStanding[]> {
+    if (fresh) this.cached.delete(collection);
+    try {
+      return await this.standings(collection);
+    } catch (error) {
+      // Not knowing the budget is not a reason to fail a document for good: the work waits.
+      throw new VectorsyncError(
+        ErrorCode.SourceUnavailable,
+        `reading the embedding budgets of "${collection}" failed: ${(error as Error).message}`,
+        { cause: error, transient: true },
+      );
+    }
+  }
+
+  private stoppedBy(
+    standings: readonly BudgetStanding[],
+    model: string,
+    tenants: readonly string[],
+  ): Map<string, VectorsyncError> {
     const stopped = new Map<string, VectorsyncError>();
-    const standings = await this.standings(collection);
     if (standings.length === 0) return stopped;
     const unpriced = priceOf(this.costs, model) === undefined;
     for (const standing of standings) {

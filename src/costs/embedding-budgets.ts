@@ -1,4 +1,5 @@
 import type { SqlExecutor } from '../db/database.js';
+import { OUTBOX_CHANNEL_SQL } from '../outbox/outbox-channel.js';
 
 export type BudgetPeriod = 'day' | 'month';
 
@@ -41,6 +42,22 @@ export async function setBudget(db: SqlExecutor, budget: EmbeddingBudget): Promi
      ON CONFLICT (collection, tenant, period) DO UPDATE SET limit_usd = EXCLUDED.limit_usd, updated_at = now()`,
     [budget.collection, budget.tenant, budget.period, budget.limitUsd],
   );
+  await wakeHeldWork(db, budget.collection);
+}
+
+/**
+ * Work a budget holds back waits costs.budgetRecheckMs between looks; a changed budget makes
+ * it due now and wakes the workers, so raising (or clearing) one resumes at once.
+ */
+async function wakeHeldWork(db: SqlExecutor, collection: string): Promise<void> {
+  await db.query(
+    `WITH woken AS (
+       UPDATE vectorsync.outbox SET run_after = clock_timestamp()
+        WHERE collection = $1 AND status = 'pending' AND last_error_code = 'EMBEDDING_BUDGET_EXHAUSTED'
+        RETURNING 1)
+     SELECT pg_notify(${OUTBOX_CHANNEL_SQL}, $1) WHERE EXISTS (SELECT 1 FROM woken)`,
+    [collection],
+  );
 }
 
 /** True when a budget was removed. */
@@ -52,7 +69,9 @@ export async function clearBudget(
     'DELETE FROM vectorsync.embedding_budgets WHERE collection = $1 AND tenant = $2 AND period = $3',
     [scope.collection, scope.tenant, scope.period],
   );
-  return (result.rowCount ?? 0) > 0;
+  if ((result.rowCount ?? 0) === 0) return false;
+  await wakeHeldWork(db, scope.collection);
+  return true;
 }
 
 export async function listBudgets(db: SqlExecutor, collection?: string): Promise<EmbeddingBudget[]> {

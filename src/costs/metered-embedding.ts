@@ -12,11 +12,13 @@ export interface SpendMeter {
 
 /** An embedder a provider bills by the token: it can say what a text will cost. */
 export type BilledEmbedder = Embedder & {
+  readonly billed: true;
   estimateTokens(texts: readonly string[]): { tokens: number; exact: boolean };
 };
 
 export function isBilled(embedder: Embedder): embedder is BilledEmbedder {
-  return typeof (embedder as Partial<BilledEmbedder>).estimateTokens === 'function';
+  const candidate = embedder as Partial<BilledEmbedder>;
+  return candidate.billed === true && typeof candidate.estimateTokens === 'function';
 }
 
 /**
@@ -72,9 +74,10 @@ export class MeteredBatch {
   }
 
   /** Records the batch: what was billed, and each text the cache answered (never sent) as a saving. */
-  finish(allTexts: Iterable<string>): void {
+  finish(allTexts: Iterable<string>, options: { cacheAnswered: boolean }): void {
     const cachedByTenant = new Map<string, string[]>();
-    for (const text of allTexts) {
+    // A batch that failed before the cache answered has no savings to count, only what it was billed.
+    for (const text of options.cacheAnswered ? allTexts : []) {
       if (this.sent.has(text)) continue;
       const tenant = this.tenantsByText.get(text)?.[0] ?? '';
       const list = cachedByTenant.get(tenant) ?? [];

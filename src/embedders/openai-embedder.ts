@@ -26,6 +26,8 @@ export interface OpenAiEmbedderOptions {
   limits?: Partial<ProviderLimits>;
   /** The encoding whose token counts estimate a request when the answer carries no `usage`. */
   tokenizer?: TokenEncoding;
+  /** The provider bills by the token (default: api.openai.com and Azure OpenAI only). */
+  billed?: boolean;
   /** Injected for tests of the backoff schedule; defaults to setTimeout. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -46,10 +48,12 @@ export class OpenAiEmbedder implements Embedder {
   readonly modelId: string;
   readonly dimensions: number;
   readonly maxBatchSize: number;
-  private readonly options: Required<Omit<OpenAiEmbedderOptions, 'apiKey' | 'limits'>> & {
+  private readonly options: Required<Omit<OpenAiEmbedderOptions, 'apiKey' | 'limits' | 'billed'>> & {
     apiKey: string | undefined;
   };
   readonly limiter: ProviderLimiter;
+  /** Metered (ledger, budgets, spend confirmation): a provider that bills by the token. */
+  readonly billed: boolean;
   private tokens: TokenCounter = approximateTokenCounter;
 
   constructor(options: OpenAiEmbedderOptions) {
@@ -69,6 +73,7 @@ export class OpenAiEmbedder implements Embedder {
       apiKey: options.apiKey,
       baseUrl: options.baseUrl.replace(/\/+$/, ''),
     };
+    this.billed = options.billed ?? isHostedOpenAi(this.options.baseUrl);
     this.limiter = new ProviderLimiter(
       `${this.modelId} at ${this.options.baseUrl}`,
       { concurrency: 4, maxWaitMs: 2000, ...options.limits },
@@ -154,15 +159,15 @@ export class OpenAiEmbedder implements Embedder {
       if (response.ok) {
         this.limiter.succeeded(response.headers);
         const json = parseJson(text);
-        const vectors = this.parseResponse(json, input.length);
         const reported = reportedTokens(json);
+        // Billed even when the answer turns out unusable (a wrong dimension): count it first.
         options.onUsage?.({
           requests: 1,
           tokens: reported ?? estimate.tokens,
           estimated: reported === undefined,
           exact: reported !== undefined || estimate.exact,
         });
-        return vectors;
+        return this.parseResponse(json, input.length);
       }
 
       const message = extractErrorMessage(text) ?? response.statusText;
@@ -185,6 +190,15 @@ export class OpenAiEmbedder implements Embedder {
         ErrorCode.EmbedderFailed,
         `embedding model ${this.options.model} at ${this.options.baseUrl} rejected the request: HTTP ${response.status}: ${message}`,
         { details: { status: response.status, model: this.options.model } },
+      );
+    }
+    if (lastProblem.startsWith('HTTP 429')) {
+      // Throttled to the end: a deferral, so only the collections using this provider wait.
+      const retryAfter = Math.max(this.limiter.blockedFor(), this.exponential(this.options.maxRetries));
+      throw new VectorsyncError(
+        ErrorCode.EmbedderRateLimited,
+        `embedding provider ${this.options.baseUrl} kept answering 429 (${this.options.maxRetries + 1} attempts, last: ${lastProblem}); the work waits ${retryAfter} ms (nothing is dropped)`,
+        { transient: true, details: { model: this.options.model, retryAfterMs: retryAfter } },
       );
     }
     throw new VectorsyncError(
@@ -263,5 +277,15 @@ function extractErrorMessage(body: string): string | undefined {
     return parsed.error?.message ?? parsed.message;
   } catch {
     return body.slice(0, 300) || undefined;
+  }
+}
+
+/** OpenAI's own API or Azure OpenAI: the endpoints known to bill by the token. */
+function isHostedOpenAi(baseUrl: string): boolean {
+  try {
+    const { hostname } = new URL(baseUrl);
+    return hostname === 'api.openai.com' || hostname.endsWith('.openai.azure.com');
+  } catch {
+    return false;
   }
 }

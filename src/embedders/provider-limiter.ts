@@ -80,7 +80,7 @@ export class ProviderLimiter {
   private readonly requests: MinuteBucket | undefined;
   private readonly tokens: MinuteBucket | undefined;
   private inFlight = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Array<{ grant(): void }> = [];
   private blockedUntil = 0;
   private rateFactor = 1;
   private deferred = 0;
@@ -109,31 +109,45 @@ export class ProviderLimiter {
   }
 
   /**
-   * Waits for a turn to send a request of `tokens` (an estimate), then holds a concurrency slot
-   * until `release` is called. Throws EMBEDDER_RATE_LIMITED when the turn is further away than
-   * maxWaitMs.
+   * Waits for a turn to send a request of `tokens` (an estimate), holding a concurrency slot
+   * until `release` is called. The slot comes first and the rates are reserved right after the
+   * wait with no await between the check and the reservation, so concurrent callers cannot all
+   * see one full bucket, and one queued behind a slot still honours a block the provider set
+   * meanwhile. Throws EMBEDDER_RATE_LIMITED (nothing held) when the turn, slot included, is
+   * further away than maxWaitMs.
    */
   async acquire(tokens: number): Promise<() => void> {
     const start = this.clock();
-    const wait = this.waitFor(tokens, start);
-    if (wait > this.limits.maxWaitMs) throw this.deferral(wait);
-    if (wait > 0) await this.sleep(wait);
-    // Another request may have taken the refill meanwhile: check once more (counting the time
-    // just waited as passed, whatever the clock says), then commit.
-    const again = this.waitFor(tokens, Math.max(this.clock(), start + wait));
-    if (again > this.limits.maxWaitMs) throw this.deferral(again);
-    if (again > 0) await this.sleep(again);
-    await this.slot();
-    const now = this.clock();
-    this.requests?.take(1, this.rateFactor, now);
-    this.tokens?.take(tokens, this.rateFactor, now);
+    await this.slot(start + this.limits.maxWaitMs);
     let released = false;
-    return () => {
+    const release = () => {
       if (released) return;
       released = true;
       this.inFlight--;
-      this.waiting.shift()?.();
+      this.waiting.shift()?.grant();
     };
+    try {
+      // Time slept counts as passed even when the clock says otherwise (an injected sleep).
+      let now = Math.max(this.clock(), start);
+      for (;;) {
+        const wait = this.waitFor(tokens, now);
+        if (wait === 0) break;
+        if (now + wait - start > this.limits.maxWaitMs) throw this.deferral(now + wait - start);
+        await this.sleep(wait);
+        now = Math.max(this.clock(), now + wait);
+      }
+      this.requests?.take(1, this.rateFactor, now);
+      this.tokens?.take(tokens, this.rateFactor, now);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return release;
+  }
+
+  /** How long until the provider's own block ends (0: not blocked). */
+  blockedFor(): number {
+    return Math.max(0, this.blockedUntil - this.clock());
   }
 
   /** A successful answer: its rate-limit headers, and a step back towards the configured rates. */
@@ -177,11 +191,30 @@ export class ProviderLimiter {
     );
   }
 
-  private async slot(): Promise<void> {
-    while (this.inFlight >= this.limits.concurrency) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /** A concurrency slot, or EMBEDDER_RATE_LIMITED when none is free by `deadline`. */
+  private slot(deadline: number): Promise<void> {
+    if (this.inFlight < this.limits.concurrency) {
+      this.inFlight++;
+      return Promise.resolve();
     }
-    this.inFlight++;
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        grant: () => {
+          clearTimeout(timer);
+          this.inFlight++;
+          resolve();
+        },
+      };
+      const timer = setTimeout(
+        () => {
+          const index = this.waiting.indexOf(waiter);
+          if (index >= 0) this.waiting.splice(index, 1);
+          reject(this.deferral(this.limits.maxWaitMs));
+        },
+        Math.max(0, deadline - this.clock()),
+      );
+      this.waiting.push(waiter);
+    });
   }
 
   private deferral(waitMs: number): VectorsyncError {

@@ -157,8 +157,10 @@ export class DocumentPool {
             new Error(`embedder ${embedder.modelId} returned no vector`),
         );
       };
+      let cacheAnswered = false;
       try {
         const embedded = await embedEachDocument(documents, embedder, embedding.cache, embedTexts);
+        cacheAnswered = true;
         stats = embedded.stats;
         for (const result of embedded.results) {
           const { id } = result.document;
@@ -167,10 +169,12 @@ export class DocumentPool {
             'error' in result ? { id, error: result.error } : { id, document: result.document },
           );
         }
-        metered?.finish(embeddingInputs(documents));
       } catch (error) {
         for (const document of documents)
           prepared.set(document.id, { id: document.id, error: coerceError(error) });
+      } finally {
+        // What was billed is recorded even when the batch failed after the provider answered.
+        metered?.finish(embeddingInputs(documents), { cacheAnswered });
       }
     }
     return { documents: rows.map((row) => prepared.get(row.id)!), stats };

@@ -128,19 +128,50 @@ export class BusConsumer extends EventEmitter<BusConsumerEvents> {
     const ack: BusMessage[] = [];
     const redeliver: BusMessage[] = [];
     const failed: Array<{ event: ChangeEvent; error: string; code: string }> = [];
-    // A rate-limited provider or a spent budget names its wait: redeliver no sooner.
-    let requestedWait = 0;
-    let storeAway = false;
+    // Held back by a rate limit or a budget: queued in the outbox for when the wait is over, and
+    // acknowledged, so they neither stall the other collections nor fill the consumer's
+    // max_ack_pending for as long as a budget stays spent.
+    const deferred: Array<{
+      event: ChangeEvent;
+      error: string;
+      code: string;
+      waitMs: number;
+      message: BusMessage;
+    }> = [];
     messages.forEach((message, index) => {
       const event = events[index]!;
       const outcome = outcomes.get(event.eventId) ?? { status: 'applied' as const };
       if (outcome.status !== 'failed') ack.push(message);
-      else if (outcome.transient) {
-        redeliver.push(message);
-        requestedWait = Math.max(requestedWait, requestedWaitMs(outcome.error));
-        if (!isDeferral(outcome.error)) storeAway = true;
-      } else failed.push({ event, error: outcome.error.message, code: outcome.code });
+      else if (outcome.transient && isDeferral(outcome.error))
+        deferred.push({
+          event,
+          error: outcome.error.message,
+          code: outcome.code,
+          waitMs: requestedWaitMs(outcome.error),
+          message,
+        });
+      else if (outcome.transient) redeliver.push(message);
+      else failed.push({ event, error: outcome.error.message, code: outcome.code });
     });
+    if (deferred.length > 0) {
+      try {
+        await recordFailedEvents(this.options.runtime.db, deferred, BUS_RETRY_ORIGIN, {
+          status: 'pending',
+          delayMs: Math.max(...deferred.map((item) => item.waitMs)),
+        });
+        ack.push(...deferred.map((item) => item.message));
+        this.logger.warn(
+          {
+            deferred: deferred.length,
+            collections: [...new Set(deferred.map((item) => item.event.collection))],
+          },
+          'change events held back by an embedding rate limit or budget; queued in the outbox',
+        );
+      } catch (error) {
+        redeliver.push(...deferred.map((item) => item.message));
+        this.logger.warn({ err: coerceError(error).message }, 'could not queue held-back events; will retry');
+      }
+    }
     if (failed.length > 0) {
       try {
         // In the failed list, retried through the outbox straight to the indexes.
@@ -163,22 +194,18 @@ export class BusConsumer extends EventEmitter<BusConsumerEvents> {
     const appliedAt = Date.now();
     if (redeliver.length > 0) {
       this.unavailableFor++;
-      const delay = Math.max(
-        requestedWait,
-        backoffDelay(
-          this.unavailableFor,
-          this.options.runtime.config.sync.backoffBaseMs,
-          this.options.runtime.config.sync.backoffMaxMs,
-        ),
+      const delay = backoffDelay(
+        this.unavailableFor,
+        this.options.runtime.config.sync.backoffBaseMs,
+        this.options.runtime.config.sync.backoffMaxMs,
       );
       for (const message of redeliver) message.nak(delay);
       this.logger.warn(
         { redelivered: redeliver.length, retryInMs: delay },
         'store or embedder unavailable; change events will be redelivered',
       );
-      // Back-pressure: do not pull more while the store is away. A rate limit or a budget holds
-      // back only its own collection's messages: the others keep flowing.
-      if (storeAway) await this.wake.wait(delay);
+      // Back-pressure: do not pull more while the store is away.
+      await this.wake.wait(delay);
     } else this.unavailableFor = 0;
     const ackedSet = new Set(ack);
     this.emit('batch', {

@@ -285,12 +285,14 @@ export class OutboxWorker extends EventEmitter<OutboxWorkerEvents> {
         id: event.eventId,
         error: outcome.error.message,
         code: outcome.code,
-        delayMs: outcome.transient
-          ? Math.max(
-              waitMs,
-              backoffDelay((pause?.failures ?? 0) + 1, this.sync.backoffBaseMs, this.sync.backoffMaxMs),
-            )
-          : backoffDelay(event.attempts, this.sync.backoffBaseMs, this.sync.backoffMaxMs),
+        // A named wait is what the provider (or the budget's recheck) asked for: no more, or a
+        // throttled collection would drift towards backoffMaxMs however short the waits are.
+        delayMs:
+          waitMs > 0
+            ? waitMs
+            : outcome.transient
+              ? backoffDelay((pause?.failures ?? 0) + 1, this.sync.backoffBaseMs, this.sync.backoffMaxMs)
+              : backoffDelay(event.attempts, this.sync.backoffBaseMs, this.sync.backoffMaxMs),
         countAttempt: !outcome.transient,
       });
     }

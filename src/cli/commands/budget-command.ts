@@ -51,7 +51,7 @@ export function registerBudgetCommand(program: Command): void {
           limitUsd: options.usd,
         });
         process.stdout.write(
-          `budget of ${tenant === '' ? `collection "${options.collection}"` : `tenant "${tenant}" of "${options.collection}"`} per ${options.period}: ${formatUsd(options.usd)} (running workers see it within ${runtime.config.costs.budgetRecheckMs} ms)\n`,
+          `budget of ${tenant === '' ? `collection "${options.collection}"` : `tenant "${tenant}" of "${options.collection}"`} per ${options.period}: ${formatUsd(options.usd)}: work it held back is due again now\n`,
         );
       });
     });

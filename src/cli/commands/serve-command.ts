@@ -4,6 +4,7 @@ import { startService } from '../../server/start-service.js';
 import { setupCollections } from '../../sync/setup-collections.js';
 import { createCliLogger, embedderProgressBars, type GlobalOptions, loadConfig } from '../cli-context.js';
 import { numberArgument } from '../number-argument.js';
+import { backfillWork, planSpend, spendOptionHelp } from '../spend-planning.js';
 
 export function registerServeCommand(program: Command): void {
   program
@@ -11,6 +12,7 @@ export function registerServeCommand(program: Command): void {
     .description('run the HTTP service and this process’s sync workers')
     .option('--no-workers', 'serve HTTP only; run workers elsewhere (`vectorsync worker`)')
     .option('--setup', 'run `setup` (capture triggers, indexes, backfill) before serving')
+    .option('--yes', spendOptionHelp.yes)
     .option(
       '-p, --port <port>',
       'port (default: config server.port or $PORT)',
@@ -22,7 +24,13 @@ export function registerServeCommand(program: Command): void {
       numberArgument({ integer: true, min: 0, max: 65_535 }),
     )
     .action(
-      async (commandOptions: { workers: boolean; setup?: boolean; port?: number; metricsPort?: number }) => {
+      async (commandOptions: {
+        workers: boolean;
+        setup?: boolean;
+        yes?: boolean;
+        port?: number;
+        metricsPort?: number;
+      }) => {
         const options = program.opts<GlobalOptions>();
         const logger = createCliLogger(options.logLevel);
         const config = await loadConfig(options);
@@ -32,7 +40,11 @@ export function registerServeCommand(program: Command): void {
           onEmbedderProgress: embedderProgressBars(),
         });
         await runtime.warmUp();
-        if (commandOptions.setup) await setupCollections(runtime);
+        if (commandOptions.setup) {
+          // The backfills setup starts are asked about like `vectorsync setup`'s.
+          await planSpend(runtime, backfillWork(runtime), { yes: commandOptions.yes ?? false }, logger);
+          await setupCollections(runtime);
+        }
         const service = await startService(runtime, logger, {
           runWorkers: commandOptions.workers,
           ...(commandOptions.port !== undefined ? { port: commandOptions.port } : {}),

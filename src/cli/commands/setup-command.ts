@@ -3,7 +3,7 @@ import { migrate } from '../../db/migrator.js';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
 import { setupCollections } from '../../sync/setup-collections.js';
 import { type GlobalOptions, printTable, withRuntime } from '../cli-context.js';
-import { planSpend, type SpendOptions, spendOptionHelp } from '../spend-planning.js';
+import { backfillWork, planSpend, type SpendOptions, spendOptionHelp } from '../spend-planning.js';
 import { waitForDrain } from '../wait-for-drain.js';
 
 export function registerSetupCommand(program: Command): void {
@@ -36,14 +36,7 @@ export function registerSetupCommand(program: Command): void {
                 `setup --rebuild is gone: it let searches see a half-built index. Build the new version beside the serving one with \`vectorsync reembed --collection ${commandOptions.collection?.[0] ?? '<name>'}\` (docs/operations.md#changing-the-embedder)`,
               );
             }
-            // What setup would backfill: the collections that have no index yet.
-            const backfills = () =>
-              (commandOptions.collection ?? [...runtime.collections.keys()])
-                .map((name) => runtime.collection(name))
-                .filter(
-                  (collection) => !collection.targets.some((target) => target.record.state === 'active'),
-                )
-                .map((collection) => ({ collection: collection.name, profile: collection.embedding }));
+            const backfills = () => backfillWork(runtime, commandOptions.collection);
             if (commandOptions.dryRun) {
               await planSpend(runtime, backfills(), commandOptions, logger);
               return;
