@@ -9,6 +9,7 @@ import { ServiceMetrics } from '../src/server/metrics.js';
 import { readSyncStatus } from '../src/status/sync-status.js';
 import { setupCollections } from '../src/sync/setup-collections.js';
 import { SyncWorkers } from '../src/sync/sync-workers.js';
+import { testBusConfig } from './helpers/bus-fixture.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';
 import {
   assertIndexMatchesSource,
@@ -88,8 +89,15 @@ async function usage(db: TestDatabase['db'], collection: string) {
   );
 }
 
-for (const mode of ['outbox', 'cdc'] as const)
-  describe(`embedding spend, ${mode} mode: per-provider limits, the cost ledger, budgets, no wasted calls`, () => {
+const cases = [
+  { mode: 'outbox', bus: false },
+  { mode: 'cdc', bus: false },
+  // The outbox publishes to JetStream and the bus consumer applies: its deferrals go to the outbox.
+  { mode: 'outbox', bus: true },
+] as const;
+
+for (const { mode, bus } of cases)
+  describe(`embedding spend, ${mode}${bus ? ' + bus' : ''} mode: per-provider limits, the cost ledger, budgets, no wasted calls`, () => {
     let testDb: TestDatabase;
     const calm = new FakeEmbeddingServer({ dimensions: 16 });
     const busy = new FakeEmbeddingServer({ dimensions: 16 });
@@ -117,7 +125,7 @@ for (const mode of ['outbox', 'cdc'] as const)
     };
 
     before(async () => {
-      testDb = await createTestDatabase(`embedding_spend_${mode}`);
+      testDb = await createTestDatabase(`embedding_spend_${mode}${bus ? '_bus' : ''}`);
       await createProductsTable(testDb.db);
       await testDb.db.query(ticketsTableSql);
       const calmUrl = await calm.start();
@@ -149,8 +157,9 @@ for (const mode of ['outbox', 'cdc'] as const)
           },
         },
         cdc: { slot: `vs_spend_${mode}`, batchDelayMs: 5, statusIntervalMs: 500, reconnectMaxMs: 500 },
+        ...(bus ? { bus: testBusConfig(testDb) } : {}),
         collections: {
-          products: { ...base.collections.products!, embedder: 'calm', sync: { mode, bus: false } },
+          products: { ...base.collections.products!, embedder: 'calm', sync: { mode, bus } },
           tickets: {
             table: 'public.tickets',
             primaryKey: 'id',
@@ -162,7 +171,7 @@ for (const mode of ['outbox', 'cdc'] as const)
             payloadFields: ['status'],
             store: 'main',
             embedder: 'busy',
-            sync: { mode, bus: false },
+            sync: { mode, bus },
           },
         },
         costs: {
@@ -214,6 +223,15 @@ for (const mode of ['outbox', 'cdc'] as const)
       assert.equal(held.rows[0]!.failed, 0, 'a rate limit never fails an event');
       assert.equal(held.rows[0]!.attempts, 0, 'nor spends its attempts');
       assert.deepEqual(held.rows[0]!.codes, ['EMBEDDER_RATE_LIMITED']);
+      if (mode === 'cdc' || bus) {
+        // The stream's consumer queued what it could not apply in the outbox, and moved on.
+        const origin = bus ? 'bus' : 'cdc';
+        const queued = await testDb.db.query<{ n: number }>(
+          `SELECT count(DISTINCT source_id)::int AS n FROM vectorsync.outbox WHERE collection = 'tickets' AND origin = $1`,
+          [origin],
+        );
+        assert.equal(queued.rows[0]!.n, 60, `deferred with origin ${origin}`);
+      }
       // The products went on meanwhile: the calm provider was called, the busy one only refused.
       const limits = runtime.embedderLimits().find((limit) => limit.model === 'openai:busy-model')!;
       assert.ok(limits.state.throttled > 0 && limits.state.deferred > 0, JSON.stringify(limits.state));
