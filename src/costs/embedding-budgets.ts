@@ -1,5 +1,6 @@
 import type { SqlExecutor } from '../db/database.js';
-import { OUTBOX_CHANNEL_SQL } from '../outbox/outbox-channel.js';
+import { ErrorCode } from '../errors.js';
+import { wakeHeldEvents } from '../outbox/wake-held-events.js';
 
 export type BudgetPeriod = 'day' | 'month';
 
@@ -42,22 +43,8 @@ export async function setBudget(db: SqlExecutor, budget: EmbeddingBudget): Promi
      ON CONFLICT (collection, tenant, period) DO UPDATE SET limit_usd = EXCLUDED.limit_usd, updated_at = now()`,
     [budget.collection, budget.tenant, budget.period, budget.limitUsd],
   );
-  await wakeHeldWork(db, budget.collection);
-}
-
-/**
- * Work a budget holds back waits costs.budgetRecheckMs between looks; a changed budget makes
- * it due now and wakes the workers, so raising (or clearing) one resumes at once.
- */
-async function wakeHeldWork(db: SqlExecutor, collection: string): Promise<void> {
-  await db.query(
-    `WITH woken AS (
-       UPDATE vectorsync.outbox SET run_after = clock_timestamp()
-        WHERE collection = $1 AND status = 'pending' AND last_error_code = 'EMBEDDING_BUDGET_EXHAUSTED'
-        RETURNING 1)
-     SELECT pg_notify(${OUTBOX_CHANNEL_SQL}, $1) WHERE EXISTS (SELECT 1 FROM woken)`,
-    [collection],
-  );
+  // Work the budget held waits budgetRecheckMs between looks: due now, so raising it resumes at once.
+  await wakeHeldEvents(db, budget.collection, ErrorCode.EmbeddingBudgetExhausted);
 }
 
 /** True when a budget was removed. */
@@ -70,7 +57,7 @@ export async function clearBudget(
     [scope.collection, scope.tenant, scope.period],
   );
   if ((result.rowCount ?? 0) === 0) return false;
-  await wakeHeldWork(db, scope.collection);
+  await wakeHeldEvents(db, scope.collection, ErrorCode.EmbeddingBudgetExhausted);
   return true;
 }
 
