@@ -91,3 +91,16 @@ export function integerArgument(name: string, fallback: number): number {
     throw new Error(`--${name} must be a positive integer (got "${raw}")`);
   return value;
 }
+
+/** Until the outbox has nothing pending or processing (the bench's sync has caught up). */
+export async function waitForDrain(db: {
+  query: (sql: string) => Promise<{ rows: Array<{ n: string }> }>;
+}): Promise<void> {
+  for (;;) {
+    const pending = await db.query(
+      `SELECT count(*)::text AS n FROM vectorsync.outbox WHERE status IN ('pending', 'processing')`,
+    );
+    if (Number(pending.rows[0]!.n) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

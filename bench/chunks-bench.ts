@@ -24,6 +24,7 @@ import {
   markdownTable,
   percentile,
   printTable,
+  waitForDrain,
   writeReport,
 } from './bench-environment.js';
 import { chunkRelevance } from './chunk-relevance.js';
@@ -46,16 +47,6 @@ function collection(chunked: boolean) {
     store: 'main',
     embedder: 'default',
   };
-}
-
-async function waitForDrain(db: { query: (sql: string) => Promise<{ rows: Array<{ n: string }> }> }) {
-  for (;;) {
-    const pending = await db.query(
-      `SELECT count(*)::text AS n FROM vectorsync.outbox WHERE status IN ('pending', 'processing')`,
-    );
-    if (Number(pending.rows[0]!.n) === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** 1. What an edit of one paragraph sends to the embedder, chunked and not. */

@@ -27,22 +27,13 @@ import {
   machineDescription,
   markdownTable,
   printTable,
+  waitForDrain,
   writeReport,
 } from './bench-environment.js';
 
 const PRODUCTS = integerArgument('products', 2000);
 /** OpenAI's list price for text-embedding-3-small (synchronous / batch), US dollars per million tokens. */
 const PRICE = { perMillionTokens: 0.02, batchPerMillionTokens: 0.01 };
-
-async function waitForDrain(db: { query: (sql: string) => Promise<{ rows: Array<{ n: string }> }> }) {
-  for (;;) {
-    const pending = await db.query(
-      `SELECT count(*)::text AS n FROM vectorsync.outbox WHERE status IN ('pending', 'processing')`,
-    );
-    if (Number(pending.rows[0]!.n) === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function usd(amount: number | null): string {
   return amount === null ? 'unknown' : `$${amount.toFixed(6)}`;
