@@ -12,7 +12,9 @@ export { defineConfig } from './library/define-config.js';
 export { openVectorsync } from './library/open-vectorsync.js';
 export type {
   ApiKeyRecord,
+  BudgetStanding,
   CollectionSyncStatus,
+  EmbeddingBudget,
   EnqueueRequest,
   IndexAbortRequest,
   IndexAbortResult,
@@ -44,6 +46,7 @@ export type {
   TransactionClient,
   Vectorsync,
   VectorsyncApiKeys,
+  VectorsyncBudgets,
   VectorsyncConfigInput,
   VectorsyncConfigSource,
   VectorsyncIndexes,

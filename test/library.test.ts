@@ -193,6 +193,28 @@ describe('the library API: openVectorsync()', () => {
     await foreign.close().catch(() => undefined);
   });
 
+  it('sets, lists and clears embedding budgets, refusing a negative one', async () => {
+    await vectorsync.budgets.set({ collection: 'products', tenant: 'acme', period: 'day', limitUsd: 5 });
+    const [standing] = await vectorsync.budgets.list('products');
+    assert.equal(standing?.tenant, 'acme');
+    assert.equal(standing?.limitUsd, 5);
+    assert.equal(standing?.spentUsd, 0, 'a hash embedder is not billed');
+    assert.equal(standing?.exhausted, false);
+    await assert.rejects(
+      vectorsync.budgets.set({ collection: 'products', period: 'month', limitUsd: -1 }),
+      rejectsWith(ErrorCode.InvalidRequest),
+    );
+    assert.equal(
+      await vectorsync.budgets.clear({ collection: 'products', tenant: 'acme', period: 'day' }),
+      true,
+    );
+    assert.equal(
+      await vectorsync.budgets.clear({ collection: 'products', tenant: 'acme', period: 'day' }),
+      false,
+    );
+    assert.deepEqual(await vectorsync.budgets.list('products'), []);
+  });
+
   it('serves the HTTP service; close() stops it and refuses further use', async () => {
     const service = await vectorsync.serve({ host: '127.0.0.1', port: 0, workers: false });
     const health = await fetch(`${service.url}/healthz`);

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { resolveConfig } from '../config/resolve-config.js';
+import { budgetStandings, clearBudget, listBudgets, setBudget } from '../costs/embedding-budgets.js';
 import { migrate } from '../db/migrator.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import { IndexOperations } from '../indexops/index-operations.js';
@@ -204,6 +205,30 @@ function createVectorsync(runtime: VectorsyncRuntime, logger: Logger): Vectorsyn
         const record = await revokeApiKey(runtime.db, prefixOrId);
         apiKeyAuthenticator.forget(record.prefix);
         return record;
+      },
+    },
+
+    budgets: {
+      async set(budget) {
+        assertOpen();
+        runtime.collection(budget.collection);
+        if (!Number.isFinite(budget.limitUsd) || budget.limitUsd < 0)
+          throw new VectorsyncError(
+            ErrorCode.InvalidRequest,
+            `limitUsd must be a number of US dollars, at least 0 (got ${budget.limitUsd})`,
+          );
+        await setBudget(runtime.db, { ...budget, tenant: budget.tenant ?? '' });
+        runtime.budgets.invalidate(budget.collection);
+      },
+      async list(collection) {
+        assertOpen();
+        return budgetStandings(runtime.db, await listBudgets(runtime.db, collection), new Date());
+      },
+      async clear(scope) {
+        assertOpen();
+        const removed = await clearBudget(runtime.db, { ...scope, tenant: scope.tenant ?? '' });
+        runtime.budgets.invalidate(scope.collection);
+        return removed;
       },
     },
 

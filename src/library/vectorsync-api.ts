@@ -7,6 +7,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ConfigInput, SearchSettings } from '../config/config-schema.js';
 import type { ResolvedConfig as InternalResolvedConfig } from '../config/resolve-config.js';
+import type {
+  BudgetStanding as InternalBudgetStanding,
+  EmbeddingBudget as InternalEmbeddingBudget,
+} from '../costs/embedding-budgets.js';
 import type { MigrationResult as InternalMigrationResult } from '../db/migrator.js';
 import type { IndexRecord as InternalIndexRecord } from '../index-versions/index-catalog.js';
 import type { BuildProgress } from '../indexops/build-progress.js';
@@ -214,6 +218,26 @@ export interface VectorsyncIndexes {
 export type ApiKeyRecord = InternalApiKeyRecord;
 
 /** API keys of the HTTP service (stored hashed; a key is shown once, when it is created). */
+/** An embedding budget as stored: a collection's (tenant '') or one tenant's, per UTC day or month. */
+export type EmbeddingBudget = InternalEmbeddingBudget;
+/** A budget with what its scope spent this period, and whether that holds embedding back. */
+export type BudgetStanding = InternalBudgetStanding;
+
+/** Embedding budgets (docs/embedders.md#budgets): what `vectorsync budget` does. */
+export interface VectorsyncBudgets {
+  /** Sets, raises or lowers a budget; work it held back is due again at once. */
+  set(budget: {
+    collection: string;
+    tenant?: string;
+    period: 'day' | 'month';
+    limitUsd: number;
+  }): Promise<void>;
+  /** Each budget (of one collection, or all) with this period's spend from the ledger. */
+  list(collection?: string): Promise<BudgetStanding[]>;
+  /** Removes a budget; false when there was none. */
+  clear(scope: { collection: string; tenant?: string; period: 'day' | 'month' }): Promise<boolean>;
+}
+
 export interface VectorsyncApiKeys {
   /**
    * A key of one kind: bound to one tenant; a service key for the data endpoints of any tenant
@@ -309,6 +333,8 @@ export interface Vectorsync {
   readonly indexes: VectorsyncIndexes;
   /** API keys of the HTTP service. */
   readonly apiKeys: VectorsyncApiKeys;
+  /** Embedding budgets per collection or tenant. */
+  readonly budgets: VectorsyncBudgets;
   /** Starts sync workers in this process (any number of processes may run them against one database). */
   startWorkers(options?: StartWorkersOptions): Promise<VectorsyncWorkers>;
   /** Starts the HTTP service (`vectorsync serve`) in this process. To mount the routes in your own Fastify app, use `vectorsync/fastify`. */
