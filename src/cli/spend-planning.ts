@@ -62,6 +62,10 @@ export async function planSpend(
   const thresholdUsd = runtime.config.costs.confirmAboveUsd;
   const billed = work.filter(({ profile }) => isBilled(profile.embedder));
   if (options.batch) {
+    for (const { collection } of work.filter((item) => !billed.includes(item)))
+      process.stderr.write(
+        `[batch] ${collection}: its embedder is not billed; it is built without the batch lane\n`,
+      );
     for (const { collection, profile } of billed) {
       const { report } = await prewarmThroughBatches(runtime, collection, profile, {
         logger,

@@ -14,10 +14,12 @@ const STANDINGS_TTL_MS = 1000;
  * error per stopped tenant (transient EMBEDDING_BUDGET_EXHAUSTED with the wait until the next
  * look), so their work is retried later and never dropped; other tenants go on. Budgets and
  * spend are re-read at most every second, so concurrent workers may overshoot a budget by the
- * batches they have in flight.
+ * batches they have in flight. A hold is confirmed on a new read (shared by the batches holding
+ * at that moment).
  */
 export class BudgetGate {
   private readonly cached = new Map<string, { at: number; standings: Promise<BudgetStanding[]> }>();
+  private readonly freshReads = new Map<string, Promise<BudgetStanding[]>>();
 
   constructor(
     private readonly db: SqlExecutor,
@@ -33,16 +35,23 @@ export class BudgetGate {
     tenants: readonly string[],
   ): Promise<Map<string, VectorsyncError>> {
     const stopped = this.stoppedBy(await this.read(collection, false), model, tenants);
-    // Holding work back is the rare path: make sure of it on a fresh read, so work a raised
-    // budget has just woken is not held again by what this process read a moment before.
+    // Holding work back: make sure of it on a new read, so work a raised budget has just woken
+    // is not held again by what this process read up to a second before. Batches holding at
+    // the same time share that read.
     if (stopped.size === 0) return stopped;
     return this.stoppedBy(await this.read(collection, true), model, tenants);
   }
 
   private async read(collection: string, fresh: boolean): Promise<BudgetStanding[]> {
-    if (fresh) this.cached.delete(collection);
     try {
-      return await this.standings(collection);
+      if (!fresh) return await this.standings(collection);
+      let reading = this.freshReads.get(collection);
+      if (!reading) {
+        this.cached.delete(collection);
+        reading = this.standings(collection).finally(() => this.freshReads.delete(collection));
+        this.freshReads.set(collection, reading);
+      }
+      return await reading;
     } catch (error) {
       // Not knowing the budget is not a reason to fail a document for good: the work waits.
       throw new VectorsyncError(

@@ -77,7 +77,8 @@ export class MeteredBatch {
   finish(allTexts: Iterable<string>, options: { cacheAnswered: boolean }): void {
     const cachedByTenant = new Map<string, string[]>();
     // A batch that failed before the cache answered has no savings to count, only what it was billed.
-    for (const text of options.cacheAnswered ? allTexts : []) {
+    // Distinct texts: one cache answer serves every document that shares it, as one request would.
+    for (const text of options.cacheAnswered ? new Set(allTexts) : []) {
       if (this.sent.has(text)) continue;
       const tenant = this.tenantsByText.get(text)?.[0] ?? '';
       const list = cachedByTenant.get(tenant) ?? [];

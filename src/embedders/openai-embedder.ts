@@ -129,6 +129,8 @@ export class OpenAiEmbedder implements Embedder {
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
 
     let lastProblem = '';
+    // The last attempt met a rate limit (not an outage, not an empty account).
+    let throttled = false;
     for (let attempt = 0; attempt <= this.options.maxRetries; attempt++) {
       if (signal?.aborted) throw new VectorsyncError(ErrorCode.Aborted, 'embedding aborted');
       const release = await this.limiter.acquire(estimate.tokens);
@@ -152,6 +154,7 @@ export class OpenAiEmbedder implements Embedder {
             ? `timed out after ${this.options.timeoutMs} ms`
             : (error as Error).message;
         lastProblem = `request failed: ${reason}`;
+        throttled = false;
         await this.backoff(attempt, undefined, lastProblem);
         continue;
       }
@@ -171,8 +174,10 @@ export class OpenAiEmbedder implements Embedder {
       }
 
       const message = extractErrorMessage(text) ?? response.statusText;
-      if (response.status === 429) {
+      // OpenAI's 429 for an account out of credit is no rate limit: waiting will not end it.
+      if (response.status === 429 && extractErrorCode(text) !== 'insufficient_quota') {
         lastProblem = `HTTP 429: ${message}`;
+        throttled = true;
         const waitMs = this.limiter.throttledBy(response.headers, this.exponential(attempt));
         this.options.logger.warn(
           { model: this.options.model, attempt: attempt + 1, waitMs, problem: lastProblem },
@@ -181,8 +186,9 @@ export class OpenAiEmbedder implements Embedder {
         // The next acquire() waits inline for a short block, or defers the work for a long one.
         continue;
       }
-      if (response.status >= 500) {
+      if (response.status >= 500 || response.status === 429) {
         lastProblem = `HTTP ${response.status}: ${message}`;
+        throttled = false;
         await this.backoff(attempt, retryAfterMs(response.headers), lastProblem);
         continue;
       }
@@ -192,12 +198,14 @@ export class OpenAiEmbedder implements Embedder {
         { details: { status: response.status, model: this.options.model } },
       );
     }
-    if (lastProblem.startsWith('HTTP 429')) {
+    if (throttled) {
       // Throttled to the end: a deferral, so only the collections using this provider wait.
-      const retryAfter = Math.max(this.limiter.blockedFor(), this.exponential(this.options.maxRetries));
+      const retryAfter = Math.ceil(
+        Math.max(this.limiter.blockedFor(), this.exponential(this.options.maxRetries)),
+      );
       throw new VectorsyncError(
         ErrorCode.EmbedderRateLimited,
-        `embedding provider ${this.options.baseUrl} kept answering 429 (${this.options.maxRetries + 1} attempts, last: ${lastProblem}); the work waits ${retryAfter} ms (nothing is dropped)`,
+        `embedding provider ${this.options.baseUrl} was still answering 429 after ${this.options.maxRetries + 1} attempts (last: ${lastProblem}); the work waits ${retryAfter} ms (nothing is dropped)`,
         { transient: true, details: { model: this.options.model, retryAfterMs: retryAfter } },
       );
     }
@@ -270,6 +278,12 @@ function reportedTokens(json: unknown): number | undefined {
   return typeof tokens === 'number' && Number.isFinite(tokens) && tokens >= 0 ? tokens : undefined;
 }
 
+/** The `error.code` of an OpenAI error body (`rate_limit_exceeded`, `insufficient_quota`, …). */
+function extractErrorCode(body: string): string | undefined {
+  const code = (parseJson(body) as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 function extractErrorMessage(body: string): string | undefined {
   try {
     const parsed = JSON.parse(body) as { error?: { message?: string } | string; message?: string };
@@ -284,7 +298,13 @@ function extractErrorMessage(body: string): string | undefined {
 function isHostedOpenAi(baseUrl: string): boolean {
   try {
     const { hostname } = new URL(baseUrl);
-    return hostname === 'api.openai.com' || hostname.endsWith('.openai.azure.com');
+    return (
+      hostname === 'api.openai.com' ||
+      // Data-residency hosts (eu.api.openai.com) and both kinds of Azure OpenAI resource.
+      hostname.endsWith('.api.openai.com') ||
+      hostname.endsWith('.openai.azure.com') ||
+      hostname.endsWith('.cognitiveservices.azure.com')
+    );
   } catch {
     return false;
   }

@@ -209,7 +209,7 @@ export class ProviderLimiter {
         () => {
           const index = this.waiting.indexOf(waiter);
           if (index >= 0) this.waiting.splice(index, 1);
-          reject(this.deferral(this.limits.maxWaitMs));
+          reject(this.deferral(Math.max(this.limits.maxWaitMs, this.blockedFor())));
         },
         Math.max(0, deadline - this.clock()),
       );

@@ -1432,6 +1432,8 @@ export interface paths {
                                     periodStart: string;
                                     periodEnd: string;
                                     exhausted: boolean;
+                                    /** @description False when the collection's embedder is not billed: the budget caps nothing */
+                                    enforced: boolean;
                                     /** @description Embedding for the budget's scope waits (its events are kept, nothing is dropped) */
                                     paused: boolean;
                                     reason: string | null;

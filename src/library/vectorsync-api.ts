@@ -217,7 +217,6 @@ export interface VectorsyncIndexes {
 /** An API key as stored: never the key itself, only its prefix. */
 export type ApiKeyRecord = InternalApiKeyRecord;
 
-/** API keys of the HTTP service (stored hashed; a key is shown once, when it is created). */
 /** An embedding budget as stored: a collection's (tenant '') or one tenant's, per UTC day or month. */
 export type EmbeddingBudget = InternalEmbeddingBudget;
 /** A budget with what its scope spent this period, and whether that holds embedding back. */
@@ -238,6 +237,7 @@ export interface VectorsyncBudgets {
   clear(scope: { collection: string; tenant?: string; period: 'day' | 'month' }): Promise<boolean>;
 }
 
+/** API keys of the HTTP service (stored hashed; a key is shown once, when it is created). */
 export interface VectorsyncApiKeys {
   /**
    * A key of one kind: bound to one tenant; a service key for the data endpoints of any tenant

@@ -143,3 +143,30 @@ export async function enqueueRepairs(db: SqlExecutor, events: readonly ChangeEve
   }
   return queued;
 }
+
+export interface DeferredEvent {
+  event: ChangeEvent;
+  error: string;
+  code: string;
+  /** How long the rate limit or budget asked to wait. */
+  waitMs: number;
+}
+
+/**
+ * Changes a stream consumer (CDC, bus) could not apply yet because they wait on a rate limit or
+ * a budget: queued as pending, each due after its own wait, so the stream can move on.
+ */
+export async function deferEvents(
+  db: SqlExecutor,
+  items: readonly DeferredEvent[],
+  origin: string,
+): Promise<void> {
+  const byWait = new Map<number, DeferredEvent[]>();
+  for (const item of items) {
+    const group = byWait.get(item.waitMs) ?? [];
+    group.push(item);
+    byWait.set(item.waitMs, group);
+  }
+  for (const [delayMs, group] of byWait)
+    await recordFailedEvents(db, group, origin, { status: 'pending', delayMs });
+}

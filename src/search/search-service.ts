@@ -1,4 +1,5 @@
 import type { SearchSettings } from '../config/config-schema.js';
+import { isBilled } from '../costs/metered-embedding.js';
 import type { Embedder } from '../embedders/embedder.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import { embeddingOf } from '../index-versions/catalog-snapshot.js';
@@ -262,6 +263,7 @@ export class SearchService {
     // Queries are billed too: the ledger's 'query' lane (budgets cap indexing, never searches).
     const [vector] = await embedder.embed([query], {
       onUsage: (usage) =>
+        isBilled(embedder) &&
         this.runtime.ledger.record({
           collection: request.collection,
           tenant: request.tenant,

@@ -65,7 +65,7 @@ export interface CollectionSyncStatus {
    * The collection's budgets with what their scope spent this period; an exhausted one holds its
    * scope's embedding back (its events wait with EMBEDDING_BUDGET_EXHAUSTED, nothing is dropped).
    */
-  budgets: Array<BudgetStanding & { paused: boolean; reason: string | null }>;
+  budgets: Array<BudgetStanding & { enforced: boolean; paused: boolean; reason: string | null }>;
 }
 
 export interface WorkerStatus {
@@ -197,7 +197,8 @@ export async function readSyncStatus(runtime: VectorsyncRuntime): Promise<SyncSt
               : standing.exhausted
                 ? `spent ${standing.spentUsd.toFixed(6)} of ${standing.limitUsd} USD this ${standing.period}: embedding of ${standing.tenant === '' ? 'the collection' : `tenant "${standing.tenant}"`} is paused until the budget is raised or the period ends`
                 : null;
-          return { ...standing, paused: reason !== null, reason };
+          // A budget over an embedder nobody bills (a local model, a self-hosted server) caps nothing.
+          return { ...standing, enforced: isBilled(collection.embedder), paused: reason !== null, reason };
         }),
     };
   });

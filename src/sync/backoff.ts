@@ -17,7 +17,8 @@ export function backoffDelay(
 /** The wait a transient error asks for (EMBEDDER_RATE_LIMITED, EMBEDDING_BUDGET_EXHAUSTED), or 0. */
 export function requestedWaitMs(error: Error): number {
   const wait = isVectorsyncError(error) ? error.details.retryAfterMs : undefined;
-  return typeof wait === 'number' && Number.isFinite(wait) && wait > 0 ? wait : 0;
+  // Whole milliseconds: the outbox stores delays as integers.
+  return typeof wait === 'number' && Number.isFinite(wait) && wait > 0 ? Math.ceil(wait) : 0;
 }
 
 /**

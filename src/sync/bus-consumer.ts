@@ -3,7 +3,7 @@ import type { BusMessage, BusSubscription, EventBus } from '../bus/event-bus.js'
 import type { VectorsyncConfig } from '../config/config-schema.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { recordFailedEvents } from '../outbox/outbox-records.js';
+import { deferEvents, recordFailedEvents } from '../outbox/outbox-records.js';
 import { type AppliedLag, workKindOfBusOrigin } from '../outbox/work-kind.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier, type ApplyStats } from './applier.js';
@@ -155,10 +155,7 @@ export class BusConsumer extends EventEmitter<BusConsumerEvents> {
     });
     if (deferred.length > 0) {
       try {
-        await recordFailedEvents(this.options.runtime.db, deferred, BUS_RETRY_ORIGIN, {
-          status: 'pending',
-          delayMs: Math.max(...deferred.map((item) => item.waitMs)),
-        });
+        await deferEvents(this.options.runtime.db, deferred, BUS_RETRY_ORIGIN);
         ack.push(...deferred.map((item) => item.message));
         this.logger.warn(
           {

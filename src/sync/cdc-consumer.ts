@@ -10,7 +10,7 @@ import type { CdcConfig } from '../config/config-schema.js';
 import { PgDatabase } from '../db/pg-database.js';
 import { coerceError, ErrorCode, errorCodeOf, VectorsyncError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { recordFailedEvents } from '../outbox/outbox-records.js';
+import { deferEvents, recordFailedEvents } from '../outbox/outbox-records.js';
 import type { AppliedLag } from '../outbox/work-kind.js';
 import type { VectorsyncRuntime } from '../runtime/vectorsync-runtime.js';
 import { Applier, type ApplyStats, emptyApplyStats } from './applier.js';
@@ -428,10 +428,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
             : [];
         });
         if (deferred.length > 0) {
-          await recordFailedEvents(this.runtime.db, deferred, 'cdc', {
-            status: 'pending',
-            delayMs: Math.max(...deferred.map((item) => item.waitMs)),
-          });
+          await deferEvents(this.runtime.db, deferred, 'cdc');
           this.logger.warn(
             {
               deferred: deferred.length,

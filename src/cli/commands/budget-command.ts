@@ -7,6 +7,7 @@ import {
   setBudget,
 } from '../../costs/embedding-budgets.js';
 import { formatUsd } from '../../costs/embedding-prices.js';
+import { isBilled } from '../../costs/metered-embedding.js';
 import { ErrorCode, VectorsyncError } from '../../errors.js';
 import { type GlobalOptions, printJson, printTable, withRuntime } from '../cli-context.js';
 import { numberArgument } from '../number-argument.js';
@@ -42,8 +43,12 @@ export function registerBudgetCommand(program: Command): void {
     )
     .action(async (options: ScopeOptions & { usd: number }) => {
       await withRuntime(program.opts<GlobalOptions>(), async (runtime) => {
-        runtime.collection(options.collection);
+        const collection = runtime.collection(options.collection);
         const tenant = options.tenant ?? '';
+        if (!isBilled(collection.embedder))
+          process.stderr.write(
+            `warning: the embedder of "${options.collection}" (${collection.embedder.modelId}) is not billed, so this budget caps nothing; set "billed": true on it if its provider charges by the token\n`,
+          );
         await setBudget(runtime.db, {
           collection: options.collection,
           tenant,

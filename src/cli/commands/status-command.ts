@@ -45,7 +45,11 @@ export function registerStatusCommand(program: Command): void {
             scope: b.tenant === '' ? 'collection' : `tenant ${b.tenant}`,
             period: b.period,
             spent: `${formatUsd(b.spentUsd)} of ${formatUsd(b.limitUsd)}`,
-            state: b.paused ? `PAUSED: ${b.reason}` : 'ok',
+            state: b.paused
+              ? `PAUSED: ${b.reason}`
+              : b.enforced
+                ? 'ok'
+                : 'not enforced: the embedder is not billed',
           })),
         );
         if (budgets.length > 0) {

@@ -50,6 +50,9 @@ const budgetStanding = z.looseObject({
   periodStart: z.string(),
   periodEnd: z.string(),
   exhausted: z.boolean(),
+  enforced: z
+    .boolean()
+    .describe("False when the collection's embedder is not billed: the budget caps nothing"),
   paused: z
     .boolean()
     .describe("Embedding for the budget's scope waits (its events are kept, nothing is dropped)"),
