@@ -201,6 +201,12 @@ for (const { mode, bus } of cases)
     it('a throttling provider pauses only the collection that uses it; nothing fails, and both converge once it recovers', async () => {
       // Every request to the busy provider is refused with 429 and OpenAI's rate-limit headers.
       busy.throttleTo({ requestsPerWindow: 0, windowMs: 300 });
+      // Lag samples are of applied changes: none of the held tickets may be reported as one.
+      const ticketLagSamples: number[] = [];
+      const countLags = (report: { lags: Array<{ collection: string }> }) =>
+        ticketLagSamples.push(report.lags.filter((lag) => lag.collection === 'tickets').length);
+      workers.cdc?.on('batch', countLags);
+      workers.busConsumer?.on('batch', countLags);
       await insertTickets('acme', 1, 60);
       await insertProducts(testDb.db, 'acme', products(120, 3));
       await insertProducts(
@@ -238,6 +244,13 @@ for (const { mode, bus } of cases)
       assert.ok(limits.state.rateFactor < 1, 'adaptive backoff lowered the rate');
       assert.equal(busy.answered.length, 0, 'nothing was answered (or billed) while it throttled');
 
+      assert.equal(
+        ticketLagSamples.reduce((sum, n) => sum + n, 0),
+        0,
+        'a held change is not reported as applied',
+      );
+      workers.cdc?.off('batch', countLags);
+      workers.busConsumer?.off('batch', countLags);
       busy.throttleTo(undefined);
       await waitFor(
         async () => (await ticketsIndexed()) === 60 && (await openCount(testDb.db, 'tickets')) === 0,

@@ -204,7 +204,10 @@ export class BusConsumer extends EventEmitter<BusConsumerEvents> {
       // Back-pressure: do not pull more while the store is away.
       await this.wake.wait(delay);
     } else this.unavailableFor = 0;
-    const ackedSet = new Set(ack);
+    // Acknowledged after they were applied; not those recorded as failed or deferred to the outbox.
+    const notApplied = new Set([...failed, ...deferred].map((item) => item.event.eventId));
+    const eventIdOf = new Map(messages.map((message, index) => [message, events[index]!.eventId]));
+    const ackedSet = new Set(ack.filter((message) => !notApplied.has(eventIdOf.get(message)!)));
     this.emit('batch', {
       messages: messages.length,
       acked: ack.length,

@@ -387,6 +387,8 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
     let failedCount = 0;
     let stats: ApplyStats | undefined;
     let published = new Set<string>();
+    // Changes that failed or were deferred to the outbox: not applied, so not a lag sample.
+    let notApplied = new Set<string>();
     const last = batch[batch.length - 1]!;
     const isolated = this.suspect !== undefined;
     let marked = false;
@@ -404,6 +406,9 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
           routed = await this.routeInParts(events);
         }
         const outcomes = routed?.outcomes ?? new Map<string, EventOutcome>();
+        notApplied = new Set(
+          [...outcomes].filter(([, outcome]) => outcome.status === 'failed').map(([eventId]) => eventId),
+        );
         stats = routed?.stats;
         published = routed?.published ?? new Set();
         const transient = [...outcomes.values()].find(
@@ -517,7 +522,7 @@ export class CdcConsumer extends EventEmitter<CdcConsumerEvents> {
       published: published.size,
       lags: batch.flatMap((transaction) =>
         transaction.events
-          .filter((event) => !published.has(event.eventId))
+          .filter((event) => !published.has(event.eventId) && !notApplied.has(event.eventId))
           .map((event) => ({
             collection: event.collection,
             // Streamed from the slot as committed: always a live change.
