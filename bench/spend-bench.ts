@@ -39,6 +39,31 @@ function usd(amount: number | null): string {
   return amount === null ? 'unknown' : `$${amount.toFixed(6)}`;
 }
 
+/** The demo catalog embedded by the billed fake at `baseUrl`, priced at the list price. */
+function benchConfig(
+  databaseUrl: string,
+  baseUrl: string,
+  options: { cache: 'postgres' | 'none'; sync?: ConfigInput['sync'] },
+) {
+  return parseConfig({
+    ...demoConfig(),
+    databaseUrl,
+    ...(options.sync ? { sync: options.sync } : {}),
+    embedders: {
+      default: {
+        provider: 'openai',
+        model: 'text-embedding-3-small',
+        dimensions: 64,
+        baseUrl,
+        apiKeyEnv: 'NO_KEY',
+        billed: true,
+        cache: options.cache,
+      },
+    } satisfies ConfigInput['embedders'],
+    costs: { prices: { 'text-embedding-3-small': PRICE }, ledgerFlushMs: 50 },
+  });
+}
+
 type Phase = { phase: string; run: () => Promise<void> };
 
 async function workload(cache: 'postgres' | 'none') {
@@ -48,24 +73,7 @@ async function workload(cache: 'postgres' | 'none') {
   const rows: Array<Record<string, string | number>> = [];
   try {
     await bench.db.query(demoProductsTableSql);
-    const base = demoConfig();
-    const config = parseConfig({
-      ...base,
-      databaseUrl: bench.url,
-      sync: { pollIntervalMs: 20, batchSize: 200 },
-      embedders: {
-        default: {
-          provider: 'openai',
-          model: 'text-embedding-3-small',
-          dimensions: 64,
-          baseUrl,
-          apiKeyEnv: 'NO_KEY',
-          billed: true,
-          cache,
-        },
-      } satisfies ConfigInput['embedders'],
-      costs: { prices: { 'text-embedding-3-small': PRICE }, ledgerFlushMs: 50 },
-    });
+    const config = benchConfig(bench.url, baseUrl, { cache, sync: { pollIntervalMs: 20, batchSize: 200 } });
     const runtime = await VectorsyncRuntime.open({ config, db: bench.db, logger: silentLogger });
     await setupCollections(runtime);
     const workers = new SyncWorkers(runtime, silentLogger);
@@ -154,21 +162,7 @@ async function batchLane() {
   try {
     await bench.db.query(demoProductsTableSql);
     await insertProducts(bench.db, 'acme', products(PRODUCTS, 21));
-    const config = parseConfig({
-      ...demoConfig(),
-      databaseUrl: bench.url,
-      embedders: {
-        default: {
-          provider: 'openai',
-          model: 'text-embedding-3-small',
-          dimensions: 64,
-          baseUrl,
-          apiKeyEnv: 'NO_KEY',
-          billed: true,
-        },
-      } satisfies ConfigInput['embedders'],
-      costs: { prices: { 'text-embedding-3-small': PRICE } },
-    });
+    const config = benchConfig(bench.url, baseUrl, { cache: 'postgres' });
     const runtime = await VectorsyncRuntime.open({ config, db: bench.db, logger: silentLogger });
     const started = performance.now();
     const { plan, report } = await prewarmThroughBatches(

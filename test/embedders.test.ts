@@ -139,6 +139,26 @@ describe('OpenAI-compatible embedder against a server speaking the OpenAI wire f
     server.throttleTo(undefined);
   });
 
+  it('an account out of credit (429 insufficient_quota) is an outage, not a rate limit to wait out', async () => {
+    server.reset();
+    server.quotaExhausted = true;
+    const embedder = new OpenAiEmbedder({
+      model: 'm',
+      dimensions: 8,
+      baseUrl,
+      maxRetries: 2,
+      sleep: noSleep,
+    });
+    await assert.rejects(embedder.embed(['x']), (error) => {
+      assert.ok(isVectorsyncError(error, ErrorCode.EmbedderUnavailable), String(error));
+      assert.equal(error.details.retryAfterMs, undefined);
+      assert.match(error.message, /quota/);
+      return true;
+    });
+    assert.equal(embedder.limits().throttled, 0, 'not counted as throttling');
+    server.quotaExhausted = false;
+  });
+
   it('gives up after maxRetries with a transient EMBEDDER_UNAVAILABLE', async () => {
     server.reset();
     server.failNext([500, 500, 500]);

@@ -2,7 +2,7 @@ import type { ModelPrice } from '../config/config-schema.js';
 import type { EmbeddingProfile } from '../embedders/embedding-profile.js';
 import { ErrorCode, VectorsyncError } from '../errors.js';
 import type { EmbeddingCache } from '../pipeline/embedding-cache.js';
-import { chunkEmbeddingInput } from '../pipeline/index-document.js';
+import { embeddingInputs } from '../pipeline/index-document.js';
 import { sourcePages } from '../pipeline/source-pages.js';
 import { readSourceRows } from '../pipeline/source-reader.js';
 import { approximateTokenCounter } from '../pipeline/token-counter.js';
@@ -96,9 +96,7 @@ export async function planEmbedding(
         continue;
       }
       const { document } = result;
-      const inputs = document.chunks
-        ? document.chunks.map((chunk) => ({ hash: chunk.contentHash, text: chunkEmbeddingInput(chunk) }))
-        : [{ hash: document.contentHash, text: document.text }];
+      const inputs = embeddingInputs(document);
       plan.inputs += inputs.length;
       for (const input of inputs) {
         if (seen.has(input.hash)) continue;

@@ -118,7 +118,9 @@ export class OpenAiEmbedder implements Embedder {
 
   private async embedBatch(input: string[], options: EmbedOptions): Promise<Float32Array[]> {
     const { signal } = options;
-    const estimate = this.estimateTokens(input);
+    // Tokenizing costs CPU on every request: only when a TPM limit or a missing `usage` needs it.
+    let counted: { tokens: number; exact: boolean } | undefined;
+    const estimate = () => (counted ??= this.estimateTokens(input));
     const body = JSON.stringify({
       model: this.options.model,
       input,
@@ -133,7 +135,7 @@ export class OpenAiEmbedder implements Embedder {
     let throttled = false;
     for (let attempt = 0; attempt <= this.options.maxRetries; attempt++) {
       if (signal?.aborted) throw new VectorsyncError(ErrorCode.Aborted, 'embedding aborted');
-      const release = await this.limiter.acquire(estimate.tokens);
+      const release = await this.limiter.acquire(this.limiter.countsTokens ? estimate().tokens : 0);
       let response: Response;
       let text: string;
       try {
@@ -166,9 +168,9 @@ export class OpenAiEmbedder implements Embedder {
         // Billed even when the answer turns out unusable (a wrong dimension): count it first.
         options.onUsage?.({
           requests: 1,
-          tokens: reported ?? estimate.tokens,
+          tokens: reported ?? estimate().tokens,
           estimated: reported === undefined,
-          exact: reported !== undefined || estimate.exact,
+          exact: reported !== undefined || estimate().exact,
         });
         return this.parseResponse(json, input.length);
       }

@@ -145,6 +145,11 @@ export class ProviderLimiter {
     return release;
   }
 
+  /** A tokens-per-minute limit is configured: acquire() needs each request's token count. */
+  get countsTokens(): boolean {
+    return this.tokens !== undefined;
+  }
+
   /** How long until the provider's own block ends (0: not blocked). */
   blockedFor(): number {
     return Math.max(0, this.blockedUntil - this.clock());

@@ -1,7 +1,7 @@
 import type { Embedder } from '../embedders/embedder.js';
 import { coerceError, ErrorCode, VectorsyncError } from '../errors.js';
 import type { EmbeddingCache } from './embedding-cache.js';
-import { chunkEmbeddingInput, type EmbeddedDocument, type IndexDocument } from './index-document.js';
+import { type EmbeddedDocument, embeddingInputs, type IndexDocument } from './index-document.js';
 
 export interface EmbedStats {
   requested: number;
@@ -54,11 +54,8 @@ export async function embedEachDocument(
 ): Promise<{ results: DocumentEmbedding[]; stats: EmbedStats }> {
   // What is embedded: each document's text, or each chunk of a chunked one, by content hash.
   const textByHash = new Map<string, string>();
-  for (const document of documents) {
-    if (document.chunks)
-      for (const chunk of document.chunks) textByHash.set(chunk.contentHash, chunkEmbeddingInput(chunk));
-    else textByHash.set(document.contentHash, document.text);
-  }
+  for (const document of documents)
+    for (const { hash, text } of embeddingInputs(document)) textByHash.set(hash, text);
   const uniqueHashes = [...textByHash.keys()];
   const vectors = await cache.getMany(uniqueHashes);
   const cached = vectors.size;

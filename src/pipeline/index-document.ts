@@ -51,3 +51,10 @@ export interface EmbeddedDocument extends IndexDocument {
 export function chunkEmbeddingInput(chunk: Pick<DocumentChunk, 'text' | 'context'>): string {
   return chunk.context ? `${chunk.context}\n\n${chunk.text}` : chunk.text;
 }
+
+/** What is embedded for a document, by content hash: its text, or each chunk's input when chunked. */
+export function embeddingInputs(document: IndexDocument): Array<{ hash: string; text: string }> {
+  return document.chunks
+    ? document.chunks.map((chunk) => ({ hash: chunk.contentHash, text: chunkEmbeddingInput(chunk) }))
+    : [{ hash: document.contentHash, text: document.text }];
+}

@@ -12,6 +12,7 @@ import { type EmbedStats, embedEachDocument, type TextEmbedding } from '../pipel
 import {
   chunkEmbeddingInput,
   type EmbeddedDocument,
+  embeddingInputs,
   type IndexDocument,
 } from '../pipeline/index-document.js';
 import type { SourceRow } from '../pipeline/source-reader.js';
@@ -174,7 +175,11 @@ export class DocumentPool {
           prepared.set(document.id, { id: document.id, error: coerceError(error) });
       } finally {
         // What was billed is recorded even when the batch failed after the provider answered.
-        metered?.finish(embeddingInputs(documents), { cacheAnswered });
+        if (metered)
+          metered.finish(
+            documents.flatMap((document) => embeddingInputs(document).map((input) => input.text)),
+            { cacheAnswered },
+          );
       }
     }
     return { documents: rows.map((row) => prepared.get(row.id)!), stats };
@@ -536,20 +541,11 @@ function rowSize(row: SourceRow): number {
   return size;
 }
 
-/** What is embedded for a document: its text, or each chunk's input when it is chunked. */
-function* embeddingInputs(documents: readonly IndexDocument[]): Generator<string> {
-  for (const document of documents) {
-    if (document.chunks) for (const chunk of document.chunks) yield chunkEmbeddingInput(chunk);
-    else yield document.text;
-  }
-}
-
 /** The tenants each embedding input is needed for, in document order. */
 function tenantsByText(documents: readonly IndexDocument[]): Map<string, string[]> {
   const tenants = new Map<string, string[]>();
   for (const document of documents) {
-    const inputs = document.chunks ? document.chunks.map(chunkEmbeddingInput) : [document.text];
-    for (const input of inputs) {
+    for (const { text: input } of embeddingInputs(document)) {
       const list = tenants.get(input);
       if (!list) tenants.set(input, [document.tenant]);
       else if (!list.includes(document.tenant)) list.push(document.tenant);

@@ -53,8 +53,12 @@ export class ServiceMetrics {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [this.registry],
     });
-    // One status query per scrape feeds every queue gauge.
+    // One status query per scrape feeds every queue gauge (and the spend gauges).
     let snapshot: Promise<Awaited<ReturnType<typeof readSyncStatus>>> | undefined;
+    const status = () => {
+      snapshot ??= readSyncStatus(runtime).finally(() => setTimeout(() => (snapshot = undefined), 100));
+      return snapshot;
+    };
     this.changes = new Counter({
       name: 'vectorsync_sync_changes_applied_total',
       help: 'Changes applied to the indexes from the replication stream (cdc) or the event bus (bus)',
@@ -95,10 +99,9 @@ export class ServiceMetrics {
         labelNames: ['slot'],
         registers: [this.registry],
         async collect() {
-          snapshot ??= readSyncStatus(runtime).finally(() => setTimeout(() => (snapshot = undefined), 100));
-          const status = await snapshot;
+          const current = await status();
           this.reset();
-          if (status.cdc) this.set({ slot: status.cdc.slot }, pick(status.cdc));
+          if (current.cdc) this.set({ slot: current.cdc.slot }, pick(current.cdc));
         },
       });
     }
@@ -190,16 +193,15 @@ export class ServiceMetrics {
         labelNames: ['collection'],
         registers: [this.registry],
         async collect() {
-          snapshot ??= readSyncStatus(runtime).finally(() => setTimeout(() => (snapshot = undefined), 100));
-          const status = await snapshot;
+          const current = await status();
           this.reset();
-          for (const collection of status.collections)
+          for (const collection of current.collections)
             this.set({ collection: collection.collection }, gauge.pick(collection));
         },
       });
     }
     registerIndexOpsMetrics(this.registry, runtime);
-    registerSpendMetrics(this.registry, runtime);
+    registerSpendMetrics(this.registry, runtime, status);
   }
 
   /** Call after `workers.start()` (the CDC consumer is created there). */

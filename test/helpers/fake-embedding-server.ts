@@ -44,6 +44,8 @@ export class FakeEmbeddingServer {
   delayMs = 0;
   /** Answer without `usage` (as some OpenAI-compatible servers do). */
   omitUsage = false;
+  /** Answer every request as OpenAI does for an account out of credit (429 insufficient_quota). */
+  quotaExhausted = false;
   /** 429 answers given. */
   throttledCount = 0;
   private throttle: (ThrottleOptions & { windowStart: number; used: number }) | undefined;
@@ -121,6 +123,18 @@ export class FakeEmbeddingServer {
           response.writeHead(400, { 'content-type': 'application/json' }).end(
             JSON.stringify({
               error: { message: 'fake rejection of an input', type: 'invalid_request_error', code: null },
+            }),
+          );
+          return;
+        }
+        if (this.quotaExhausted) {
+          response.writeHead(429, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              error: {
+                message: 'You exceeded your current quota',
+                type: 'insufficient_quota',
+                code: 'insufficient_quota',
+              },
             }),
           );
           return;
@@ -231,6 +245,7 @@ export class FakeEmbeddingServer {
     this.throttle = undefined;
     this.throttledCount = 0;
     this.omitUsage = false;
+    this.quotaExhausted = false;
   }
 
   async stop(): Promise<void> {
